@@ -1,0 +1,3 @@
+//! Dedup benchmarks.
+
+fn main() {}

@@ -1,0 +1,121 @@
+//! The `DedupStore` trait: where fingerprints and the highest order key of each interaction live.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+/// A boxed future, the shape every store method returns so stores can be used as trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A SHA-256 fingerprint.
+pub type Fingerprint = [u8; 32];
+
+/// How a store keeps one channel's windows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WindowPolicy {
+    /// How long a fingerprint is remembered.
+    pub window: Duration,
+    /// A duplicate hit extends the fingerprint's window (the seed's behaviour) when true.
+    pub sliding: bool,
+    /// Most interactions tracked at once; the oldest is evicted (and counted) beyond it.
+    pub max_interactions: usize,
+    /// Most fingerprints remembered per interaction; the oldest is dropped (and counted) beyond it.
+    pub max_fingerprints: usize,
+}
+
+/// One question to the store: is this message new for this interaction?
+#[derive(Debug, Clone)]
+pub struct CheckRequest<'a> {
+    /// The interaction the message belongs to.
+    pub interaction: &'a str,
+    /// SHA-256 over the fingerprint fields.
+    pub fingerprint: Fingerprint,
+    /// The event id, when the event carries one: the same id again is a re-delivery.
+    pub event_id: Option<&'a str>,
+    /// The message's order key (sequence number, or timestamp in ms), when known.
+    pub order: Option<i64>,
+    /// The time of the check (tokio's clock, so tests can pause it).
+    pub now: Instant,
+}
+
+/// What the store decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// New content for this interaction inside the window.
+    Unique,
+    /// New content, but its order key is below the highest seen: processed and flagged.
+    OutOfOrder,
+    /// The same fingerprint was seen inside the window: suppress.
+    Duplicate,
+    /// The same event id was seen inside the window: an exact re-delivery, suppress.
+    Redelivery,
+}
+
+impl Verdict {
+    /// True when the message should be suppressed.
+    pub fn is_suppressed(self) -> bool {
+        matches!(self, Verdict::Duplicate | Verdict::Redelivery)
+    }
+}
+
+/// Undoes what one check recorded, so a later delivery is not mistaken for a duplicate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackToken {
+    /// The interaction.
+    pub interaction: String,
+    /// The fingerprint the check inserted.
+    pub fingerprint: Fingerprint,
+    /// The event id the check inserted, if any.
+    pub event_id: Option<String>,
+    /// The highest order key before the check, restored if the check raised it and nothing raised
+    /// it since.
+    pub previous_highest: Option<i64>,
+    /// The highest order key the check set.
+    pub set_highest: Option<i64>,
+}
+
+/// The store's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOutcome {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The highest order key seen for the interaction after this check.
+    pub highest: Option<i64>,
+    /// Present when the check recorded something (unique or out-of-order).
+    pub rollback: Option<RollbackToken>,
+}
+
+/// Counters a store exposes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    /// Interactions tracked now.
+    pub interactions: u64,
+    /// Fingerprints (and event ids) remembered now.
+    pub fingerprints: u64,
+    /// Interactions evicted because `max_interactions` was reached.
+    pub evicted_interactions: u64,
+    /// Fingerprints dropped because `max_fingerprints` was reached.
+    pub evicted_fingerprints: u64,
+    /// Interactions whose windows all ran out.
+    pub expired_interactions: u64,
+}
+
+/// A store failed (a remote store's connection, say); the host treats the event as not processed.
+#[derive(Debug, thiserror::Error)]
+#[error("dedup store failed: {0}")]
+pub struct StoreError(pub String);
+
+/// Where dedup windows live. In memory by default; shaped so a shared store (Redis) can answer a
+/// check in one round trip.
+pub trait DedupStore: Send + Sync + 'static {
+    /// Checks a message and records it when it is new.
+    fn check<'a>(&'a self, req: CheckRequest<'a>) -> BoxFuture<'a, Result<CheckOutcome, StoreError>>;
+    /// Undoes a check whose side effects could not be queued.
+    fn rollback(&self, token: RollbackToken) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Current counters.
+    fn stats(&self) -> StoreStats;
+}

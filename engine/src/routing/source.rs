@@ -1,0 +1,46 @@
+//! The `InventorySource` trait: where a SKU's inventory status comes from.
+
+use std::time::Duration;
+
+use crate::dedup::store::BoxFuture;
+
+/// One inventory lookup, fully prepared by the compiled route.
+#[derive(Debug, Clone)]
+pub struct LookupRequest<'a> {
+    /// The SKU looked up.
+    pub sku: &'a str,
+    /// The full URL, with the SKU already percent-encoded into it.
+    pub url: &'a str,
+    /// The strict deadline for the whole lookup.
+    pub timeout: Duration,
+    /// JSON pointer to the status string in the response body (e.g. `/status`).
+    pub status_pointer: &'a str,
+    /// Extra request headers (already env-substituted).
+    pub headers: &'a [(String, String)],
+}
+
+/// Why a lookup gave no status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// No answer before the deadline.
+    #[error("inventory lookup timed out")]
+    Timeout,
+    /// The inventory answered 5xx.
+    #[error("inventory answered {0}")]
+    Upstream(u16),
+    /// The inventory answered 4xx (the SKU is not known, say).
+    #[error("inventory answered {0}")]
+    Client(u16),
+    /// No connection could be made.
+    #[error("inventory unreachable: {0}")]
+    Unreachable(String),
+    /// A 2xx answer without a status string at the pointer.
+    #[error("inventory answer has no status: {0}")]
+    BadResponse(String),
+}
+
+/// Where inventory status comes from: HTTP by default, anything an embedder supplies otherwise.
+pub trait InventorySource: Send + Sync + 'static {
+    /// Looks a SKU up; must honour `req.timeout`.
+    fn lookup<'a>(&'a self, req: &'a LookupRequest<'a>) -> BoxFuture<'a, Result<String, LookupError>>;
+}

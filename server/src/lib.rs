@@ -1,0 +1,1 @@
+//! The axum host and the `cxrules` CLI.

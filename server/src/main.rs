@@ -1,0 +1,3 @@
+//! The `cxrules` command.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! End-to-end suite for cxrules; the tests live in `tests/tests/`.
