@@ -1,3 +1,10 @@
 //! Inventory routing: SKU from the event, inventory lookup, status → skills/queues.
+//!
+//! The pieces here are small and independent; the engine composes them:
+//! [`sku`] builds the SKU and its URL segment, [`source`] is the lookup contract and
+//! `http` its HTTP implementation, [`breaker`] and [`cache`] guard and spare the
+//! inventory, [`target`] holds the rule-file types, and [`hint`] suggests fixes for typos.
 
+pub mod hint;
+pub mod sku;
 pub mod source;
