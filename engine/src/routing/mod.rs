@@ -5,6 +5,7 @@
 //! `http` its HTTP implementation, [`breaker`] and [`cache`] guard and spare the
 //! inventory, [`target`] holds the rule-file types, and [`hint`] suggests fixes for typos.
 
+pub mod breaker;
 pub mod hint;
 pub mod sku;
 pub mod source;
