@@ -6,6 +6,7 @@
 //! inventory, [`target`] holds the rule-file types, and [`hint`] suggests fixes for typos.
 
 pub mod breaker;
+pub mod cache;
 pub mod hint;
 pub mod sku;
 pub mod source;
