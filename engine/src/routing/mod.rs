@@ -10,3 +10,4 @@ pub mod cache;
 pub mod hint;
 pub mod sku;
 pub mod source;
+pub mod target;
