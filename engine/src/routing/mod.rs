@@ -8,6 +8,8 @@
 pub mod breaker;
 pub mod cache;
 pub mod hint;
+#[cfg(feature = "http-inventory")]
+pub mod http;
 pub mod sku;
 pub mod source;
 pub mod target;
