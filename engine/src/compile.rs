@@ -53,7 +53,10 @@ impl CompiledRules {
 
     /// Every event type the rules handle.
     pub fn event_types(&self) -> Vec<String> {
-        self.events.iter().flat_map(|e| e.types.iter().cloned()).collect()
+        self.events
+            .iter()
+            .flat_map(|e| e.types.iter().cloned())
+            .collect()
     }
 
     /// The event rules.
@@ -84,13 +87,17 @@ pub fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
         .map(|e| e.path())
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            !name.starts_with('.') && (name.ends_with(".yaml") || name.ends_with(".yml")) && p.is_file()
+            !name.starts_with('.')
+                && (name.ends_with(".yaml") || name.ends_with(".yml"))
+                && p.is_file()
         })
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(Diagnostic::file(dir, "no rule files (*.yaml, *.yml) in the rules directory")
-            .with_hint("add a rule file, for example a copy of the project's rules/dedup.yaml"));
+        return Err(
+            Diagnostic::file(dir, "no rule files (*.yaml, *.yml) in the rules directory")
+                .with_hint("add a rule file, for example a copy of the project's rules/dedup.yaml"),
+        );
     }
     Ok(files)
 }
@@ -125,18 +132,31 @@ pub fn read_sources(dir: &Path) -> Result<Sources, Diagnostics> {
     for path in paths {
         match std::fs::read_to_string(&path) {
             Ok(text) => files.push((path, text)),
-            Err(e) => problems.push(Diagnostic::file(&path, format!("cannot read the rule file: {e}")).with_hint("check the file's permissions")),
+            Err(e) => problems.push(
+                Diagnostic::file(&path, format!("cannot read the rule file: {e}"))
+                    .with_hint("check the file's permissions"),
+            ),
         }
     }
     Ok(Sources { files, problems })
 }
 
 /// Compiles rule files given as (path, text); `diags` carries problems found before this step.
-pub fn compile_sources(sources: Vec<(PathBuf, String)>, mut diags: Vec<Diagnostic>) -> Result<CompiledRules, Diagnostics> {
+pub fn compile_sources(
+    sources: Vec<(PathBuf, String)>,
+    mut diags: Vec<Diagnostic>,
+) -> Result<CompiledRules, Diagnostics> {
     let version = content_hash(&sources);
     let files: Vec<PathBuf> = sources.iter().map(|(p, _)| p.clone()).collect();
-    let parsed: Vec<ParsedFile> = sources.into_iter().map(|(p, t)| parse_file(&p, t, &mut diags)).collect();
-    let rules = Compiler { parsed: &parsed, diags: &mut diags }.compile(version, files);
+    let parsed: Vec<ParsedFile> = sources
+        .into_iter()
+        .map(|(p, t)| parse_file(&p, t, &mut diags))
+        .collect();
+    let rules = Compiler {
+        parsed: &parsed,
+        diags: &mut diags,
+    }
+    .compile(version, files);
     if diags.is_empty() {
         Ok(rules)
     } else {
@@ -147,7 +167,10 @@ pub fn compile_sources(sources: Vec<(PathBuf, String)>, mut diags: Vec<Diagnosti
 fn content_hash(sources: &[(PathBuf, String)]) -> String {
     let mut h = Sha256::new();
     for (path, text) in sources {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         h.update((name.len() as u64).to_le_bytes());
         h.update(name.as_bytes());
         h.update((text.len() as u64).to_le_bytes());
@@ -168,25 +191,48 @@ impl<'a> Compiler<'a, '_> {
     fn compile(mut self, version: String, files: Vec<PathBuf>) -> CompiledRules {
         let normalizers = self.normalizers();
         let events = self.events();
-        let extra: Vec<String> = events.iter().flat_map(|e| e.fields.keys().cloned()).collect();
+        let extra: Vec<String> = events
+            .iter()
+            .flat_map(|e| e.fields.keys().cloned())
+            .collect();
         let dedup = self.dedup(&normalizers, &extra);
         let routes = self.routes(&events);
-        self.check_references(&events, &routes, dedup.is_some());
+        let has_dedup = self.parsed.iter().any(|f| f.has_dedup_default);
+        self.check_references(&events, &routes, has_dedup);
         let tests = self.tests();
-        CompiledRules { version, loaded_at: SystemTime::now(), files, events, dedup, routes, tests }
+        CompiledRules {
+            version,
+            loaded_at: SystemTime::now(),
+            files,
+            events,
+            dedup,
+            routes,
+            tests,
+        }
     }
 
     /// Collects one kind of named entry over all files, reporting names defined twice.
-    fn unique<T>(&mut self, kind: &str, pick: impl Fn(&'a ParsedFile) -> &'a [Entry<T>]) -> Vec<(&'a ParsedFile, &'a Entry<T>)> {
+    fn unique<T>(
+        &mut self,
+        kind: &str,
+        pick: impl Fn(&'a ParsedFile) -> &'a [Entry<T>],
+    ) -> Vec<(&'a ParsedFile, &'a Entry<T>)> {
         let mut seen: Seen<'a> = HashMap::new();
         let mut out = Vec::new();
         for file in self.parsed {
             for entry in pick(file) {
                 if let Some((first, first_path)) = seen.get(&entry.name) {
-                    let (line, _) = crate::locate::locate(&first.text, first_path).unwrap_or((0, 0));
-                    let d = file.diag(&entry.path, format!("{kind} `{}` is defined twice", entry.name)).with_hint(
-                        format!("it is also defined at {}:{line}; rename or remove one of them", first.path.display()),
-                    );
+                    let (line, _) =
+                        crate::locate::locate(&first.text, first_path).unwrap_or((0, 0));
+                    let d = file
+                        .diag(
+                            &entry.path,
+                            format!("{kind} `{}` is defined twice", entry.name),
+                        )
+                        .with_hint(format!(
+                            "it is also defined at {}:{line}; rename or remove one of them",
+                            first.path.display()
+                        ));
                     self.diags.push(d);
                     continue;
                 }
@@ -236,19 +282,46 @@ impl<'a> Compiler<'a, '_> {
         out
     }
 
-    fn dedup(&mut self, normalizers: &HashMap<String, Arc<Normalizer>>, extra: &[String]) -> Option<DedupConfig> {
-        let defaults: Vec<_> = self.parsed.iter().filter_map(|f| f.dedup_default.as_ref().map(|d| (f, d))).collect();
+    fn dedup(
+        &mut self,
+        normalizers: &HashMap<String, Arc<Normalizer>>,
+        extra: &[String],
+    ) -> Option<DedupConfig> {
+        let defaults: Vec<_> = self
+            .parsed
+            .iter()
+            .filter_map(|f| f.dedup_default.as_ref().map(|d| (f, d)))
+            .collect();
         if let Some((second, entry)) = defaults.get(1) {
             let first = defaults[0].0;
-            self.diags.push(second.diag(&entry.path, "`dedup.default` is defined twice").with_hint(format!(
-                "it is also defined in {}; keep one",
-                first.path.display()
-            )));
+            self.diags.push(
+                second
+                    .diag(&entry.path, "`dedup.default` is defined twice")
+                    .with_hint(format!(
+                        "it is also defined in {}; keep one",
+                        first.path.display()
+                    )),
+            );
         }
         let channels = self.unique("dedup channel", |f| &f.channels);
         let Some((file, default)) = defaults.first().copied() else {
+            if self.parsed.iter().any(|f| f.has_dedup_default) {
+                // The default failed to read (already reported); still report the channels' own
+                // mistakes, against a stand-in window so no missing-window error is invented.
+                let stand_in = WindowSpec {
+                    window: Some("1s".into()),
+                    ..WindowSpec::default()
+                };
+                for (f, entry) in channels {
+                    self.channel(f, &entry.name, entry, &stand_in, normalizers, extra);
+                }
+                return None;
+            }
             if let Some((file, entry)) = channels.first() {
-                self.diags.push(file.diag(&entry.path, "dedup channels need a `dedup.default`").with_hint("add `dedup:` → `default:` with at least `window: 45s`"));
+                self.diags.push(
+                    file.diag(&entry.path, "dedup channels need a `dedup.default`")
+                        .with_hint("add `dedup:` → `default:` with at least `window: 45s`"),
+                );
             }
             return None;
         };
@@ -256,11 +329,15 @@ impl<'a> Compiler<'a, '_> {
         let default_ch = self.channel(file, "default", default, &base, normalizers, extra)?;
         let mut out = BTreeMap::new();
         for (f, entry) in channels {
-            if let Some(ch) = self.channel(f, &entry.name, entry, &default.spec, normalizers, extra) {
+            if let Some(ch) = self.channel(f, &entry.name, entry, &default.spec, normalizers, extra)
+            {
                 out.insert(entry.name.clone(), ch);
             }
         }
-        Some(DedupConfig { default: default_ch, channels: out })
+        Some(DedupConfig {
+            default: default_ch,
+            channels: out,
+        })
     }
 
     fn channel(
@@ -273,36 +350,72 @@ impl<'a> Compiler<'a, '_> {
         extra: &[String],
     ) -> Option<Channel> {
         let spec = &entry.spec;
-        let at = |key: &str| -> Vec<String> { entry.path.iter().cloned().chain([key.to_string()]).collect() };
+        let at = |key: &str| -> Vec<String> {
+            entry
+                .path
+                .iter()
+                .cloned()
+                .chain([key.to_string()])
+                .collect()
+        };
         let window = match spec.window.as_ref().or(base.window.as_ref()) {
             None => {
-                self.diags.push(file.diag(&entry.path, "the dedup window is not set").with_hint("add `window: 45s`"));
+                self.diags.push(
+                    file.diag(&entry.path, "the dedup window is not set")
+                        .with_hint("add `window: 45s`"),
+                );
                 return None;
             }
             Some(w) => match w.parse() {
                 Ok(d) if !d.is_zero() => d,
                 Ok(_) => {
-                    self.diags.push(file.diag(&at("window"), "the dedup window must be longer than zero").with_hint("write a window such as `45s`"));
+                    self.diags.push(
+                        file.diag(&at("window"), "the dedup window must be longer than zero")
+                            .with_hint("write a window such as `45s`"),
+                    );
                     return None;
                 }
                 Err(e) => {
-                    self.diags.push(file.diag(&at("window"), e).with_hint(crate::duration::DurationStr::HINT));
+                    self.diags.push(
+                        file.diag(&at("window"), e)
+                            .with_hint(crate::duration::DurationStr::HINT),
+                    );
                     return None;
                 }
             },
         };
-        let fields: Vec<String> = spec.fingerprint.clone().or_else(|| base.fingerprint.clone()).unwrap_or_else(|| DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect());
-        let known: Vec<&str> = FIELD_NAMES.iter().copied().chain(extra.iter().map(String::as_str)).collect();
+        let fields: Vec<String> = spec
+            .fingerprint
+            .clone()
+            .or_else(|| base.fingerprint.clone())
+            .unwrap_or_else(|| DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect());
+        let known: Vec<&str> = FIELD_NAMES
+            .iter()
+            .copied()
+            .chain(extra.iter().map(String::as_str))
+            .collect();
         let mut ok = true;
         for (i, f) in fields.iter().enumerate() {
             if !known.contains(&f.as_str()) {
-                let path: Vec<String> = at("fingerprint").into_iter().chain([i.to_string()]).collect();
-                self.diags.push(file.diag(&path, format!("unknown fingerprint field `{f}`")).with_hint(unknown_name_hint(f, known.iter().copied())));
+                let path: Vec<String> = at("fingerprint")
+                    .into_iter()
+                    .chain([i.to_string()])
+                    .collect();
+                self.diags.push(
+                    file.diag(&path, format!("unknown fingerprint field `{f}`"))
+                        .with_hint(unknown_name_hint(f, known.iter().copied())),
+                );
                 ok = false;
             }
         }
         if fields.is_empty() {
-            self.diags.push(file.diag(&at("fingerprint"), "the fingerprint needs at least one field").with_hint("write `fingerprint: [sender, content]`"));
+            self.diags.push(
+                file.diag(
+                    &at("fingerprint"),
+                    "the fingerprint needs at least one field",
+                )
+                .with_hint("write `fingerprint: [sender, content]`"),
+            );
             ok = false;
         }
         let normalizer_name = spec.normalizer.clone().or_else(|| base.normalizer.clone());
@@ -311,8 +424,15 @@ impl<'a> Compiler<'a, '_> {
             Some(n) => match normalizers.get(n) {
                 Some(norm) => Some(norm.clone()),
                 None => {
-                    let names: Vec<&str> = self.parsed.iter().flat_map(|f| f.normalizers.iter().map(|e| e.name.as_str())).collect();
-                    self.diags.push(file.diag(&at("normalizer"), format!("unknown normalizer `{n}`")).with_hint(unknown_name_hint(n, names.iter().copied())));
+                    let names: Vec<&str> = self
+                        .parsed
+                        .iter()
+                        .flat_map(|f| f.normalizers.iter().map(|e| e.name.as_str()))
+                        .collect();
+                    self.diags.push(
+                        file.diag(&at("normalizer"), format!("unknown normalizer `{n}`"))
+                            .with_hint(unknown_name_hint(n, names.iter().copied())),
+                    );
                     ok = false;
                     None
                 }
@@ -322,17 +442,40 @@ impl<'a> Compiler<'a, '_> {
         let policy = WindowPolicy {
             window,
             sliding: mode == WindowMode::Sliding,
-            max_interactions: spec.max_interactions.or(base.max_interactions).unwrap_or(DEFAULT_MAX_INTERACTIONS) as usize,
-            max_fingerprints: spec.max_fingerprints_per_interaction.or(base.max_fingerprints_per_interaction).unwrap_or(DEFAULT_MAX_FINGERPRINTS) as usize,
+            max_interactions: spec
+                .max_interactions
+                .or(base.max_interactions)
+                .unwrap_or(DEFAULT_MAX_INTERACTIONS) as usize,
+            max_fingerprints: spec
+                .max_fingerprints_per_interaction
+                .or(base.max_fingerprints_per_interaction)
+                .unwrap_or(DEFAULT_MAX_FINGERPRINTS) as usize,
         };
-        let steps = normalizer_name.as_ref().and_then(|n| self.parsed.iter().flat_map(|f| &f.normalizers).find(|e| &e.name == n)).map(|e| format!("{:?}", e.spec));
+        let steps = normalizer_name
+            .as_ref()
+            .and_then(|n| {
+                self.parsed
+                    .iter()
+                    .flat_map(|f| &f.normalizers)
+                    .find(|e| &e.name == n)
+            })
+            .map(|e| format!("{:?}", e.spec));
         let identity = format!("{policy:?}|{fields:?}|{steps:?}");
-        ok.then(|| Channel { name: name.to_string(), policy, fields, normalizer, identity })
+        ok.then(|| Channel {
+            name: name.to_string(),
+            policy,
+            fields,
+            normalizer,
+            identity,
+        })
     }
 
     fn routes(&mut self, events: &[EventRule]) -> BTreeMap<String, Route> {
         let mut out = BTreeMap::new();
-        let extra: Vec<String> = events.iter().flat_map(|e| e.fields.keys().cloned()).collect();
+        let extra: Vec<String> = events
+            .iter()
+            .flat_map(|e| e.fields.keys().cloned())
+            .collect();
         for (file, entry) in self.unique("route", |f| &f.routes) {
             match Route::compile(&entry.name, &entry.spec, &extra) {
                 Ok(r) => {
@@ -349,19 +492,48 @@ impl<'a> Compiler<'a, '_> {
         out
     }
 
-    fn check_references(&mut self, events: &[EventRule], routes: &BTreeMap<String, Route>, has_dedup: bool) {
-        let entries = self.parsed.iter().flat_map(|f| f.events.iter().map(move |e| (f, e)));
+    fn check_references(
+        &mut self,
+        events: &[EventRule],
+        routes: &BTreeMap<String, Route>,
+        has_dedup: bool,
+    ) {
+        let entries = self
+            .parsed
+            .iter()
+            .flat_map(|f| f.events.iter().map(move |e| (f, e)));
         for (file, entry) in entries {
-            let Some(rule) = events.iter().find(|e| e.name == entry.name) else { continue };
+            let Some(rule) = events.iter().find(|e| e.name == entry.name) else {
+                continue;
+            };
             if let Some(route) = &rule.route {
                 if !routes.contains_key(route) {
-                    let path: Vec<String> = entry.path.iter().cloned().chain(["route".to_string()]).collect();
-                    self.diags.push(file.diag(&path, format!("unknown route `{route}`")).with_hint(unknown_name_hint(route, routes.keys().map(String::as_str))));
+                    let path: Vec<String> = entry
+                        .path
+                        .iter()
+                        .cloned()
+                        .chain(["route".to_string()])
+                        .collect();
+                    self.diags.push(
+                        file.diag(&path, format!("unknown route `{route}`"))
+                            .with_hint(unknown_name_hint(route, routes.keys().map(String::as_str))),
+                    );
                 }
             }
             if rule.dedup && !has_dedup {
-                let path: Vec<String> = entry.path.iter().cloned().chain(["dedup".to_string()]).collect();
-                self.diags.push(file.diag(&path, "dedup is on for this event but no `dedup:` section defines a window").with_hint("add `dedup:` → `default:` → `window: 45s` to a rule file"));
+                let path: Vec<String> = entry
+                    .path
+                    .iter()
+                    .cloned()
+                    .chain(["dedup".to_string()])
+                    .collect();
+                self.diags.push(
+                    file.diag(
+                        &path,
+                        "dedup is on for this event but no `dedup:` section defines a window",
+                    )
+                    .with_hint("add `dedup:` → `default:` → `window: 45s` to a rule file"),
+                );
             }
         }
     }
@@ -370,8 +542,12 @@ impl<'a> Compiler<'a, '_> {
         let mut out = Vec::new();
         for (file, e) in self.unique("test case", |f| &f.tests) {
             if e.name.trim().is_empty() {
-                let path: Vec<String> = e.path.iter().cloned().chain(["name".to_string()]).collect();
-                self.diags.push(file.diag(&path, "a test case needs a name").with_hint("add `name: what the case checks`"));
+                let path: Vec<String> =
+                    e.path.iter().cloned().chain(["name".to_string()]).collect();
+                self.diags.push(
+                    file.diag(&path, "a test case needs a name")
+                        .with_hint("add `name: what the case checks`"),
+                );
                 continue;
             }
             out.push(e.spec.clone());

@@ -52,15 +52,30 @@ mod tests {
 
     #[test]
     fn parses_units() {
-        assert_eq!(DurationStr::from("45s").parse(), Ok(Duration::from_secs(45)));
-        assert_eq!(DurationStr::from("2m").parse(), Ok(Duration::from_secs(120)));
-        assert_eq!(DurationStr::from("1500ms").parse(), Ok(Duration::from_millis(1500)));
-        assert_eq!(DurationStr::from("1m 30s").parse(), Ok(Duration::from_secs(90)));
+        assert_eq!(
+            DurationStr::from("45s").parse(),
+            Ok(Duration::from_secs(45))
+        );
+        assert_eq!(
+            DurationStr::from("2m").parse(),
+            Ok(Duration::from_secs(120))
+        );
+        assert_eq!(
+            DurationStr::from("1500ms").parse(),
+            Ok(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            DurationStr::from("1m 30s").parse(),
+            Ok(Duration::from_secs(90))
+        );
     }
 
     #[test]
     fn rejects_bare_numbers_and_junk() {
-        assert!(DurationStr::from("45").parse().unwrap_err().contains("no unit"));
+        assert!(DurationStr::from("45")
+            .parse()
+            .unwrap_err()
+            .contains("no unit"));
         assert!(DurationStr::from("soon").parse().is_err());
         assert!(DurationStr::from("").parse().is_err());
     }

@@ -20,7 +20,8 @@ use crate::status::{LoadError, ReloadReport, ReloadStatus, StatusBook};
 pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 /// Makes the store for one dedup channel (in memory by default).
-pub type StoreFactory = Arc<dyn Fn(&crate::dedup::config::Channel) -> Arc<dyn DedupStore> + Send + Sync>;
+pub type StoreFactory =
+    Arc<dyn Fn(&crate::dedup::config::Channel) -> Arc<dyn DedupStore> + Send + Sync>;
 
 /// The rules and the state that goes with them, swapped as one.
 pub(crate) struct Snapshot {
@@ -75,7 +76,10 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("dir", &self.inner.dir).field("version", &self.rules().version()).finish()
+        f.debug_struct("Engine")
+            .field("dir", &self.inner.dir)
+            .field("version", &self.rules().version())
+            .finish()
     }
 }
 
@@ -117,12 +121,16 @@ impl EngineBuilder {
     /// Loads, compiles and (with the gate on) tests the rules, and makes the engine.
     pub fn build(self) -> Result<Engine, LoadError> {
         let inventory = self.inventory.unwrap_or_else(default_inventory);
-        let stores = self.stores.unwrap_or_else(|| Arc::new(|ch| Arc::new(MemoryStore::new(ch.policy().clone())) as Arc<dyn DedupStore>));
+        let stores = self.stores.unwrap_or_else(|| {
+            Arc::new(|ch| Arc::new(MemoryStore::new(ch.policy().clone())) as Arc<dyn DedupStore>)
+        });
         let rules = match (self.rules, &self.dir) {
             (Some(r), _) => r,
             (None, Some(dir)) => {
                 let sources = read_sources(dir).map_err(LoadError::Invalid)?;
-                Arc::new(compile_sources(sources.files, sources.problems).map_err(LoadError::Invalid)?)
+                Arc::new(
+                    compile_sources(sources.files, sources.problems).map_err(LoadError::Invalid)?,
+                )
             }
             (None, None) => unreachable!("a builder always has rules or a directory"),
         };
@@ -163,7 +171,9 @@ impl Snapshot {
         let mut stores = BTreeMap::new();
         if let Some(dedup) = rules.dedup() {
             for ch in dedup.all() {
-                let kept = previous.and_then(|p| p.stores.get(ch.name())).filter(|(id, _)| *id == ch.identity);
+                let kept = previous
+                    .and_then(|p| p.stores.get(ch.name()))
+                    .filter(|(id, _)| *id == ch.identity);
                 let store = match kept {
                     Some((_, s)) => s.clone(),
                     None => factory(ch),
@@ -175,11 +185,21 @@ impl Snapshot {
             .routes
             .iter()
             .map(|(name, route)| {
-                let kept = previous.and_then(|p| p.routes.get(name)).filter(|s| s.fits(route));
-                (name.clone(), kept.cloned().unwrap_or_else(|| Arc::new(RouteState::new(route))))
+                let kept = previous
+                    .and_then(|p| p.routes.get(name))
+                    .filter(|s| s.fits(route));
+                (
+                    name.clone(),
+                    kept.cloned()
+                        .unwrap_or_else(|| Arc::new(RouteState::new(route))),
+                )
             })
             .collect();
-        Self { rules, stores, routes }
+        Self {
+            rules,
+            stores,
+            routes,
+        }
     }
 }
 
@@ -191,12 +211,26 @@ impl Engine {
 
     /// A builder for an engine over a rules directory.
     pub fn builder(dir: impl AsRef<Path>) -> EngineBuilder {
-        EngineBuilder { dir: Some(dir.as_ref().to_path_buf()), rules: None, inventory: None, stores: None, clock: None, gate: true }
+        EngineBuilder {
+            dir: Some(dir.as_ref().to_path_buf()),
+            rules: None,
+            inventory: None,
+            stores: None,
+            clock: None,
+            gate: true,
+        }
     }
 
     /// A builder over rules compiled elsewhere (no directory, so no reload).
     pub fn with_rules(rules: Arc<CompiledRules>) -> EngineBuilder {
-        EngineBuilder { dir: None, rules: Some(rules), inventory: None, stores: None, clock: None, gate: false }
+        EngineBuilder {
+            dir: None,
+            rules: Some(rules),
+            inventory: None,
+            stores: None,
+            clock: None,
+            gate: false,
+        }
     }
 
     /// The rules in force now.
@@ -211,12 +245,22 @@ impl Engine {
 
     /// Counters of every dedup channel's store.
     pub fn dedup_stats(&self) -> Vec<(String, StoreStats)> {
-        self.inner.current.load().stores.iter().map(|(name, (_, s))| (name.clone(), s.stats())).collect()
+        self.inner
+            .current
+            .load()
+            .stores
+            .iter()
+            .map(|(name, (_, s))| (name.clone(), s.stats()))
+            .collect()
     }
 
     /// Reload history, the version in force and the last error.
     pub fn reload_status(&self) -> ReloadStatus {
-        self.inner.status.lock().unwrap_or_else(|e| e.into_inner()).status()
+        self.inner
+            .status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .status()
     }
 
     /// Reloads the rules now, through the same path as start-up; on failure the rules in force stay.
@@ -230,10 +274,20 @@ impl Engine {
     }
 
     fn reload_inner(&self, force: bool) -> Result<ReloadReport, LoadError> {
-        let Some(dir) = &self.inner.dir else { return Err(LoadError::NoDirectory) };
-        let _one_at_a_time = self.inner.reload_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(dir) = &self.inner.dir else {
+            return Err(LoadError::NoDirectory);
+        };
+        let _one_at_a_time = self
+            .inner
+            .reload_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let result = self.try_reload(dir, force);
-        self.inner.status.lock().unwrap_or_else(|e| e.into_inner()).record(&result, &self.rules());
+        self.inner
+            .status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(&result, &self.rules());
         result
     }
 
@@ -244,7 +298,8 @@ impl Engine {
         if !force && version == current.rules.version() && sources.problems.is_empty() {
             return Ok(ReloadReport::Unchanged { version });
         }
-        let rules = Arc::new(compile_sources(sources.files, sources.problems).map_err(LoadError::Invalid)?);
+        let rules =
+            Arc::new(compile_sources(sources.files, sources.problems).map_err(LoadError::Invalid)?);
         if self.inner.gate {
             crate::testrun::gate(&rules)?;
         }
@@ -252,7 +307,10 @@ impl Engine {
         let version = snapshot.rules.version().to_string();
         self.inner.current.store(Arc::new(snapshot));
         tracing::info!(version = %version, "rules reloaded");
-        Ok(ReloadReport::Loaded { version, previous: current.rules.version().to_string() })
+        Ok(ReloadReport::Loaded {
+            version,
+            previous: current.rules.version().to_string(),
+        })
     }
 
     /// Evaluates one event against one snapshot of the rules.
@@ -276,7 +334,10 @@ pub struct Evaluation {
 
 impl std::fmt::Debug for Evaluation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Evaluation").field("decision", &self.decision).field("pending", &self.pending.is_some()).finish()
+        f.debug_struct("Evaluation")
+            .field("decision", &self.decision)
+            .field("pending", &self.pending.is_some())
+            .finish()
     }
 }
 
@@ -297,7 +358,12 @@ impl Evaluation {
     }
 }
 
-async fn evaluate_on(snap: &Snapshot, inventory: &dyn InventorySource, clock: &Clock, event: &Json) -> Result<Evaluation, EvalError> {
+async fn evaluate_on(
+    snap: &Snapshot,
+    inventory: &dyn InventorySource,
+    clock: &Clock,
+    event: &Json,
+) -> Result<Evaluation, EvalError> {
     if !event.is_object() {
         return Err(EvalError::NotAnObject);
     }
@@ -313,9 +379,18 @@ async fn evaluate_on(snap: &Snapshot, inventory: &dyn InventorySource, clock: &C
         rules_version: rules.version().to_string(),
         latency_us: 0,
     };
-    let Some((rule, event_type)) = rules.events.iter().find_map(|r| r.matches(event).map(|t| (r, t))) else {
-        decision.event_type = ["/type", "/event_type", "/eventType"].iter().find_map(|p| event.pointer(p)?.as_str().map(str::to_string));
-        return Ok(Evaluation { decision, pending: None });
+    let Some((rule, event_type)) = rules
+        .events
+        .iter()
+        .find_map(|r| r.matches(event).map(|t| (r, t)))
+    else {
+        decision.event_type = ["/type", "/event_type", "/eventType"]
+            .iter()
+            .find_map(|p| event.pointer(p)?.as_str().map(str::to_string));
+        return Ok(Evaluation {
+            decision,
+            pending: None,
+        });
     };
     decision.event = Some(rule.name().to_string());
     decision.event_type = Some(event_type);
@@ -326,7 +401,11 @@ async fn evaluate_on(snap: &Snapshot, inventory: &dyn InventorySource, clock: &C
     decision.outcome = Outcome::Processed;
     // The SKU is rendered before dedup records anything, so a bad event leaves no trace.
     let route = match &rule.route {
-        Some(name) => Some((&rules.routes[name], &snap.routes[name], rules.routes[name].sku(rule, event)?)),
+        Some(name) => Some((
+            &rules.routes[name],
+            &snap.routes[name],
+            rules.routes[name].sku(rule, event)?,
+        )),
         None => None,
     };
     let mut pending = None;
@@ -340,7 +419,13 @@ async fn evaluate_on(snap: &Snapshot, inventory: &dyn InventorySource, clock: &C
         let ch = dedup.channel(channel.as_deref());
         let fingerprint = ch.fingerprint(rule, event)?;
         let (_, store) = &snap.stores[ch.name()];
-        let req = CheckRequest { interaction: &interaction, fingerprint, event_id: event_id.as_deref(), order, now: clock() };
+        let req = CheckRequest {
+            interaction: &interaction,
+            fingerprint,
+            event_id: event_id.as_deref(),
+            order,
+            now: clock(),
+        };
         let out = store.check(req).await?;
         if out.verdict.is_suppressed() {
             decision.outcome = Outcome::Suppressed;

@@ -18,13 +18,18 @@ pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
             rest = after;
             continue;
         };
-        let end = body.find('}').ok_or_else(|| format!("unclosed `${{` in `{text}`"))?;
+        let end = body
+            .find('}')
+            .ok_or_else(|| format!("unclosed `${{` in `{text}`"))?;
         let (name, default) = match body[..end].split_once(":-") {
             Some((n, d)) => (n, Some(d)),
             None => (&body[..end], None),
         };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("`${{{}}}` is not a valid variable name", &body[..end]));
+            return Err(format!(
+                "`${{{}}}` is not a valid variable name",
+                &body[..end]
+            ));
         }
         match (lookup(name).filter(|v| !v.is_empty()), default) {
             (Some(v), _) => out.push_str(&v),
@@ -52,9 +57,15 @@ mod tests {
 
     #[test]
     fn substitutes_set_and_defaulted_variables() {
-        assert_eq!(substitute("http://${HOST}/{sku}", env).unwrap(), "http://inv.local/{sku}");
+        assert_eq!(
+            substitute("http://${HOST}/{sku}", env).unwrap(),
+            "http://inv.local/{sku}"
+        );
         assert_eq!(substitute("${MISSING:-2000}ms", env).unwrap(), "2000ms");
-        assert_eq!(substitute("cost $$5 and $x", env).unwrap(), "cost $5 and $x");
+        assert_eq!(
+            substitute("cost $$5 and $x", env).unwrap(),
+            "cost $5 and $x"
+        );
     }
 
     #[test]

@@ -157,7 +157,10 @@ pub(crate) fn check_pointer(p: &str) -> Result<(), (String, String)> {
 
 impl EventRule {
     /// Compiles a spec; pointer errors come back as (document path below the event, message, hint).
-    pub(crate) fn compile(name: &str, spec: &EventSpec) -> Result<Self, Vec<(Vec<String>, String, String)>> {
+    pub(crate) fn compile(
+        name: &str,
+        spec: &EventSpec,
+    ) -> Result<Self, Vec<(Vec<String>, String, String)>> {
         let mut errors = Vec::new();
         let mut check = |path: Vec<String>, pointers: &[String]| {
             for p in pointers {
@@ -166,7 +169,11 @@ impl EventRule {
                 }
             }
         };
-        let type_at = spec.type_at.as_ref().map(Pointers::list).unwrap_or_else(|| owned(defaults("type")));
+        let type_at = spec
+            .type_at
+            .as_ref()
+            .map(Pointers::list)
+            .unwrap_or_else(|| owned(defaults("type")));
         check(vec!["type_at".into()], &type_at);
         let mut fields = BTreeMap::new();
         let f = &spec.fields;
@@ -181,7 +188,10 @@ impl EventRule {
             ("media_type", &f.media_type),
         ];
         for (field, value) in given {
-            let list = value.as_ref().map(Pointers::list).unwrap_or_else(|| owned(defaults(field)));
+            let list = value
+                .as_ref()
+                .map(Pointers::list)
+                .unwrap_or_else(|| owned(defaults(field)));
             check(vec!["fields".into(), field.into()], &list);
             fields.insert(field.to_string(), list);
         }
@@ -223,28 +233,39 @@ impl EventRule {
         self.types.iter().any(|x| x == t).then(|| t.to_string())
     }
 
-    /// True when the field names a known field of this rule.
-    pub(crate) fn has_field(&self, field: &str) -> bool {
-        self.fields.contains_key(field)
-    }
-
     /// Reads a text field (ids may also be integers); `None` when absent or JSON null.
-    pub(crate) fn text<'e>(&self, event: &'e Json, field: &str) -> Result<Option<std::borrow::Cow<'e, str>>, EvalError> {
-        let Some((pointer, value)) = self.find(event, field) else { return Ok(None) };
+    pub(crate) fn text<'e>(
+        &self,
+        event: &'e Json,
+        field: &str,
+    ) -> Result<Option<std::borrow::Cow<'e, str>>, EvalError> {
+        let Some((pointer, value)) = self.find(event, field) else {
+            return Ok(None);
+        };
         match value {
             Json::Null => Ok(None),
             Json::String(s) => Ok(Some(std::borrow::Cow::Borrowed(s.as_str()))),
-            Json::Number(n) if field != "content" => Ok(Some(std::borrow::Cow::Owned(n.to_string()))),
+            Json::Number(n) if field != "content" => {
+                Ok(Some(std::borrow::Cow::Owned(n.to_string())))
+            }
             _ => Err(EvalError::WrongType {
                 field: field.to_string(),
                 pointer: pointer.to_string(),
-                expected: if field == "content" { "a string" } else { "a string or an integer" },
+                expected: if field == "content" {
+                    "a string"
+                } else {
+                    "a string or an integer"
+                },
             }),
         }
     }
 
     /// Reads an id-like field and rejects what must never reach a URL or a log line.
-    pub(crate) fn id<'e>(&self, event: &'e Json, field: &str) -> Result<Option<std::borrow::Cow<'e, str>>, EvalError> {
+    pub(crate) fn id<'e>(
+        &self,
+        event: &'e Json,
+        field: &str,
+    ) -> Result<Option<std::borrow::Cow<'e, str>>, EvalError> {
         let value = self.text(event, field)?;
         if let Some(v) = &value {
             check_id(field, v)?;
@@ -253,7 +274,11 @@ impl EventRule {
     }
 
     /// Like [`EventRule::id`], but the field must be there.
-    pub(crate) fn required_id<'e>(&self, event: &'e Json, field: &str) -> Result<std::borrow::Cow<'e, str>, EvalError> {
+    pub(crate) fn required_id<'e>(
+        &self,
+        event: &'e Json,
+        field: &str,
+    ) -> Result<std::borrow::Cow<'e, str>, EvalError> {
         match self.id(event, field)? {
             Some(v) if !v.is_empty() => Ok(v),
             _ => Err(self.missing(field)),
@@ -284,26 +309,38 @@ impl EventRule {
     }
 
     fn integer(&self, event: &Json, field: &str) -> Result<Option<i64>, EvalError> {
-        let Some((pointer, value)) = self.find(event, field) else { return Ok(None) };
+        let Some((pointer, value)) = self.find(event, field) else {
+            return Ok(None);
+        };
         match value {
             Json::Null => Ok(None),
-            Json::Number(n) => n.as_i64().map(Some).ok_or_else(|| wrong(field, pointer, "an integer")),
+            Json::Number(n) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| wrong(field, pointer, "an integer")),
             _ => Err(wrong(field, pointer, "an integer")),
         }
     }
 
     fn timestamp(&self, event: &Json) -> Result<Option<i64>, EvalError> {
         let field = "timestamp";
-        let Some((pointer, value)) = self.find(event, field) else { return Ok(None) };
+        let Some((pointer, value)) = self.find(event, field) else {
+            return Ok(None);
+        };
         let expected = "RFC 3339 text or epoch milliseconds";
         match value {
             Json::Null => Ok(None),
-            Json::Number(n) => n.as_i64().map(Some).ok_or_else(|| wrong(field, pointer, expected)),
+            Json::Number(n) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| wrong(field, pointer, expected)),
             Json::String(s) => {
                 let t = humantime::parse_rfc3339_weak(s.trim_end_matches('Z').trim())
                     .or_else(|_| humantime::parse_rfc3339(s))
                     .map_err(|_| wrong(field, pointer, expected))?;
-                let ms = t.duration_since(std::time::UNIX_EPOCH).map_err(|_| wrong(field, pointer, expected))?;
+                let ms = t
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_err(|_| wrong(field, pointer, expected))?;
                 Ok(Some(i64::try_from(ms.as_millis()).unwrap_or(i64::MAX)))
             }
             _ => Err(wrong(field, pointer, expected)),
@@ -312,12 +349,18 @@ impl EventRule {
 
     fn find<'e, 'r>(&'r self, event: &'e Json, field: &str) -> Option<(&'r str, &'e Json)> {
         let pointers = self.fields.get(field)?;
-        pointers.iter().find_map(|p| event.pointer(p).map(|v| (p.as_str(), v)))
+        pointers
+            .iter()
+            .find_map(|p| event.pointer(p).map(|v| (p.as_str(), v)))
     }
 }
 
 fn wrong(field: &str, pointer: &str, expected: &'static str) -> EvalError {
-    EvalError::WrongType { field: field.to_string(), pointer: pointer.to_string(), expected }
+    EvalError::WrongType {
+        field: field.to_string(),
+        pointer: pointer.to_string(),
+        expected,
+    }
 }
 
 fn owned(list: &[&str]) -> Vec<String> {
@@ -338,7 +381,10 @@ pub(crate) fn check_id(field: &str, value: &str) -> Result<(), EvalError> {
         None
     };
     match reason {
-        Some(reason) => Err(EvalError::InvalidId { field: field.to_string(), reason }),
+        Some(reason) => Err(EvalError::InvalidId {
+            field: field.to_string(),
+            reason,
+        }),
         None => Ok(()),
     }
 }

@@ -1,7 +1,10 @@
 //! "Did you mean" suggestions for misspelt names in rule files.
 
 /// The closest candidate to `name`, when one is close enough to be a likely typo.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
@@ -12,7 +15,10 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
 }
 
 /// A hint sentence for an unknown name: the close match, else the list of known names.
-pub fn unknown_name_hint<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str> + Clone) -> String {
+pub fn unknown_name_hint<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str> + Clone,
+) -> String {
     match did_you_mean(name, candidates.clone()) {
         Some(c) => format!("did you mean `{c}`?"),
         None => {
@@ -47,9 +53,15 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(did_you_mean("chat_txt", ["chat_text", "email"]), Some("chat_text"));
+        assert_eq!(
+            did_you_mean("chat_txt", ["chat_text", "email"]),
+            Some("chat_text")
+        );
         assert_eq!(did_you_mean("windw", ["window", "mode"]), Some("window"));
         assert_eq!(did_you_mean("zzz", ["chat_text"]), None);
-        assert_eq!(unknown_name_hint("zzz", ["a", "b"]), "known names: `a`, `b`");
+        assert_eq!(
+            unknown_name_hint("zzz", ["a", "b"]),
+            "known names: `a`, `b`"
+        );
     }
 }

@@ -17,7 +17,10 @@ fn lines(text: &str) -> Vec<Option<Line<'_>>> {
             if body.is_empty() || body.starts_with('#') {
                 return None;
             }
-            Some(Line { indent: raw.len() - body.len(), body })
+            Some(Line {
+                indent: raw.len() - body.len(),
+                body,
+            })
         })
         .collect()
 }
@@ -61,7 +64,11 @@ fn find_item(
 ) -> Option<(usize, usize)> {
     let mut seen = 0;
     let mut item_indent = None;
-    for (i, line) in lines.iter().enumerate().skip(from + usize::from(skip_first)) {
+    for (i, line) in lines
+        .iter()
+        .enumerate()
+        .skip(from + usize::from(skip_first))
+    {
         let Some(line) = line else { continue };
         if (line.indent as isize) <= parent_indent && !line.body.starts_with('-') {
             break;
@@ -102,12 +109,19 @@ fn find_key(
             }
         }
         // A flow mapping on the node's line.
-        if let Some(pos) = rest.find('{').and_then(|b| rest[b..].find(&format!("{key}:")).map(|p| p + b)) {
+        if let Some(pos) = rest
+            .find('{')
+            .and_then(|b| rest[b..].find(&format!("{key}:")).map(|p| p + b))
+        {
             return Some((l, c + pos));
         }
     }
     let mut child_indent = None;
-    for (i, line) in lines.iter().enumerate().skip(from + usize::from(at.is_some())) {
+    for (i, line) in lines
+        .iter()
+        .enumerate()
+        .skip(from + usize::from(at.is_some()))
+    {
         let Some(line) = line else { continue };
         if (line.indent as isize) <= parent_indent {
             break;
@@ -152,7 +166,10 @@ tests:
 
     #[test]
     fn finds_nested_keys() {
-        assert_eq!(locate(DOC, &path("dedup.channels.sms.normalizer")), Some((9, 7)));
+        assert_eq!(
+            locate(DOC, &path("dedup.channels.sms.normalizer")),
+            Some((9, 7))
+        );
         assert_eq!(locate(DOC, &path("dedup.default.window")), Some((5, 5)));
     }
 
@@ -165,14 +182,18 @@ tests:
 
     #[test]
     fn finds_keys_in_flow_mappings() {
-        let (line, col) = locate(DOC, &path("normalizers.chat_text.1.regex_replace.pattern")).unwrap();
+        let (line, col) =
+            locate(DOC, &path("normalizers.chat_text.1.regex_replace.pattern")).unwrap();
         assert_eq!(line, 13);
         assert!(col > 20, "{col}");
     }
 
     #[test]
     fn falls_back_to_the_deepest_prefix() {
-        assert_eq!(locate(DOC, &path("dedup.channels.email.window")), Some((6, 3)));
+        assert_eq!(
+            locate(DOC, &path("dedup.channels.email.window")),
+            Some((6, 3))
+        );
         assert_eq!(locate(DOC, &path("nothing")), None);
     }
 }

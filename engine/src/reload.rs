@@ -23,7 +23,10 @@ pub struct WatchOptions {
 
 impl Default for WatchOptions {
     fn default() -> Self {
-        Self { debounce: Duration::from_millis(200), poll: None }
+        Self {
+            debounce: Duration::from_millis(200),
+            poll: None,
+        }
     }
 }
 
@@ -81,7 +84,9 @@ impl Engine {
         };
         let mut watcher: Box<dyn Watcher + Send> = match options.poll {
             Some(every) => {
-                let config = notify::Config::default().with_poll_interval(every).with_compare_contents(true);
+                let config = notify::Config::default()
+                    .with_poll_interval(every)
+                    .with_compare_contents(true);
                 Box::new(notify::PollWatcher::new(handler, config)?)
             }
             None => Box::new(notify::recommended_watcher(handler)?),
@@ -101,6 +106,9 @@ impl Engine {
                 let _ = tokio::task::spawn_blocking(move || e.reload_if_changed()).await;
             }
         });
-        Ok(WatchHandle { _watcher: watcher, task })
+        Ok(WatchHandle {
+            _watcher: watcher,
+            task,
+        })
     }
 }

@@ -45,7 +45,14 @@ pub struct RuleFile {
     pub tests: Vec<TestCaseSpec>,
 }
 
-const SECTIONS: &[&str] = &["version", "normalizers", "events", "dedup", "routing", "tests"];
+const SECTIONS: &[&str] = &[
+    "version",
+    "normalizers",
+    "events",
+    "dedup",
+    "routing",
+    "tests",
+];
 
 /// A named entry and the document path it came from.
 #[derive(Debug, Clone)]
@@ -63,6 +70,8 @@ pub(crate) struct ParsedFile {
     pub normalizers: Vec<Entry<Vec<StepSpec>>>,
     pub events: Vec<Entry<EventSpec>>,
     pub dedup_default: Option<Entry<WindowSpec>>,
+    /// True when the file has a `dedup.default` key, even one that failed to read.
+    pub has_dedup_default: bool,
     pub channels: Vec<Entry<WindowSpec>>,
     pub routes: Vec<Entry<RouteSpec>>,
     pub tests: Vec<Entry<TestCaseSpec>>,
@@ -77,8 +86,16 @@ impl ParsedFile {
 
 /// Reads one file's text; every problem found is pushed to `diags`.
 pub(crate) fn parse_file(path: &Path, text: String, diags: &mut Vec<Diagnostic>) -> ParsedFile {
-    let mut file = ParsedFile { path: path.to_path_buf(), text, ..Default::default() };
-    if file.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+    let mut file = ParsedFile {
+        path: path.to_path_buf(),
+        text,
+        ..Default::default()
+    };
+    if file
+        .text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
         diags.push(
             Diagnostic::file(path, "the rule file is empty")
                 .with_hint("start it with `version: 1`, or delete the file"),
@@ -109,7 +126,10 @@ pub(crate) fn parse_file(path: &Path, text: String, diags: &mut Vec<Diagnostic>)
             "version" => {
                 has_version = true;
                 if value.as_u64() != Some(1) {
-                    diags.push(file.diag(&[key], "unsupported rule format version").with_hint("write `version: 1`"));
+                    diags.push(
+                        file.diag(&[key], "unsupported rule format version")
+                            .with_hint("write `version: 1`"),
+                    );
                 }
             }
             "normalizers" => file.normalizers = named(&file, &key, value, diags),
@@ -128,24 +148,41 @@ pub(crate) fn parse_file(path: &Path, text: String, diags: &mut Vec<Diagnostic>)
         }
     }
     if !has_version {
-        diags.push(Diagnostic::file(path, "missing `version`").with_hint("add `version: 1` at the top of the file"));
+        diags.push(
+            Diagnostic::file(path, "missing `version`")
+                .with_hint("add `version: 1` at the top of the file"),
+        );
     }
     file
 }
 
 fn quoted(names: &[&str]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Reads a mapping of named entries, each on its own so every bad entry is reported.
-fn named<T: DeserializeOwned>(file: &ParsedFile, section: &str, value: Value, diags: &mut Vec<Diagnostic>) -> Vec<Entry<T>> {
+fn named<T: DeserializeOwned>(
+    file: &ParsedFile,
+    section: &str,
+    value: Value,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Entry<T>> {
     if value.is_null() {
         return Vec::new();
     }
     let Some(entries) = yaml::mapping_entries(&value) else {
         diags.push(
-            file.diag(&[section.to_string()], format!("`{section}` must be a mapping of names to entries"))
-                .with_hint(format!("write `{section}:` then one indented `name:` per entry")),
+            file.diag(
+                &[section.to_string()],
+                format!("`{section}` must be a mapping of names to entries"),
+            )
+            .with_hint(format!(
+                "write `{section}:` then one indented `name:` per entry"
+            )),
         );
         return Vec::new();
     };
@@ -158,7 +195,13 @@ fn named<T: DeserializeOwned>(file: &ParsedFile, section: &str, value: Value, di
         .collect()
 }
 
-fn entry<T: DeserializeOwned>(file: &ParsedFile, path: Vec<String>, name: String, value: Value, diags: &mut Vec<Diagnostic>) -> Option<Entry<T>> {
+fn entry<T: DeserializeOwned>(
+    file: &ParsedFile,
+    path: Vec<String>,
+    name: String,
+    value: Value,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Entry<T>> {
     match yaml::from_value::<T>(value) {
         Ok(spec) => Some(Entry { name, path, spec }),
         Err(e) => {
@@ -170,12 +213,16 @@ fn entry<T: DeserializeOwned>(file: &ParsedFile, path: Vec<String>, name: String
 
 fn read_dedup(file: &mut ParsedFile, value: Value, diags: &mut Vec<Diagnostic>) {
     let Some(entries) = yaml::mapping_entries(&value) else {
-        diags.push(file.diag(&["dedup".into()], "`dedup` must be a mapping").with_hint("write `dedup:` then `default:` and `channels:`"));
+        diags.push(
+            file.diag(&["dedup".into()], "`dedup` must be a mapping")
+                .with_hint("write `dedup:` then `default:` and `channels:`"),
+        );
         return;
     };
     for (key, v) in entries {
         match key.as_str() {
             "default" => {
+                file.has_dedup_default = true;
                 let path = vec!["dedup".to_string(), key.clone()];
                 file.dedup_default = entry(file, path, "default".into(), v, diags);
             }
@@ -187,16 +234,26 @@ fn read_dedup(file: &mut ParsedFile, value: Value, diags: &mut Vec<Diagnostic>) 
                 file.channels = channels;
             }
             _ => diags.push(
-                file.diag(&["dedup".into(), key.clone()], format!("unknown field `{key}` in `dedup`"))
-                    .with_hint("`dedup` has `default` and `channels`"),
+                file.diag(
+                    &["dedup".into(), key.clone()],
+                    format!("unknown field `{key}` in `dedup`"),
+                )
+                .with_hint("`dedup` has `default` and `channels`"),
             ),
         }
     }
 }
 
-fn read_tests(file: &ParsedFile, value: Value, diags: &mut Vec<Diagnostic>) -> Vec<Entry<TestCaseSpec>> {
+fn read_tests(
+    file: &ParsedFile,
+    value: Value,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Entry<TestCaseSpec>> {
     let Some(items) = value.as_sequence() else {
-        diags.push(file.diag(&["tests".into()], "`tests` must be a list of cases").with_hint("write each case as `- name: ...`"));
+        diags.push(
+            file.diag(&["tests".into()], "`tests` must be a list of cases")
+                .with_hint("write each case as `- name: ...`"),
+        );
         return Vec::new();
     };
     items
@@ -204,7 +261,11 @@ fn read_tests(file: &ParsedFile, value: Value, diags: &mut Vec<Diagnostic>) -> V
         .enumerate()
         .filter_map(|(i, v)| {
             let path = vec!["tests".to_string(), i.to_string()];
-            let name = v.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+            let name = v
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             entry(file, path, name, v.clone(), diags)
         })
         .collect()
@@ -215,24 +276,41 @@ fn shape_diag(file: &ParsedFile, base: &[String], e: ShapeError) -> Diagnostic {
     let mut path: Vec<String> = base.iter().cloned().chain(e.path.iter().cloned()).collect();
     let (unknown, expected) = unknown_and_expected(&e.message);
     if let Some(u) = &unknown {
-        if e.message.starts_with("unknown field") {
+        if e.message.starts_with("unknown field") && path.last() != Some(u) {
             path.push(u.clone());
         }
     }
     let hint = match (&unknown, expected.is_empty()) {
         (Some(u), false) => match did_you_mean(u, expected.iter().map(String::as_str)) {
             Some(s) => format!("did you mean `{s}`?"),
-            None => format!("expected one of {}", expected.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")),
+            None => format!(
+                "expected one of {}",
+                expected
+                    .iter()
+                    .map(|x| format!("`{x}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         },
-        _ if is_duration_path(&path) && e.message.contains("invalid type") => crate::duration::DurationStr::HINT.to_string(),
-        _ if e.message.starts_with("missing field") => "add the field; see the rule format in README.md".to_string(),
-        _ => "see the rule format in README.md, or let your editor check the file against the schema".to_string(),
+        _ if is_duration_path(&path) && e.message.contains("invalid type") => {
+            crate::duration::DurationStr::HINT.to_string()
+        }
+        _ if e.message.starts_with("missing field") => {
+            "add the field; see the rule format in README.md".to_string()
+        }
+        _ => {
+            "see the rule format in README.md, or let your editor check the file against the schema"
+                .to_string()
+        }
     };
     file.diag(&path, e.message).with_hint(hint)
 }
 
 fn is_duration_path(path: &[String]) -> bool {
-    matches!(path.last().map(String::as_str), Some("window" | "open_for" | "cache_ttl" | "timeout" | "at"))
+    matches!(
+        path.last().map(String::as_str),
+        Some("window" | "open_for" | "cache_ttl" | "timeout" | "at")
+    )
 }
 
 /// From "unknown field `x`, expected one of `a`, `b`" takes `x` and `[a, b]`.

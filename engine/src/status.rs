@@ -124,10 +124,18 @@ impl StatusBook {
     fn in_force(&mut self, rules: &CompiledRules) {
         self.status.version = rules.version().to_string();
         self.status.loaded_at = rfc3339(rules.loaded_at());
-        self.status.files = rules.files().iter().map(|p| p.display().to_string()).collect();
+        self.status.files = rules
+            .files()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
     }
 
-    pub(crate) fn record(&mut self, result: &Result<ReloadReport, crate::LoadError>, rules: &CompiledRules) {
+    pub(crate) fn record(
+        &mut self,
+        result: &Result<ReloadReport, crate::LoadError>,
+        rules: &CompiledRules,
+    ) {
         let now = rfc3339(SystemTime::now());
         self.in_force(rules);
         self.status.last_attempt = Some(now.clone());
@@ -151,7 +159,12 @@ impl StatusBook {
                 self.status.consecutive_failures = 0;
             }
         }
-        self.history.push_back(ReloadRecord { at: now, result: word.to_string(), version: self.status.version.clone(), error });
+        self.history.push_back(ReloadRecord {
+            at: now,
+            result: word.to_string(),
+            version: self.status.version.clone(),
+            error,
+        });
         while self.history.len() > HISTORY {
             self.history.pop_front();
         }

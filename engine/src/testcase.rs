@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::dedup::store::Verdict;
 use crate::decision::Outcome;
+use crate::dedup::store::Verdict;
 use crate::duration::DurationStr;
 use crate::routing::target::{FallbackReason, RouteMatch};
 

@@ -53,7 +53,11 @@ pub struct TestFailures(pub Vec<CaseResult>);
 
 impl fmt::Display for TestFailures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} rule test case(s) failed; the rules in force stay", self.0.len())?;
+        writeln!(
+            f,
+            "{} rule test case(s) failed; the rules in force stay",
+            self.0.len()
+        )?;
         for case in &self.0 {
             writeln!(f, "case `{}`:", case.name)?;
             for line in &case.failures {
@@ -79,7 +83,10 @@ pub(crate) fn gate(rules: &Arc<CompiledRules>) -> Result<(), LoadError> {
 pub fn run_tests(rules: &Arc<CompiledRules>) -> TestReport {
     let rules = rules.clone();
     let worker = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a test runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a test runtime");
         rt.block_on(async {
             let mut cases = Vec::new();
             for case in rules.tests() {
@@ -89,7 +96,10 @@ pub fn run_tests(rules: &Arc<CompiledRules>) -> TestReport {
         })
     });
     worker.join().unwrap_or_else(|_| TestReport {
-        cases: vec![CaseResult { name: "(runner)".into(), failures: vec!["the test runner panicked".into()] }],
+        cases: vec![CaseResult {
+            name: "(runner)".into(),
+            failures: vec!["the test runner panicked".into()],
+        }],
     })
 }
 
@@ -109,13 +119,20 @@ impl ManualClock {
 struct MockInventory(BTreeMap<String, MockAnswer>);
 
 impl InventorySource for MockInventory {
-    fn lookup<'a>(&'a self, req: &'a LookupRequest<'a>) -> BoxFuture<'a, Result<String, LookupError>> {
+    fn lookup<'a>(
+        &'a self,
+        req: &'a LookupRequest<'a>,
+    ) -> BoxFuture<'a, Result<String, LookupError>> {
         let answer = match self.0.get(req.sku) {
             None => Err(LookupError::Client(404)),
             Some(MockAnswer::Status(s)) if s == "timeout" => Err(LookupError::Timeout),
-            Some(MockAnswer::Status(s)) if s == "unreachable" => Err(LookupError::Unreachable("mock".into())),
+            Some(MockAnswer::Status(s)) if s == "unreachable" => {
+                Err(LookupError::Unreachable("mock".into()))
+            }
             Some(MockAnswer::Status(s)) | Some(MockAnswer::Literal { status: s }) => Ok(s.clone()),
-            Some(MockAnswer::Error { error }) if *error >= 500 => Err(LookupError::Upstream(*error)),
+            Some(MockAnswer::Error { error }) if *error >= 500 => {
+                Err(LookupError::Upstream(*error))
+            }
             Some(MockAnswer::Error { error }) => Err(LookupError::Client(*error)),
         };
         Box::pin(async move { answer })
@@ -123,7 +140,10 @@ impl InventorySource for MockInventory {
 }
 
 async fn run_case(rules: &Arc<CompiledRules>, case: &TestCaseSpec) -> CaseResult {
-    let clock = Arc::new(ManualClock { base: Instant::now(), offset_ms: AtomicU64::new(0) });
+    let clock = Arc::new(ManualClock {
+        base: Instant::now(),
+        offset_ms: AtomicU64::new(0),
+    });
     let c = clock.clone();
     let built = Engine::with_rules(rules.clone())
         .inventory(Arc::new(MockInventory(case.inventory.clone())))
@@ -132,13 +152,20 @@ async fn run_case(rules: &Arc<CompiledRules>, case: &TestCaseSpec) -> CaseResult
     let mut failures = Vec::new();
     let engine = match built {
         Ok(e) => e,
-        Err(e) => return CaseResult { name: case.name.clone(), failures: vec![e.to_string()] },
+        Err(e) => {
+            return CaseResult {
+                name: case.name.clone(),
+                failures: vec![e.to_string()],
+            }
+        }
     };
     for (i, step) in case.steps.iter().enumerate() {
         let n = i + 1;
         if let Some(at) = &step.at {
             match at.parse() {
-                Ok(d) => clock.offset_ms.store(d.as_millis() as u64, Ordering::Relaxed),
+                Ok(d) => clock
+                    .offset_ms
+                    .store(d.as_millis() as u64, Ordering::Relaxed),
                 Err(e) => failures.push(format!("step {n}: {e}")),
             }
         }
@@ -150,10 +177,19 @@ async fn run_case(rules: &Arc<CompiledRules>, case: &TestCaseSpec) -> CaseResult
             },
         }
     }
-    CaseResult { name: case.name.clone(), failures }
+    CaseResult {
+        name: case.name.clone(),
+        failures,
+    }
 }
 
-fn check<T: PartialEq + fmt::Debug>(out: &mut Vec<String>, n: usize, what: &str, want: &Option<T>, got: Option<&T>) {
+fn check<T: PartialEq + fmt::Debug>(
+    out: &mut Vec<String>,
+    n: usize,
+    what: &str,
+    want: &Option<T>,
+    got: Option<&T>,
+) {
     if let Some(w) = want {
         if got != Some(w) {
             let got = got.map_or("nothing".to_string(), |g| format!("{g:?}"));
@@ -164,18 +200,39 @@ fn check<T: PartialEq + fmt::Debug>(out: &mut Vec<String>, n: usize, what: &str,
 
 fn compare(n: usize, want: &Expect, d: &Decision, out: &mut Vec<String>) {
     if let Some(e) = &want.error {
-        out.push(format!("step {n}: expected an error containing {e:?}, got outcome {:?}", d.outcome));
+        out.push(format!(
+            "step {n}: expected an error containing {e:?}, got outcome {:?}",
+            d.outcome
+        ));
     }
     check(out, n, "outcome", &want.outcome, Some(&d.outcome));
     let dd = d.dedup.as_ref();
     check(out, n, "verdict", &want.verdict, dd.map(|x| &x.verdict));
-    check(out, n, "highest_sequence", &want.highest_sequence, dd.and_then(|x| x.highest_sequence.as_ref()));
+    check(
+        out,
+        n,
+        "highest_sequence",
+        &want.highest_sequence,
+        dd.and_then(|x| x.highest_sequence.as_ref()),
+    );
     check(out, n, "channel", &want.channel, dd.map(|x| &x.channel));
     let r = d.routing.as_ref();
     check(out, n, "sku", &want.sku, r.map(|x| &x.sku));
-    check(out, n, "status", &want.status, r.and_then(|x| x.status.as_ref()));
+    check(
+        out,
+        n,
+        "status",
+        &want.status,
+        r.and_then(|x| x.status.as_ref()),
+    );
     check(out, n, "matched", &want.matched, r.map(|x| &x.matched));
-    check(out, n, "reason", &want.reason, r.and_then(|x| x.reason.as_ref()));
+    check(
+        out,
+        n,
+        "reason",
+        &want.reason,
+        r.and_then(|x| x.reason.as_ref()),
+    );
     check(out, n, "skills", &want.skills, r.map(|x| &x.skills));
     check(out, n, "queues", &want.queues, r.map(|x| &x.queues));
 }

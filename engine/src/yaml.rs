@@ -38,6 +38,9 @@ pub fn parse(text: &str) -> Result<Value, SyntaxError> {
 }
 
 /// Deserializes a parsed value into `T`, keeping the path of the first mismatch.
+///
+/// The library reads non-unit enum variants only from YAML tags (`!variant`), so types written
+/// as `variant: {...}` in rule files implement `Deserialize` by hand (see `normalize`).
 pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ShapeError> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
         let path = e
@@ -50,7 +53,10 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ShapeError> {
                 serde_path_to_error::Segment::Unknown => None,
             })
             .collect();
-        ShapeError { path, message: strip_location(&e.into_inner().to_string()) }
+        ShapeError {
+            path,
+            message: strip_location(&e.into_inner().to_string()),
+        }
     })
 }
 

@@ -3,8 +3,11 @@
 use std::path::Path;
 
 fn diagnostics_for(case: &str) -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/broken").join(case);
-    let err = cxrules_engine::compile::load_dir(&dir).expect_err("the fixture is broken on purpose");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/broken")
+        .join(case);
+    let err =
+        cxrules_engine::compile::load_dir(&dir).expect_err("the fixture is broken on purpose");
     err.to_string().replace(&format!("{}/", dir.display()), "")
 }
 
@@ -34,7 +37,10 @@ snapshot!(
 fn a_missing_directory_is_one_clear_error() {
     let err = cxrules_engine::compile::load_dir(Path::new("/nonexistent/rules")).unwrap_err();
     assert_eq!(err.0.len(), 1);
-    assert!(err.to_string().contains("cannot read the rules directory"), "{err}");
+    assert!(
+        err.to_string().contains("cannot read the rules directory"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -42,6 +48,9 @@ fn every_mistake_of_a_file_is_reported() {
     let text = diagnostics_for("three_mistakes");
     assert!(text.contains("3 errors in the rules"), "{text}");
     assert!(text.contains("did you mean `lowercase`?"), "{text}");
-    assert!(text.contains("did you mean `inventory`?") || text.contains("unknown route `inventroy`"), "{text}");
+    assert!(
+        text.contains("did you mean `inventory`?") || text.contains("unknown route `inventroy`"),
+        "{text}"
+    );
     assert!(text.contains("did you mean `content`?"), "{text}");
 }

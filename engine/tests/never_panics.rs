@@ -8,7 +8,10 @@ const BASE: &str = include_str!("../../rules/routing.yaml");
 const DEDUP: &str = include_str!("../../rules/dedup.yaml");
 
 fn compile(text: String) {
-    let _ = cxrules_engine::compile::compile_sources(vec![(PathBuf::from("fuzz.yaml"), text)], Vec::new());
+    let _ = cxrules_engine::compile::compile_sources(
+        vec![(PathBuf::from("fuzz.yaml"), text)],
+        Vec::new(),
+    );
 }
 
 proptest! {

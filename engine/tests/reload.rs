@@ -19,7 +19,12 @@ fn event(event_type: &str) -> serde_json::Value {
 }
 
 async fn outcome(engine: &Engine, event_type: &str) -> Outcome {
-    engine.evaluate(&event(event_type)).await.unwrap().commit().outcome
+    engine
+        .evaluate(&event(event_type))
+        .await
+        .unwrap()
+        .commit()
+        .outcome
 }
 
 /// Waits (bounded) until the engine's version differs from `old`.
@@ -52,7 +57,10 @@ async fn an_edit_goes_live() {
     assert_eq!(outcome(&engine, "b.created").await, Outcome::Ignored);
     let old = engine.rules().version().to_string();
     std::fs::write(dir.path().join("rules.yaml"), rules("b.created")).unwrap();
-    assert!(wait_for_new_version(&engine, &old).await, "the edit was not picked up");
+    assert!(
+        wait_for_new_version(&engine, &old).await,
+        "the edit was not picked up"
+    );
     assert_eq!(outcome(&engine, "b.created").await, Outcome::Processed);
     let status = engine.reload_status();
     assert!(!status.stale);
@@ -98,7 +106,10 @@ async fn a_configmap_symlink_swap_goes_live() {
     symlink("..2026_11_23_10_05_00.2", d.join("..data_tmp")).unwrap();
     std::fs::rename(d.join("..data_tmp"), d.join("..data")).unwrap();
     std::fs::remove_dir_all(d.join("..2026_11_23_10_00_00.1")).unwrap();
-    assert!(wait_for_new_version(&engine, &old).await, "the swap was not picked up");
+    assert!(
+        wait_for_new_version(&engine, &old).await,
+        "the swap was not picked up"
+    );
     assert_eq!(outcome(&engine, "b.created").await, Outcome::Processed);
 }
 
@@ -109,8 +120,14 @@ async fn a_broken_edit_keeps_the_rules_in_force() {
     let engine = Engine::from_dir(dir.path()).unwrap();
     let _watch = engine.watch(WatchOptions::default()).unwrap();
     let old = engine.rules().version().to_string();
-    std::fs::write(dir.path().join("rules.yaml"), "version: 1\ndedup:\n  default: { window: soon }\n").unwrap();
-    let error = wait_for_error(&engine).await.expect("the broken edit was reported");
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "version: 1\ndedup:\n  default: { window: soon }\n",
+    )
+    .unwrap();
+    let error = wait_for_error(&engine)
+        .await
+        .expect("the broken edit was reported");
     assert!(error.contains("rules.yaml:3"), "{error}");
     assert!(error.contains("invalid duration"), "{error}");
     assert_eq!(engine.rules().version(), old);
@@ -131,9 +148,16 @@ async fn a_failing_rule_test_keeps_the_rules_in_force() {
     std::fs::write(dir.path().join("tests.yaml"), failing).unwrap();
     let err = engine.reload().unwrap_err().to_string();
     assert!(err.contains("a repeat is suppressed"), "{err}");
-    assert!(err.contains("outcome: expected Suppressed, got Processed"), "{err}");
+    assert!(
+        err.contains("outcome: expected Suppressed, got Processed"),
+        "{err}"
+    );
     assert_eq!(engine.rules().version(), old);
-    assert!(engine.reload_status().last_error.unwrap().contains("a repeat is suppressed"));
+    assert!(engine
+        .reload_status()
+        .last_error
+        .unwrap()
+        .contains("a repeat is suppressed"));
 }
 
 #[tokio::test]
@@ -141,7 +165,10 @@ async fn polling_mode_sees_changes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rules.yaml"), rules("a.created")).unwrap();
     let engine = Engine::from_dir(dir.path()).unwrap();
-    let opts = WatchOptions { poll: Some(Duration::from_millis(100)), ..WatchOptions::default() };
+    let opts = WatchOptions {
+        poll: Some(Duration::from_millis(100)),
+        ..WatchOptions::default()
+    };
     let _watch = engine.watch(opts).unwrap();
     let old = engine.rules().version().to_string();
     std::fs::write(dir.path().join("rules.yaml"), rules("b.created")).unwrap();
@@ -155,13 +182,27 @@ async fn an_unchanged_file_is_not_reloaded_and_windows_survive_a_reload() {
     let engine = Engine::from_dir(dir.path()).unwrap();
     assert_eq!(outcome(&engine, "a.created").await, Outcome::Processed);
     let report = engine.reload_if_changed().unwrap();
-    assert!(matches!(report, ReloadReport::Unchanged { .. }), "{report:?}");
+    assert!(
+        matches!(report, ReloadReport::Unchanged { .. }),
+        "{report:?}"
+    );
     // A change elsewhere in the rules leaves the dedup channel as it was: its window survives.
-    std::fs::write(dir.path().join("more.yaml"), "version: 1\nnormalizers:\n  unused: [trim]\n").unwrap();
-    assert!(matches!(engine.reload().unwrap(), ReloadReport::Loaded { .. }));
+    std::fs::write(
+        dir.path().join("more.yaml"),
+        "version: 1\nnormalizers:\n  unused: [trim]\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        engine.reload().unwrap(),
+        ReloadReport::Loaded { .. }
+    ));
     assert_eq!(outcome(&engine, "a.created").await, Outcome::Suppressed);
     // A changed window starts afresh.
-    std::fs::write(dir.path().join("rules.yaml"), rules("a.created").replace("45s", "50s")).unwrap();
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        rules("a.created").replace("45s", "50s"),
+    )
+    .unwrap();
     engine.reload().unwrap();
     assert_eq!(outcome(&engine, "a.created").await, Outcome::Processed);
 }

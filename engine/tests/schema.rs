@@ -3,7 +3,10 @@
 use std::path::{Path, PathBuf};
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn schema_path() -> PathBuf {
@@ -48,7 +51,8 @@ fn committed_schema_is_current() {
 
 #[test]
 fn schema_is_draft_07() {
-    let schema: serde_json::Value = serde_json::from_str(&cxrules_engine::schema::schema_json()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&cxrules_engine::schema::schema_json()).unwrap();
     assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
 }
 
@@ -58,7 +62,10 @@ fn default_rules_conform_to_the_schema() {
     let files = yaml_files(&repo().join("rules"));
     assert!(files.len() >= 3, "{files:?}");
     for f in files {
-        let errors: Vec<String> = v.iter_errors(&as_json(&f)).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        let errors: Vec<String> = v
+            .iter_errors(&as_json(&f))
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
         assert!(errors.is_empty(), "{}: {errors:#?}", f.display());
     }
 }
@@ -73,7 +80,11 @@ fn valid_fixtures_conform_and_invalid_ones_do_not() {
     let invalid = yaml_files(&dir.join("invalid"));
     assert!(!invalid.is_empty());
     for f in invalid {
-        assert!(!v.is_valid(&as_json(&f)), "{} should not conform", f.display());
+        assert!(
+            !v.is_valid(&as_json(&f)),
+            "{} should not conform",
+            f.display()
+        );
     }
 }
 

@@ -90,7 +90,11 @@ impl Channel {
 
     /// SHA-256 over the fingerprint fields, each length-prefixed so no two field lists collide
     /// (`a|b` + `c` and `a` + `b|c` hash differently); an absent field is marked as absent.
-    pub(crate) fn fingerprint(&self, rule: &EventRule, event: &Json) -> Result<Fingerprint, EvalError> {
+    pub(crate) fn fingerprint(
+        &self,
+        rule: &EventRule,
+        event: &Json,
+    ) -> Result<Fingerprint, EvalError> {
         let mut hasher = Sha256::new();
         for field in &self.fields {
             let value = rule.text(event, field)?;
@@ -125,7 +129,9 @@ pub struct DedupConfig {
 impl DedupConfig {
     /// The channel entry for `channel`, else the default.
     pub(crate) fn channel(&self, channel: Option<&str>) -> &Channel {
-        channel.and_then(|c| self.channels.get(c)).unwrap_or(&self.default)
+        channel
+            .and_then(|c| self.channels.get(c))
+            .unwrap_or(&self.default)
     }
 
     /// Every channel, default first.

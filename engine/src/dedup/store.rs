@@ -114,7 +114,10 @@ pub struct StoreError(pub String);
 /// check in one round trip.
 pub trait DedupStore: Send + Sync + 'static {
     /// Checks a message and records it when it is new.
-    fn check<'a>(&'a self, req: CheckRequest<'a>) -> BoxFuture<'a, Result<CheckOutcome, StoreError>>;
+    fn check<'a>(
+        &'a self,
+        req: CheckRequest<'a>,
+    ) -> BoxFuture<'a, Result<CheckOutcome, StoreError>>;
     /// Undoes a check whose side effects could not be queued.
     fn rollback(&self, token: RollbackToken) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Current counters.

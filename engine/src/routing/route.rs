@@ -11,7 +11,7 @@ use super::breaker::{BreakerPolicy, BreakerState, CircuitBreaker};
 use super::cache::StatusCache;
 use super::sku::{encode_path_segment, Placeholder, SkuTemplate};
 use super::source::{InventorySource, LookupError, LookupRequest};
-use super::target::{FallbackReason, RouteMatch, TargetSpec};
+use super::target::{BreakerSpec, FallbackReason, RouteMatch, TargetSpec};
 use crate::decision::{EvalError, RoutingDecision};
 use crate::duration::DurationStr;
 use crate::engine::Clock;
@@ -46,32 +46,6 @@ pub struct SkuCase {
     pub template: String,
 }
 
-/// Circuit breaker settings: stop calling an inventory that keeps failing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BreakerSettings {
-    /// Consecutive failures (timeouts, 5xx, unreachable) that open the breaker. Default: 5.
-    #[serde(default = "default_failures")]
-    pub failures: u32,
-    /// How long the breaker stays open before one trial call. Default: `30s`.
-    #[serde(default = "default_open_for")]
-    pub open_for: DurationStr,
-}
-
-fn default_failures() -> u32 {
-    5
-}
-
-fn default_open_for() -> DurationStr {
-    DurationStr::from("30s")
-}
-
-impl Default for BreakerSettings {
-    fn default() -> Self {
-        Self { failures: default_failures(), open_for: default_open_for() }
-    }
-}
-
 /// The inventory lookup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -96,7 +70,7 @@ pub struct InventorySpec {
     pub cache_max_entries: Option<usize>,
     /// Circuit breaker; on by default with 5 failures and `30s`.
     #[serde(default)]
-    pub breaker: BreakerSettings,
+    pub breaker: BreakerSpec,
 }
 
 fn default_timeout() -> String {
@@ -181,43 +155,104 @@ fn at(path: &[&str]) -> Vec<String> {
     path.iter().map(|s| s.to_string()).collect()
 }
 
-fn template(src: &str, known: &[&str], path: Vec<String>, errors: &mut Vec<RouteError>) -> Option<SkuTemplate> {
+fn template(
+    src: &str,
+    known: &[&str],
+    path: Vec<String>,
+    errors: &mut Vec<RouteError>,
+) -> Option<SkuTemplate> {
     SkuTemplate::compile(src, known)
-        .map_err(|e| errors.push((path, e.to_string(), "placeholders are `{field}` or `{/json/pointer}`, filters `upper`, `lower`, `trim`, `first:N`, `last:N`".into())))
+        .map_err(|e| {
+            let hint = e.hint.clone().unwrap_or_else(|| "placeholders are `{field}` or `{/json/pointer}`, filters `upper`, `lower`, `trim`, `first:N`, `last:N`".into());
+            errors.push((path, format!("in template `{src}`: {e}"), hint))
+        })
         .ok()
 }
 
 fn substituted(text: &str, path: Vec<String>, errors: &mut Vec<RouteError>) -> Option<String> {
     crate::env::substitute_env(text)
-        .map_err(|e| errors.push((path, e, "set the variable, or give a default: `${NAME:-value}`".into())))
+        .map_err(|e| {
+            errors.push((
+                path,
+                e,
+                "set the variable, or give a default: `${NAME:-value}`".into(),
+            ))
+        })
         .ok()
 }
 
 impl Route {
     /// Compiles a route; `extra` are the extra field names the events define.
-    pub(crate) fn compile(name: &str, spec: &RouteSpec, extra: &[String]) -> Result<Route, Vec<RouteError>> {
+    pub(crate) fn compile(
+        name: &str,
+        spec: &RouteSpec,
+        extra: &[String],
+    ) -> Result<Route, Vec<RouteError>> {
         let mut errors = Vec::new();
-        let known: Vec<&str> = FIELD_NAMES.iter().copied().chain(extra.iter().map(String::as_str)).collect();
+        let known: Vec<&str> = FIELD_NAMES
+            .iter()
+            .copied()
+            .chain(extra.iter().map(String::as_str))
+            .collect();
         let sku = Self::compile_sku(&spec.sku, &known, &mut errors);
         let inv = &spec.inventory;
         let url = substituted(&inv.url, at(&["inventory", "url"]), &mut errors).unwrap_or_default();
-        if !errors.iter().any(|(p, _, _)| p == &at(&["inventory", "url"])) {
+        if !errors
+            .iter()
+            .any(|(p, _, _)| p == &at(&["inventory", "url"]))
+        {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                errors.push((at(&["inventory", "url"]), format!("the inventory url `{url}` is not an http(s) URL"), "write a URL such as `${INVENTORY_API_URL}/{sku}`".into()));
+                errors.push((
+                    at(&["inventory", "url"]),
+                    format!("the inventory url `{url}` is not an http(s) URL"),
+                    "write a URL such as `${INVENTORY_API_URL}/{sku}`".into(),
+                ));
             } else if !url.contains("{sku}") {
                 errors.push((at(&["inventory", "url"]), "the inventory url has no `{sku}` placeholder".into(), "add `{sku}` where the SKU goes, e.g. `https://inventory.example.com/products/{sku}`".into()));
             }
         }
         let timeout = substituted(&inv.timeout, at(&["inventory", "timeout"]), &mut errors)
-            .map(|t| if t.chars().all(|c| c.is_ascii_digit()) && !t.is_empty() { format!("{t}ms") } else { t })
-            .and_then(|t| DurationStr(t).parse().map_err(|e| errors.push((at(&["inventory", "timeout"]), e, DurationStr::HINT.into()))).ok())
+            .map(|t| {
+                if t.chars().all(|c| c.is_ascii_digit()) && !t.is_empty() {
+                    format!("{t}ms")
+                } else {
+                    t
+                }
+            })
+            .and_then(|t| {
+                DurationStr(t)
+                    .parse()
+                    .map_err(|e| {
+                        errors.push((at(&["inventory", "timeout"]), e, DurationStr::HINT.into()))
+                    })
+                    .ok()
+            })
             .unwrap_or_default();
         if let Err((m, h)) = check_pointer(&inv.status_at) {
             errors.push((at(&["inventory", "status_at"]), m, h));
         }
         let mut headers = Vec::new();
         for (k, v) in &inv.headers {
+            let valid_name = !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !valid_name {
+                errors.push((
+                    at(&["inventory", "headers", k]),
+                    format!("`{k}` is not a valid HTTP header name"),
+                    "use letters, digits and `-`, e.g. `X-Api-Key`".into(),
+                ));
+                continue;
+            }
             if let Some(v) = substituted(v, at(&["inventory", "headers", k]), &mut errors) {
+                if v.chars().any(char::is_control) {
+                    errors.push((
+                        at(&["inventory", "headers", k]),
+                        format!("the value of header `{k}` contains control characters"),
+                        "remove line breaks and other control characters from the value".into(),
+                    ));
+                    continue;
+                }
                 headers.push((k.clone(), v));
             }
         }
@@ -225,13 +260,28 @@ impl Route {
             None => None,
             Some(ttl) => ttl
                 .parse()
-                .map_err(|e| errors.push((at(&["inventory", "cache_ttl"]), e, DurationStr::HINT.into())))
+                .map_err(|e| {
+                    errors.push((at(&["inventory", "cache_ttl"]), e, DurationStr::HINT.into()))
+                })
                 .ok()
                 .map(|ttl| (ttl, inv.cache_max_entries.unwrap_or(10_000))),
         };
-        let open_for = inv.breaker.open_for.parse().map_err(|e| errors.push((at(&["inventory", "breaker", "open_for"]), e, DurationStr::HINT.into()))).unwrap_or_default();
+        let open_for = DurationStr(inv.breaker.open_for.clone())
+            .parse()
+            .map_err(|e| {
+                errors.push((
+                    at(&["inventory", "breaker", "open_for"]),
+                    e,
+                    DurationStr::HINT.into(),
+                ))
+            })
+            .unwrap_or_default();
         if inv.breaker.failures == 0 {
-            errors.push((at(&["inventory", "breaker", "failures"]), "the breaker needs at least 1 failure to open".into(), "write `failures: 5`".into()));
+            errors.push((
+                at(&["inventory", "breaker", "failures"]),
+                "the breaker needs at least 1 failure to open".into(),
+                "write `failures: 5`".into(),
+            ));
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -244,37 +294,63 @@ impl Route {
             status_at: inv.status_at.clone(),
             headers,
             cache,
-            breaker: BreakerPolicy { failures: inv.breaker.failures, open_for },
+            breaker: BreakerPolicy {
+                failures: inv.breaker.failures,
+                open_for,
+            },
             statuses: spec.statuses.clone(),
             unknown: spec.unknown.clone(),
             fallback: spec.fallback.clone(),
         })
     }
 
-    fn compile_sku(spec: &SkuSpec, known: &[&str], errors: &mut Vec<RouteError>) -> Option<CompiledSku> {
+    fn compile_sku(
+        spec: &SkuSpec,
+        known: &[&str],
+        errors: &mut Vec<RouteError>,
+    ) -> Option<CompiledSku> {
         let before = errors.len();
         if spec.field.is_some() == spec.template.is_some() {
             errors.push((at(&["sku"]), "the sku needs exactly one of `field` and `template`".into(), "write `sku: { template: \"SKU-{interaction_id|last:6}\" }` or `sku: { field: media_type }`".into()));
         }
         if let Some(f) = &spec.field {
             if !f.starts_with('/') && !known.contains(&f.as_str()) {
-                errors.push((at(&["sku", "field"]), format!("unknown field `{f}`"), crate::hint::unknown_name_hint(f, known.iter().copied())));
+                errors.push((
+                    at(&["sku", "field"]),
+                    format!("unknown field `{f}`"),
+                    crate::hint::unknown_name_hint(f, known.iter().copied()),
+                ));
             }
         }
-        let main = spec.template.as_ref().and_then(|t| template(t, known, at(&["sku", "template"]), errors));
+        let main = spec
+            .template
+            .as_ref()
+            .and_then(|t| template(t, known, at(&["sku", "template"]), errors));
         let mut cases = Vec::new();
         for (i, c) in spec.cases.iter().enumerate() {
             let base = vec!["sku".to_string(), "cases".to_string(), i.to_string()];
             if !known.contains(&c.field.as_str()) {
                 let path: Vec<String> = base.iter().cloned().chain(["field".to_string()]).collect();
-                errors.push((path, format!("unknown field `{}`", c.field), crate::hint::unknown_name_hint(&c.field, known.iter().copied())));
+                errors.push((
+                    path,
+                    format!("unknown field `{}`", c.field),
+                    crate::hint::unknown_name_hint(&c.field, known.iter().copied()),
+                ));
             }
-            let path: Vec<String> = base.iter().cloned().chain(["template".to_string()]).collect();
+            let path: Vec<String> = base
+                .iter()
+                .cloned()
+                .chain(["template".to_string()])
+                .collect();
             if let Some(t) = template(&c.template, known, path, errors) {
                 cases.push((c.field.clone(), c.equals.clone(), t));
             }
         }
-        (errors.len() == before).then(|| CompiledSku { field: spec.field.clone(), template: main, cases })
+        (errors.len() == before).then(|| CompiledSku {
+            field: spec.field.clone(),
+            template: main,
+            cases,
+        })
     }
 
     /// The SKU for an event; a field the SKU needs that the event lacks is the sender's error.
@@ -310,25 +386,53 @@ impl Route {
                 }
             }
             t.render(|p| match p {
-                Placeholder::Field(f) | Placeholder::Pointer(f) => values.get(f).map(String::as_str),
+                Placeholder::Field(f) | Placeholder::Pointer(f) => {
+                    values.get(f).map(String::as_str)
+                }
             })
-            .map_err(|e| EvalError::MissingField { field: e.to_string(), pointers: Vec::new() })?
+            .map_err(|e| EvalError::MissingField {
+                field: e.to_string(),
+                pointers: Vec::new(),
+            })?
         };
         crate::events::check_id("sku", &sku)?;
+        if super::sku::safe_path_segment(&sku).is_none() {
+            return Err(EvalError::InvalidId {
+                field: "sku".into(),
+                reason: format!("`{sku}` cannot be one URL path segment (empty, `.` or `..`)"),
+            });
+        }
         Ok(sku)
     }
 
     /// Looks the SKU up (cache, breaker, strict timeout) and maps the answer to a target.
-    pub(crate) async fn evaluate(&self, sku: String, state: &RouteState, inventory: &dyn InventorySource, clock: &Clock) -> RoutingDecision {
+    pub(crate) async fn evaluate(
+        &self,
+        sku: String,
+        state: &RouteState,
+        inventory: &dyn InventorySource,
+        clock: &Clock,
+    ) -> RoutingDecision {
         let now = clock();
         if let Some(status) = state.cache.as_ref().and_then(|c| c.get(&sku, now)) {
             return self.decide(sku, Ok(status), None, true);
         }
         let Ok(permit) = state.breaker.try_acquire(now) else {
-            return self.fall_back(sku, FallbackReason::BreakerOpen, None, "circuit breaker open".into());
+            return self.fall_back(
+                sku,
+                FallbackReason::BreakerOpen,
+                None,
+                "circuit breaker open".into(),
+            );
         };
         let url = self.url.replace("{sku}", &encode_path_segment(&sku));
-        let req = LookupRequest { sku: &sku, url: &url, timeout: self.timeout, status_pointer: &self.status_at, headers: &self.headers };
+        let req = LookupRequest {
+            sku: &sku,
+            url: &url,
+            timeout: self.timeout,
+            status_pointer: &self.status_at,
+            headers: &self.headers,
+        };
         let started = std::time::Instant::now();
         // The deadline is enforced here as well, so an embedder's source cannot stall routing.
         let result = match tokio::time::timeout(self.timeout, inventory.lookup(&req)).await {
@@ -336,7 +440,10 @@ impl Route {
             Err(_) => Err(LookupError::Timeout),
         };
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        let failed = matches!(result, Err(LookupError::Timeout | LookupError::Upstream(_) | LookupError::Unreachable(_)));
+        let failed = matches!(
+            result,
+            Err(LookupError::Timeout | LookupError::Upstream(_) | LookupError::Unreachable(_))
+        );
         state.breaker.record(permit, !failed, clock());
         if let (Ok(status), Some(cache)) = (&result, &state.cache) {
             cache.insert(&sku, status.clone(), now);
@@ -344,20 +451,38 @@ impl Route {
         self.decide(sku, result, Some(ms), false)
     }
 
-    fn decide(&self, sku: String, result: Result<String, LookupError>, ms: Option<f64>, cached: bool) -> RoutingDecision {
+    fn decide(
+        &self,
+        sku: String,
+        result: Result<String, LookupError>,
+        ms: Option<f64>,
+        cached: bool,
+    ) -> RoutingDecision {
         let (status, matched, target, reason, error) = match result {
             Ok(status) => match self.statuses.get(&status) {
                 Some(t) => (Some(status), RouteMatch::Status, t, None, None),
                 None => (Some(status), RouteMatch::Unknown, &self.unknown, None, None),
             },
-            Err(e @ (LookupError::Client(_) | LookupError::BadResponse(_))) => (None, RouteMatch::Unknown, &self.unknown, None, Some(e.to_string())),
+            Err(e @ (LookupError::Client(_) | LookupError::BadResponse(_))) => (
+                None,
+                RouteMatch::Unknown,
+                &self.unknown,
+                None,
+                Some(e.to_string()),
+            ),
             Err(e) => {
                 let reason = match e {
                     LookupError::Timeout => FallbackReason::Timeout,
                     LookupError::Upstream(_) => FallbackReason::UpstreamError,
                     _ => FallbackReason::Unreachable,
                 };
-                (None, RouteMatch::Fallback, &self.fallback, Some(reason), Some(e.to_string()))
+                (
+                    None,
+                    RouteMatch::Fallback,
+                    &self.fallback,
+                    Some(reason),
+                    Some(e.to_string()),
+                )
             }
         };
         RoutingDecision {
@@ -375,7 +500,13 @@ impl Route {
         }
     }
 
-    fn fall_back(&self, sku: String, reason: FallbackReason, ms: Option<f64>, error: String) -> RoutingDecision {
+    fn fall_back(
+        &self,
+        sku: String,
+        reason: FallbackReason,
+        ms: Option<f64>,
+        error: String,
+    ) -> RoutingDecision {
         let mut d = self.decide(sku, Err(LookupError::Timeout), ms, false);
         d.reason = Some(reason);
         d.error = Some(error);
