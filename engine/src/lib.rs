@@ -62,6 +62,7 @@ mod locate;
 pub mod normalize;
 #[cfg(feature = "watch")]
 pub mod reload;
+pub mod replay;
 pub mod routing;
 pub mod rulefile;
 pub mod schema;
