@@ -1,1 +1,3 @@
 //! The axum host and the `cxrules` CLI.
+
+pub mod tools;

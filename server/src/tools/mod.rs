@@ -1,0 +1,54 @@
+//! The operator tools of the `cxrules` command: `check`, `test`, `replay`, `schema` and
+//! `register-webhook`, one module each, all sharing one exit-code convention.
+//!
+//! Exit codes: 0 when all is well, 1 when the command found a problem (invalid rules, a failing
+//! test case, a stale schema, a registration refused), 2 for usage and IO errors.
+
+pub mod check;
+mod junit;
+mod outcome;
+pub mod replay;
+pub mod schema;
+pub mod test;
+mod trace;
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+pub use outcome::{print_error, Hinted, Status};
+
+/// The operator subcommands, flattened into the `cxrules` command line.
+#[derive(Debug, Subcommand)]
+pub enum ToolCommand {
+    /// Validate a rules directory without serving: every problem, located, with a hint.
+    Check(check::CheckArgs),
+    /// Run the rules' own test cases (deterministic time, no network).
+    Test(test::TestArgs),
+    /// Evaluate recorded events offline; with `--against`, show what new rules would change.
+    Replay(replay::ReplayArgs),
+    /// Print the JSON Schema of rule files; `--check` fails when `schemas/` is stale.
+    Schema(schema::SchemaArgs),
+    /// Write a JSONL file of synthetic events for trying `replay` on a large input.
+    #[command(hide = true)]
+    GenerateEvents(replay::generate::GenerateArgs),
+}
+
+/// Runs one operator subcommand. Errors are printed here (with their hint) and become exit
+/// code 2, so the caller only has to return the code.
+pub async fn run(cmd: ToolCommand) -> anyhow::Result<ExitCode> {
+    let result = match cmd {
+        ToolCommand::Check(args) => check::run(&args),
+        ToolCommand::Test(args) => test::run(&args),
+        ToolCommand::Replay(args) => replay::run(args).await,
+        ToolCommand::Schema(args) => schema::run(&args),
+        ToolCommand::GenerateEvents(args) => replay::generate::run(&args),
+    };
+    Ok(match result {
+        Ok(status) => status.into(),
+        Err(e) => {
+            print_error(&mut std::io::stderr().lock(), &e);
+            Status::Error.into()
+        }
+    })
+}

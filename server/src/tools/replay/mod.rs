@@ -1,0 +1,416 @@
+//! `cxrules replay EVENTS.jsonl`: evaluates recorded events offline, in order, with time taken
+//! from the events (or a fixed spacing) and inventory answers from a file; with `--against`, the
+//! same events through a candidate rule set and what would change.
+
+mod changes;
+pub mod generate;
+mod input;
+mod report;
+mod tally;
+mod time;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cxrules_engine::replay::{ManualClock, MapInventory};
+use cxrules_engine::{Decision, Engine};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::check::{load, write_diagnostics, Loaded};
+use super::outcome::{dir_label, Hinted, Status};
+use changes::{compare, ChangeBook};
+use report::{ReplayReport, RunReport, TimeReport};
+use tally::Tally;
+pub use time::{epoch_ms, parse_rfc3339, TimeMode};
+
+/// Broken lines reported one by one; past this, only counted.
+const SHOWN_BROKEN_LINES: u64 = 20;
+/// Lines between progress bar updates.
+const PROGRESS_EVERY: u64 = 4096;
+
+/// Flags of `cxrules replay`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayArgs {
+    /// Recorded events, one JSON object per line (`-` reads standard input).
+    pub events: PathBuf,
+    /// Directory of the rules in force.
+    #[arg(long, default_value = "rules", env = "CXRULES_RULES")]
+    pub rules: PathBuf,
+    /// A candidate rules directory: evaluate both and print what would change.
+    #[arg(long, value_name = "DIR2")]
+    pub against: Option<PathBuf>,
+    /// Output: a summary table, one decision per line (jsonl), or the summary as JSON.
+    #[arg(long, value_enum, default_value_t = ReplayFormat::Table)]
+    pub format: ReplayFormat,
+    /// JSON pointer to each event's time (RFC 3339 or epoch ms); repeat it: the first present wins.
+    #[arg(long = "time-field", value_name = "POINTER",
+          default_values = ["/createdAtWithMilliseconds", "/timestamp"])]
+    pub time_fields: Vec<String>,
+    /// Space events evenly (`100ms`) instead of reading their time.
+    #[arg(long, value_parser = parse_spacing, conflicts_with = "time_fields")]
+    pub spacing: Option<Duration>,
+    /// YAML or JSON map of SKU → inventory answer (a status, `timeout`, `unreachable`,
+    /// `{error: 503}`); unknown SKUs answer 404.
+    #[arg(long, value_name = "FILE", conflicts_with = "live_inventory")]
+    pub inventory: Option<PathBuf>,
+    /// Ask the inventory API the rules name (network; slow on large files).
+    #[arg(long)]
+    pub live_inventory: bool,
+    /// Examples listed per kind of change.
+    #[arg(long, default_value_t = 3)]
+    pub examples: usize,
+    /// Never draw a progress bar (it is off anyway when standard error is not a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// How `replay` writes its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReplayFormat {
+    /// Summary tables (and what would change, with `--against`).
+    Table,
+    /// One decision per line; with `--against`, one line per changed decision.
+    Jsonl,
+    /// The summary as one JSON document.
+    Json,
+}
+
+fn parse_spacing(text: &str) -> Result<Duration, String> {
+    let d = cxrules_engine::duration::DurationStr(text.to_string()).parse()?;
+    if d.is_zero() {
+        return Err("the spacing must be more than zero".into());
+    }
+    Ok(d)
+}
+
+impl ReplayArgs {
+    /// Replay arguments with the defaults of the command line.
+    pub fn new(events: impl Into<PathBuf>, rules: impl Into<PathBuf>) -> Self {
+        Self {
+            events: events.into(),
+            rules: rules.into(),
+            against: None,
+            format: ReplayFormat::Table,
+            time_fields: vec!["/createdAtWithMilliseconds".into(), "/timestamp".into()],
+            spacing: None,
+            inventory: None,
+            live_inventory: false,
+            examples: 3,
+            no_progress: true,
+        }
+    }
+
+    fn time_mode(&self) -> TimeMode {
+        match self.spacing {
+            Some(step) => TimeMode::Spacing(step),
+            None => TimeMode::Fields(self.time_fields.clone()),
+        }
+    }
+}
+
+/// `cxrules replay`: runs on a thread of its own with a single-threaded runtime (the fastest way
+/// through one ordered stream), writing to standard output and error.
+pub async fn run(args: ReplayArgs) -> anyhow::Result<Status> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        let mut err = std::io::stderr();
+        let result = execute(&args, &mut out, &mut err).and_then(|s| {
+            out.flush()?;
+            Ok(s)
+        });
+        let _ = tx.send(result);
+    });
+    rx.await
+        .map_err(|_| anyhow::anyhow!("the replay stopped unexpectedly"))?
+}
+
+/// Replays `args.events`; results go to `out`, warnings and timing to `err`. Must not be called
+/// from inside a tokio runtime (it makes its own).
+pub fn execute(
+    args: &ReplayArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Status> {
+    let mut rule_sets = Vec::new();
+    for dir in std::iter::once(&args.rules).chain(args.against.as_ref()) {
+        match load(dir) {
+            Loaded::Valid(rules) => rule_sets.push((dir.clone(), rules)),
+            other => {
+                if let Loaded::Invalid(d) | Loaded::Unreadable(d) = &other {
+                    write_diagnostics(dir, d, err)?;
+                }
+                writeln!(
+                    err,
+                    "error: cannot replay: the rules in {} do not load",
+                    dir_label(dir)
+                )?;
+                return Ok(other.status());
+            }
+        }
+    }
+    let inventory = match (&args.inventory, args.live_inventory) {
+        (Some(path), _) => Some(Arc::new(input::load_inventory(path)?)),
+        (None, true) => None,
+        (None, false) => Some(Arc::new(MapInventory::default())),
+    };
+    let events = input::open_events(&args.events)?;
+    let clock = Arc::new(ManualClock::new());
+    let mut engines = Vec::new();
+    for (_, rules) in &rule_sets {
+        let mut builder = Engine::with_rules(rules.clone()).clock(clock.hook());
+        if let Some(inv) = &inventory {
+            builder = builder.inventory(inv.clone());
+        }
+        engines.push(builder.build()?);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let started = Instant::now();
+    let mut replay = Replay {
+        args,
+        engines,
+        tallies: vec![Tally::default(); rule_sets.len()],
+        changes: (rule_sets.len() > 1).then(|| ChangeBook::new(args.examples)),
+        timeline: time::Timeline::new(args.time_mode(), clock),
+        lines: 0,
+        broken: 0,
+        out,
+        err,
+    };
+    let bar = progress_bar(args, events.size);
+    runtime.block_on(replay.all(events.reader, &bar))?;
+    bar.finish_and_clear();
+    replay.finish(&rule_sets, started.elapsed())?;
+    Ok(Status::Ok)
+}
+
+fn progress_bar(args: &ReplayArgs, size: Option<u64>) -> ProgressBar {
+    let Some(size) = size.filter(|_| !args.no_progress && std::io::stderr().is_terminal()) else {
+        return ProgressBar::hidden();
+    };
+    let bar = ProgressBar::with_draw_target(Some(size), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// A decision or why there is none, as one JSONL line.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Judged<'a> {
+    Decision(&'a Decision),
+    Error { error: &'a str },
+}
+
+impl<'a> From<&'a Result<Decision, String>> for Judged<'a> {
+    fn from(r: &'a Result<Decision, String>) -> Self {
+        match r {
+            Ok(d) => Judged::Decision(d),
+            Err(e) => Judged::Error { error: e },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct DecisionLine<'a> {
+    line: u64,
+    #[serde(flatten)]
+    judged: Judged<'a>,
+}
+
+#[derive(Serialize)]
+struct ChangeLine<'a> {
+    line: u64,
+    changes: Vec<&'static str>,
+    before: Judged<'a>,
+    after: Judged<'a>,
+}
+
+struct Replay<'a> {
+    args: &'a ReplayArgs,
+    engines: Vec<Engine>,
+    tallies: Vec<Tally>,
+    changes: Option<ChangeBook>,
+    timeline: time::Timeline,
+    lines: u64,
+    broken: u64,
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+}
+
+impl Replay<'_> {
+    async fn all(
+        &mut self,
+        mut reader: Box<dyn std::io::BufRead + Send>,
+        bar: &ProgressBar,
+    ) -> anyhow::Result<()> {
+        let mut buf = Vec::with_capacity(4096);
+        let mut bytes = 0u64;
+        loop {
+            buf.clear();
+            let read = reader.read_until(b'\n', &mut buf).map_err(|e| {
+                Hinted::error(
+                    format!(
+                        "cannot read {} after line {}: {e}",
+                        self.args.events.display(),
+                        self.lines
+                    ),
+                    "check that the file is readable and not truncated",
+                )
+            })?;
+            if read == 0 {
+                return Ok(());
+            }
+            self.lines += 1;
+            bytes += read as u64;
+            if self.lines % PROGRESS_EVERY == 0 {
+                bar.set_position(bytes);
+            }
+            self.line(&buf).await?;
+        }
+    }
+
+    async fn line(&mut self, raw: &[u8]) -> anyhow::Result<()> {
+        let n = self.lines;
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        let event: Value = match serde_json::from_slice(raw) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => return self.broken(n, "not a JSON object".into()),
+            Err(e) => return self.broken(n, format!("not valid JSON ({e})")),
+        };
+        self.timeline.advance(&event);
+        let mut results = Vec::with_capacity(self.engines.len());
+        for engine in &self.engines {
+            results.push(match engine.evaluate(&event).await {
+                Ok(eval) => Ok(eval.commit()),
+                Err(e) => Err(e.to_string()),
+            });
+        }
+        for (tally, result) in self.tallies.iter_mut().zip(&results) {
+            tally.record(result);
+        }
+        match (&mut self.changes, results.as_slice()) {
+            (Some(book), [before, after]) => {
+                let found = compare(before, after);
+                let id = before
+                    .as_ref()
+                    .ok()
+                    .and_then(|d| d.interaction_id.as_deref());
+                book.record(n, id, &found);
+                if self.args.format == ReplayFormat::Jsonl && !found.is_empty() {
+                    let line = ChangeLine {
+                        line: n,
+                        changes: found.iter().map(|c| c.kind()).collect(),
+                        before: before.into(),
+                        after: after.into(),
+                    };
+                    serde_json::to_writer(&mut *self.out, &line)?;
+                    self.out.write_all(b"\n")?;
+                }
+            }
+            (None, [only]) if self.args.format == ReplayFormat::Jsonl => {
+                let line = DecisionLine {
+                    line: n,
+                    judged: only.into(),
+                };
+                serde_json::to_writer(&mut *self.out, &line)?;
+                self.out.write_all(b"\n")?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn broken(&mut self, n: u64, why: String) -> anyhow::Result<()> {
+        self.broken += 1;
+        if self.broken <= SHOWN_BROKEN_LINES {
+            writeln!(self.err, "warning: line {n}: {why}; skipped")?;
+        }
+        Ok(())
+    }
+
+    fn finish(
+        mut self,
+        rule_sets: &[(PathBuf, Arc<cxrules_engine::CompiledRules>)],
+        took: Duration,
+    ) -> anyhow::Result<()> {
+        if self.broken > SHOWN_BROKEN_LINES {
+            writeln!(
+                self.err,
+                "warning: {} broken lines skipped in all (the first {SHOWN_BROKEN_LINES} are listed above)",
+                self.broken
+            )?;
+        }
+        let events = self.tallies.first().map_or(0, |t| t.events);
+        let rate = events as f64 / took.as_secs_f64().max(1e-9);
+        writeln!(
+            self.err,
+            "replayed {events} events in {:.2}s ({rate:.0} events/s)",
+            took.as_secs_f64()
+        )?;
+        if self.args.format == ReplayFormat::Jsonl {
+            return Ok(());
+        }
+        let report = self.report(rule_sets);
+        match self.args.format {
+            ReplayFormat::Json => report::write_json(&report, self.out)?,
+            _ => report::write_table(&report, self.out)?,
+        }
+        Ok(())
+    }
+
+    fn report(
+        &mut self,
+        rule_sets: &[(PathBuf, Arc<cxrules_engine::CompiledRules>)],
+    ) -> ReplayReport {
+        let runs = rule_sets
+            .iter()
+            .zip(std::mem::take(&mut self.tallies))
+            .map(|((dir, rules), mut summary)| {
+                summary.finish();
+                RunReport {
+                    rules: dir_label(dir),
+                    version: rules.version().to_string(),
+                    summary,
+                }
+            })
+            .collect();
+        let source = match self.args.time_mode() {
+            TimeMode::Spacing(d) => format!("a fixed spacing of {}ms", d.as_millis()),
+            TimeMode::Fields(p) => format!("event field {}", p.join(" or ")),
+        };
+        ReplayReport {
+            events_file: display(&self.args.events),
+            lines: self.lines,
+            broken_lines: self.broken,
+            time: TimeReport {
+                source,
+                span_ms: self.timeline.span().as_millis() as u64,
+                untimed: self.timeline.untimed,
+                backwards: self.timeline.backwards,
+            },
+            runs,
+            changed: self.changes.as_ref().map(|b| b.changed),
+            changes: self.changes.as_ref().map(ChangeBook::counts),
+        }
+    }
+}
+
+fn display(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "standard input".into()
+    } else {
+        path.display().to_string()
+    }
+}

@@ -1,0 +1,150 @@
+//! `cxrules test [DIR]`: runs the rules' own test cases with deterministic time and no network,
+//! shows expected against actual for each failure, and can write JUnit XML for CI.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use cxrules_engine::testrun::{run_tests, CaseResult};
+use cxrules_engine::CompiledRules;
+
+use super::check::{load, write_diagnostics, Loaded};
+use super::junit::{self, JunitCase};
+use super::outcome::{dir_label, Status};
+use super::trace::{step_diff, trace_case};
+
+/// Flags of `cxrules test`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TestArgs {
+    /// Directory of rule files (*.yaml, *.yml).
+    #[arg(default_value = "rules", env = "CXRULES_RULES")]
+    pub dir: PathBuf,
+    /// Also write the results as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+/// One case's outcome, ready to print.
+struct Shown {
+    result: CaseResult,
+    /// Diff lines, grouped by step; empty when it passed.
+    details: Vec<String>,
+}
+
+/// Runs the cases of `args.dir`, writing the report to `out`.
+pub fn execute(args: &TestArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
+    let rules = match load(&args.dir) {
+        Loaded::Valid(rules) => rules,
+        other => {
+            if let Loaded::Invalid(d) | Loaded::Unreadable(d) = &other {
+                write_diagnostics(&args.dir, d, out)?;
+            }
+            writeln!(out, "no test case ran: the rules must load first")?;
+            return Ok(other.status());
+        }
+    };
+    let started = Instant::now();
+    let report = run_tests(&rules);
+    let shown: Vec<Shown> = report
+        .cases
+        .into_iter()
+        .enumerate()
+        .map(|(i, result)| explain(&rules, i, result))
+        .collect();
+    let seconds = started.elapsed().as_secs_f64();
+    for case in &shown {
+        write_case(case, out)?;
+    }
+    let failed = shown.iter().filter(|c| !c.result.passed()).count();
+    write_summary(&args.dir, shown.len(), failed, seconds, out)?;
+    if let Some(path) = &args.junit {
+        write_junit(path, &args.dir, &shown, seconds)?;
+    }
+    Ok(if failed == 0 {
+        Status::Ok
+    } else {
+        Status::Failed
+    })
+}
+
+/// `cxrules test`: the report goes to standard output.
+pub fn run(args: &TestArgs) -> anyhow::Result<Status> {
+    execute(args, &mut std::io::stdout().lock())
+}
+
+fn explain(rules: &Arc<CompiledRules>, index: usize, result: CaseResult) -> Shown {
+    if result.passed() {
+        return Shown {
+            result,
+            details: Vec::new(),
+        };
+    }
+    let mut details = Vec::new();
+    if let Some(case) = rules.tests().get(index).filter(|c| c.name == result.name) {
+        for (n, step) in trace_case(rules, case).iter().enumerate() {
+            let diff = step_diff(step);
+            if !diff.is_empty() {
+                details.push(format!("step {} (- expected, + actual)", n + 1));
+                details.extend(diff.into_iter().map(|l| format!("  {l}")));
+            }
+        }
+    }
+    if details.is_empty() {
+        // Nothing the trace can show (a bad `at`, say): the runner's own words explain it.
+        details = result.failures.clone();
+    }
+    Shown { result, details }
+}
+
+fn write_case(case: &Shown, out: &mut dyn Write) -> std::io::Result<()> {
+    if case.result.passed() {
+        return writeln!(out, "ok    {}", case.result.name);
+    }
+    writeln!(out, "FAIL  {}", case.result.name)?;
+    for line in &case.details {
+        writeln!(out, "        {line}")?;
+    }
+    Ok(())
+}
+
+fn write_summary(
+    dir: &Path,
+    total: usize,
+    failed: usize,
+    seconds: f64,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let dir = dir_label(dir);
+    if total == 0 {
+        return writeln!(
+            out,
+            "warning: {dir} has no test cases; add some under `tests:` in a rule file"
+        );
+    }
+    let word = if failed == 0 { "ok" } else { "FAILED" };
+    writeln!(
+        out,
+        "\ntest result: {word}. {} passed; {failed} failed; {total} case{} in {dir} ({seconds:.2}s)",
+        total - failed,
+        if total == 1 { "" } else { "s" },
+    )
+}
+
+fn write_junit(path: &Path, dir: &Path, shown: &[Shown], seconds: f64) -> anyhow::Result<()> {
+    let cases: Vec<JunitCase> = shown
+        .iter()
+        .map(|c| JunitCase {
+            name: c.result.name.clone(),
+            classname: dir_label(dir),
+            failure: (!c.result.passed()).then(|| {
+                let message = c.result.failures.first().cloned().unwrap_or_default();
+                (message, c.details.join("\n"))
+            }),
+        })
+        .collect();
+    let xml = junit::render("cxrules", &cases, seconds);
+    std::fs::write(path, xml)
+        .with_context(|| format!("cannot write the junit report {}", path.display()))
+}
