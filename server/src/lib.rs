@@ -1,1 +1,17 @@
-//! The axum host and the `cxrules` CLI.
+//! The axum host and the `cxrules` CLI: applies cxrules to live NICE CXone webhooks.
+//!
+//! # Layout
+//!
+//! - [`config`]: flags, environment and `.env` → a [`Config`].
+//! - [`cxone`]: call profiles (`seed`, `dfo`), tokens, retries, the HTTP client.
+//! - [`effects`]: the queue of side effects: per-interaction order, coalescing, rate limit, drain.
+//! - [`signature`]: inbound HMAC, Standard Webhooks and bearer verification.
+//! - [`metrics`]: the Prometheus registry; [`push`]: the optional JSON push to `METRICS_ENDPOINT`.
+//! - [`app`]: [`AppState`], the [`app`](app::app) router and [`run`](app::run).
+
+pub mod cxone;
+pub mod metrics;
+mod secret;
+
+pub use metrics::Metrics;
+pub use secret::Secret;
