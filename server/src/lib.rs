@@ -10,6 +10,7 @@
 //! - [`app`]: [`AppState`], the [`app`](app::app) router and [`run`](app::run).
 
 pub mod cxone;
+pub mod effects;
 pub mod metrics;
 mod secret;
 
