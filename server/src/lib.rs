@@ -9,10 +9,14 @@
 //! - [`metrics`]: the Prometheus registry; [`push`]: the optional JSON push to `METRICS_ENDPOINT`.
 //! - [`app`]: [`AppState`], the [`app`](app::app) router and [`run`](app::run).
 
+pub mod config;
 pub mod cxone;
 pub mod effects;
 pub mod metrics;
+pub mod push;
 mod secret;
+pub mod signature;
 
+pub use config::{Config, ConfigError, ServeArgs};
 pub use metrics::Metrics;
 pub use secret::Secret;
