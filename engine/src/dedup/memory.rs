@@ -25,7 +25,11 @@ impl MemoryStore {
     /// The synchronous check behind [`DedupStore::check`].
     pub fn check_sync(&self, req: &CheckRequest<'_>) -> CheckOutcome {
         let _ = req;
-        CheckOutcome { verdict: Verdict::Unique, highest: None, rollback: None }
+        CheckOutcome {
+            verdict: Verdict::Unique,
+            highest: None,
+            rollback: None,
+        }
     }
 
     /// The synchronous rollback behind [`DedupStore::rollback`].
@@ -35,7 +39,10 @@ impl MemoryStore {
 }
 
 impl DedupStore for MemoryStore {
-    fn check<'a>(&'a self, req: CheckRequest<'a>) -> BoxFuture<'a, Result<CheckOutcome, StoreError>> {
+    fn check<'a>(
+        &'a self,
+        req: CheckRequest<'a>,
+    ) -> BoxFuture<'a, Result<CheckOutcome, StoreError>> {
         let out = self.check_sync(&req);
         Box::pin(async move { Ok(out) })
     }

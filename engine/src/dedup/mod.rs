@@ -1,4 +1,5 @@
 //! Dedup: the per-channel window configuration, fingerprinting and the stores that remember.
 
+pub mod config;
 pub mod memory;
 pub mod store;

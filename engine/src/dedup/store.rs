@@ -4,7 +4,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 /// A boxed future, the shape every store method returns so stores can be used as trait objects.
@@ -42,7 +43,7 @@ pub struct CheckRequest<'a> {
 }
 
 /// What the store decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// New content for this interaction inside the window.
@@ -113,7 +114,10 @@ pub struct StoreError(pub String);
 /// check in one round trip.
 pub trait DedupStore: Send + Sync + 'static {
     /// Checks a message and records it when it is new.
-    fn check<'a>(&'a self, req: CheckRequest<'a>) -> BoxFuture<'a, Result<CheckOutcome, StoreError>>;
+    fn check<'a>(
+        &'a self,
+        req: CheckRequest<'a>,
+    ) -> BoxFuture<'a, Result<CheckOutcome, StoreError>>;
     /// Undoes a check whose side effects could not be queued.
     fn rollback(&self, token: RollbackToken) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Current counters.

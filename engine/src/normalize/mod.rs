@@ -39,7 +39,9 @@ pub struct Normalizer {
 impl Normalizer {
     /// Compiles a pipeline, collecting every step's error.
     pub fn compile(steps: &[StepSpec]) -> Result<Self, Vec<StepError>> {
-        Ok(Self { steps: steps.to_vec() })
+        Ok(Self {
+            steps: steps.to_vec(),
+        })
     }
 
     /// Applies every step in order.

@@ -1,3 +1,15 @@
 //! Inventory routing: SKU from the event, inventory lookup, status → skills/queues.
+//!
+//! The pieces here are small and independent; the engine composes them:
+//! [`sku`] builds the SKU and its URL segment, [`source`] is the lookup contract and
+//! `http` its HTTP implementation, [`breaker`] and [`cache`] guard and spare the
+//! inventory, [`target`] holds the rule-file types.
 
+pub mod breaker;
+pub mod cache;
+#[cfg(feature = "http-inventory")]
+pub mod http;
+pub mod route;
+pub mod sku;
 pub mod source;
+pub mod target;

@@ -42,5 +42,8 @@ pub enum LookupError {
 /// Where inventory status comes from: HTTP by default, anything an embedder supplies otherwise.
 pub trait InventorySource: Send + Sync + 'static {
     /// Looks a SKU up; must honour `req.timeout`.
-    fn lookup<'a>(&'a self, req: &'a LookupRequest<'a>) -> BoxFuture<'a, Result<String, LookupError>>;
+    fn lookup<'a>(
+        &'a self,
+        req: &'a LookupRequest<'a>,
+    ) -> BoxFuture<'a, Result<String, LookupError>>;
 }

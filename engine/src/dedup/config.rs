@@ -1,0 +1,141 @@
+//! The dedup section of the rules: a default window plus one per channel, and fingerprinting.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+use super::store::{Fingerprint, WindowPolicy};
+use crate::duration::DurationStr;
+use crate::events::EventRule;
+use crate::normalize::Normalizer;
+use crate::EvalError;
+
+/// Whether a repeated message extends its window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowMode {
+    /// Each duplicate restarts the window (the original service's behaviour).
+    #[default]
+    Sliding,
+    /// The window runs from the first sighting, whatever repeats.
+    Fixed,
+}
+
+/// How duplicates are suppressed. On a channel, every field left out is taken from `default`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    /// How long a message is remembered, e.g. `45s`.
+    #[serde(default)]
+    pub window: Option<DurationStr>,
+    /// `sliding` (a duplicate extends the window) or `fixed`. Default: `sliding`.
+    #[serde(default)]
+    pub mode: Option<WindowMode>,
+    /// The fields that make a message "the same". Default: `[sender, content]`.
+    #[serde(default)]
+    pub fingerprint: Option<Vec<String>>,
+    /// The normalizer (under `normalizers:`) applied to `content` before fingerprinting.
+    #[serde(default)]
+    pub normalizer: Option<String>,
+    /// Most interactions remembered at once; the oldest is evicted beyond it. Default: 1000000.
+    #[serde(default)]
+    pub max_interactions: Option<u64>,
+    /// Most messages remembered per interaction; the oldest is forgotten beyond it. Default: 256.
+    #[serde(default)]
+    pub max_fingerprints_per_interaction: Option<u32>,
+}
+
+/// The `dedup:` section: a default window and optional per-channel windows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DedupSpec {
+    /// The window for channels without their own entry. Must set `window`.
+    #[serde(default)]
+    pub default: Option<WindowSpec>,
+    /// Windows per channel name (`chat`, `sms`, `email`, …), matched against the event's channel.
+    #[serde(default)]
+    pub channels: BTreeMap<String, WindowSpec>,
+}
+
+pub(crate) const DEFAULT_FIELDS: &[&str] = &["sender", "content"];
+pub(crate) const DEFAULT_MAX_INTERACTIONS: u64 = 1_000_000;
+pub(crate) const DEFAULT_MAX_FINGERPRINTS: u32 = 256;
+
+/// One compiled channel window.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub(crate) name: String,
+    pub(crate) policy: WindowPolicy,
+    pub(crate) fields: Vec<String>,
+    pub(crate) normalizer: Option<Arc<Normalizer>>,
+    /// Everything that gives a fingerprint its meaning; the store survives a reload only when
+    /// this is unchanged.
+    pub(crate) identity: String,
+}
+
+impl Channel {
+    /// The channel's name (`default` or a channel).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The window policy.
+    pub fn policy(&self) -> &WindowPolicy {
+        &self.policy
+    }
+
+    /// SHA-256 over the fingerprint fields, each length-prefixed so no two field lists collide
+    /// (`a|b` + `c` and `a` + `b|c` hash differently); an absent field is marked as absent.
+    pub(crate) fn fingerprint(
+        &self,
+        rule: &EventRule,
+        event: &Json,
+    ) -> Result<Fingerprint, EvalError> {
+        let mut hasher = Sha256::new();
+        for field in &self.fields {
+            let value = rule.text(event, field)?;
+            match value {
+                None => hasher.update([0u8]),
+                Some(v) => {
+                    let normalized;
+                    let v: &str = match (&self.normalizer, field.as_str()) {
+                        (Some(n), "content") => {
+                            normalized = n.apply(&v);
+                            &normalized
+                        }
+                        _ => &v,
+                    };
+                    hasher.update([1u8]);
+                    hasher.update((v.len() as u64).to_le_bytes());
+                    hasher.update(v.as_bytes());
+                }
+            }
+        }
+        Ok(hasher.finalize().into())
+    }
+}
+
+/// The compiled dedup section.
+#[derive(Debug, Clone)]
+pub struct DedupConfig {
+    pub(crate) default: Channel,
+    pub(crate) channels: BTreeMap<String, Channel>,
+}
+
+impl DedupConfig {
+    /// The channel entry for `channel`, else the default.
+    pub(crate) fn channel(&self, channel: Option<&str>) -> &Channel {
+        channel
+            .and_then(|c| self.channels.get(c))
+            .unwrap_or(&self.default)
+    }
+
+    /// Every channel, default first.
+    pub fn all(&self) -> impl Iterator<Item = &Channel> {
+        std::iter::once(&self.default).chain(self.channels.values())
+    }
+}

@@ -1,0 +1,448 @@
+//! The `Engine`: one `ArcSwap` of the compiled rules and their state, `evaluate`, and reload.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use serde_json::Value as Json;
+use tokio::time::Instant;
+
+use crate::compile::{compile_sources, read_sources, CompiledRules};
+use crate::decision::{Decision, DedupDecision, EvalError, Outcome};
+use crate::dedup::memory::MemoryStore;
+use crate::dedup::store::{CheckRequest, DedupStore, RollbackToken, StoreStats};
+use crate::routing::route::RouteState;
+use crate::routing::source::InventorySource;
+use crate::status::{LoadError, ReloadReport, ReloadStatus, StatusBook};
+
+/// Where the engine reads the time (tokio's clock by default, so tests can pause it).
+pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+/// Makes the store for one dedup channel (in memory by default).
+pub type StoreFactory =
+    Arc<dyn Fn(&crate::dedup::config::Channel) -> Arc<dyn DedupStore> + Send + Sync>;
+
+/// The rules and the state that goes with them, swapped as one.
+pub(crate) struct Snapshot {
+    pub(crate) rules: Arc<CompiledRules>,
+    /// Dedup store per channel name, with the channel identity it was made for.
+    stores: BTreeMap<String, (String, Arc<dyn DedupStore>)>,
+    /// Breaker and cache per route name.
+    routes: BTreeMap<String, Arc<RouteState>>,
+}
+
+struct Inner {
+    dir: Option<PathBuf>,
+    current: ArcSwap<Snapshot>,
+    inventory: Arc<dyn InventorySource>,
+    stores: StoreFactory,
+    clock: Clock,
+    status: Mutex<StatusBook>,
+    reload_lock: Mutex<()>,
+    gate: bool,
+}
+
+/// The rules engine. Cheap to clone; every clone shares rules, windows and status.
+///
+/// ```
+/// # tokio_test_block(async {
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("rules.yaml"), r#"
+/// version: 1
+/// events:
+///   message:
+///     type: message.created
+///     dedup: true
+/// dedup:
+///   default: { window: 45s }
+/// "#).unwrap();
+/// let engine = cxrules_engine::Engine::from_dir(dir.path()).unwrap();
+/// let event = serde_json::json!({"type": "message.created",
+///     "data": {"message": {"interactionId": "i-1", "senderId": "u", "content": "hi"}}});
+/// let first = engine.evaluate(&event).await.unwrap().commit();
+/// let again = engine.evaluate(&event).await.unwrap().commit();
+/// assert_eq!(first.outcome, cxrules_engine::Outcome::Processed);
+/// assert_eq!(again.outcome, cxrules_engine::Outcome::Suppressed);
+/// # });
+/// # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("dir", &self.inner.dir)
+            .field("version", &self.rules().version())
+            .finish()
+    }
+}
+
+/// Builds an [`Engine`] with a non-default inventory source or store.
+pub struct EngineBuilder {
+    dir: Option<PathBuf>,
+    rules: Option<Arc<CompiledRules>>,
+    inventory: Option<Arc<dyn InventorySource>>,
+    stores: Option<StoreFactory>,
+    clock: Option<Clock>,
+    gate: bool,
+}
+
+impl EngineBuilder {
+    /// The inventory source (default: HTTP, when the `http-inventory` feature is on).
+    pub fn inventory(mut self, source: Arc<dyn InventorySource>) -> Self {
+        self.inventory = Some(source);
+        self
+    }
+
+    /// How dedup stores are made (default: [`MemoryStore`] per channel).
+    pub fn stores(mut self, factory: StoreFactory) -> Self {
+        self.stores = Some(factory);
+        self
+    }
+
+    /// Where time comes from (default: `tokio::time::Instant::now`).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Whether the rule files' own test cases must pass before rules go live (default: true).
+    pub fn test_gate(mut self, on: bool) -> Self {
+        self.gate = on;
+        self
+    }
+
+    /// Loads, compiles and (with the gate on) tests the rules, and makes the engine.
+    pub fn build(self) -> Result<Engine, LoadError> {
+        let inventory = self.inventory.unwrap_or_else(default_inventory);
+        let stores = self.stores.unwrap_or_else(|| {
+            Arc::new(|ch| Arc::new(MemoryStore::new(ch.policy().clone())) as Arc<dyn DedupStore>)
+        });
+        let rules = match (self.rules, &self.dir) {
+            (Some(r), _) => r,
+            (None, Some(dir)) => {
+                let sources = read_sources(dir).map_err(LoadError::Invalid)?;
+                Arc::new(
+                    compile_sources(sources.files, sources.problems).map_err(LoadError::Invalid)?,
+                )
+            }
+            (None, None) => unreachable!("a builder always has rules or a directory"),
+        };
+        if self.gate {
+            crate::testrun::gate(&rules)?;
+        }
+        let snapshot = Snapshot::new(rules, None, &stores);
+        let status = StatusBook::new(&snapshot.rules);
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                dir: self.dir,
+                current: ArcSwap::from_pointee(snapshot),
+                inventory,
+                stores,
+                clock: self.clock.unwrap_or_else(|| Arc::new(Instant::now)),
+                status: Mutex::new(status),
+                reload_lock: Mutex::new(()),
+                gate: self.gate,
+            }),
+        })
+    }
+}
+
+fn default_inventory() -> Arc<dyn InventorySource> {
+    #[cfg(feature = "http-inventory")]
+    {
+        Arc::new(crate::routing::http::HttpInventory::new())
+    }
+    #[cfg(not(feature = "http-inventory"))]
+    {
+        Arc::new(crate::routing::source::NoInventory)
+    }
+}
+
+impl Snapshot {
+    /// A snapshot for `rules`, keeping the stores of `previous` whose channel did not change.
+    fn new(rules: Arc<CompiledRules>, previous: Option<&Snapshot>, factory: &StoreFactory) -> Self {
+        let mut stores = BTreeMap::new();
+        if let Some(dedup) = rules.dedup() {
+            for ch in dedup.all() {
+                let kept = previous
+                    .and_then(|p| p.stores.get(ch.name()))
+                    .filter(|(id, _)| *id == ch.identity);
+                let store = match kept {
+                    Some((_, s)) => s.clone(),
+                    None => factory(ch),
+                };
+                stores.insert(ch.name().to_string(), (ch.identity.clone(), store));
+            }
+        }
+        let routes = rules
+            .routes
+            .iter()
+            .map(|(name, route)| {
+                let kept = previous
+                    .and_then(|p| p.routes.get(name))
+                    .filter(|s| s.fits(route));
+                (
+                    name.clone(),
+                    kept.cloned()
+                        .unwrap_or_else(|| Arc::new(RouteState::new(route))),
+                )
+            })
+            .collect();
+        Self {
+            rules,
+            stores,
+            routes,
+        }
+    }
+}
+
+impl Engine {
+    /// Loads the rules of a directory with the default inventory source and stores.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Engine, LoadError> {
+        Self::builder(dir).build()
+    }
+
+    /// A builder for an engine over a rules directory.
+    pub fn builder(dir: impl AsRef<Path>) -> EngineBuilder {
+        EngineBuilder {
+            dir: Some(dir.as_ref().to_path_buf()),
+            rules: None,
+            inventory: None,
+            stores: None,
+            clock: None,
+            gate: true,
+        }
+    }
+
+    /// A builder over rules compiled elsewhere (no directory, so no reload).
+    pub fn with_rules(rules: Arc<CompiledRules>) -> EngineBuilder {
+        EngineBuilder {
+            dir: None,
+            rules: Some(rules),
+            inventory: None,
+            stores: None,
+            clock: None,
+            gate: false,
+        }
+    }
+
+    /// The rules in force now.
+    pub fn rules(&self) -> Arc<CompiledRules> {
+        self.inner.current.load().rules.clone()
+    }
+
+    /// The rules directory, when the engine has one.
+    pub fn dir(&self) -> Option<&Path> {
+        self.inner.dir.as_deref()
+    }
+
+    /// Counters of every dedup channel's store.
+    pub fn dedup_stats(&self) -> Vec<(String, StoreStats)> {
+        self.inner
+            .current
+            .load()
+            .stores
+            .iter()
+            .map(|(name, (_, s))| (name.clone(), s.stats()))
+            .collect()
+    }
+
+    /// Reload history, the version in force and the last error.
+    pub fn reload_status(&self) -> ReloadStatus {
+        self.inner
+            .status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .status()
+    }
+
+    /// Reloads the rules now, through the same path as start-up; on failure the rules in force stay.
+    pub fn reload(&self) -> Result<ReloadReport, LoadError> {
+        self.reload_inner(true)
+    }
+
+    /// Reloads only when the files' content changed (what the watcher calls).
+    pub fn reload_if_changed(&self) -> Result<ReloadReport, LoadError> {
+        self.reload_inner(false)
+    }
+
+    fn reload_inner(&self, force: bool) -> Result<ReloadReport, LoadError> {
+        let Some(dir) = &self.inner.dir else {
+            return Err(LoadError::NoDirectory);
+        };
+        let _one_at_a_time = self
+            .inner
+            .reload_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let result = self.try_reload(dir, force);
+        self.inner
+            .status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(&result, &self.rules());
+        result
+    }
+
+    fn try_reload(&self, dir: &Path, force: bool) -> Result<ReloadReport, LoadError> {
+        let sources = read_sources(dir).map_err(LoadError::Invalid)?;
+        let current = self.inner.current.load_full();
+        let version = sources.version();
+        if !force && version == current.rules.version() && sources.problems.is_empty() {
+            return Ok(ReloadReport::Unchanged { version });
+        }
+        let rules =
+            Arc::new(compile_sources(sources.files, sources.problems).map_err(LoadError::Invalid)?);
+        if self.inner.gate {
+            crate::testrun::gate(&rules)?;
+        }
+        let snapshot = Snapshot::new(rules, Some(&current), &self.inner.stores);
+        let version = snapshot.rules.version().to_string();
+        self.inner.current.store(Arc::new(snapshot));
+        tracing::info!(version = %version, "rules reloaded");
+        Ok(ReloadReport::Loaded {
+            version,
+            previous: current.rules.version().to_string(),
+        })
+    }
+
+    /// Evaluates one event against one snapshot of the rules.
+    pub async fn evaluate(&self, event: &Json) -> Result<Evaluation, EvalError> {
+        let started = std::time::Instant::now();
+        // A full Arc, not a guard: the evaluation may await the store and the inventory.
+        let snap = self.inner.current.load_full();
+        let mut eval = evaluate_on(&snap, &*self.inner.inventory, &self.inner.clock, event).await?;
+        eval.decision.latency_us = started.elapsed().as_micros() as u64;
+        Ok(eval)
+    }
+}
+
+/// The evaluation of one event: its decision, and a pending dedup record to keep or undo.
+#[must_use = "commit the evaluation once side effects are queued, or roll it back"]
+pub struct Evaluation {
+    /// What was decided.
+    pub decision: Decision,
+    pending: Option<(Arc<dyn DedupStore>, RollbackToken)>,
+}
+
+impl std::fmt::Debug for Evaluation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluation")
+            .field("decision", &self.decision)
+            .field("pending", &self.pending.is_some())
+            .finish()
+    }
+}
+
+impl Evaluation {
+    /// Keeps what dedup recorded (the side effects are safely queued) and returns the decision.
+    pub fn commit(self) -> Decision {
+        self.decision
+    }
+
+    /// Forgets what dedup recorded for this event, so the sender's retry is not a duplicate.
+    pub async fn rollback(self) -> Decision {
+        if let Some((store, token)) = self.pending {
+            if let Err(e) = store.rollback(token).await {
+                tracing::warn!(error = %e, "dedup rollback failed");
+            }
+        }
+        self.decision
+    }
+}
+
+async fn evaluate_on(
+    snap: &Snapshot,
+    inventory: &dyn InventorySource,
+    clock: &Clock,
+    event: &Json,
+) -> Result<Evaluation, EvalError> {
+    if !event.is_object() {
+        return Err(EvalError::NotAnObject);
+    }
+    let rules = &snap.rules;
+    let mut decision = Decision {
+        outcome: Outcome::Ignored,
+        event: None,
+        event_type: None,
+        interaction_id: None,
+        channel: None,
+        dedup: None,
+        routing: None,
+        rules_version: rules.version().to_string(),
+        latency_us: 0,
+    };
+    let Some((rule, event_type)) = rules
+        .events
+        .iter()
+        .find_map(|r| r.matches(event).map(|t| (r, t)))
+    else {
+        decision.event_type = ["/type", "/event_type", "/eventType"]
+            .iter()
+            .find_map(|p| event.pointer(p)?.as_str().map(str::to_string));
+        return Ok(Evaluation {
+            decision,
+            pending: None,
+        });
+    };
+    decision.event = Some(rule.name().to_string());
+    decision.event_type = Some(event_type);
+    let interaction = rule.required_id(event, "interaction_id")?;
+    let channel = rule.id(event, "channel")?;
+    decision.interaction_id = Some(interaction.to_string());
+    decision.channel = channel.as_ref().map(|c| c.to_string());
+    decision.outcome = Outcome::Processed;
+    // The SKU is rendered before dedup records anything, so a bad event leaves no trace.
+    let route = match &rule.route {
+        Some(name) => Some((
+            &rules.routes[name],
+            &snap.routes[name],
+            rules.routes[name].sku(rule, event)?,
+        )),
+        None => None,
+    };
+    let mut pending = None;
+    if let (true, Some(dedup)) = (rule.dedup, rules.dedup()) {
+        if rule.text(event, "content")?.is_none() {
+            return Err(rule.missing("content"));
+        }
+        rule.id(event, "sender")?;
+        let event_id = rule.id(event, "event_id")?;
+        let order = rule.order(event)?;
+        let ch = dedup.channel(channel.as_deref());
+        let fingerprint = ch.fingerprint(rule, event)?;
+        let (_, store) = &snap.stores[ch.name()];
+        let req = CheckRequest {
+            interaction: &interaction,
+            fingerprint,
+            event_id: event_id.as_deref(),
+            order,
+            now: clock(),
+        };
+        let out = store.check(req).await?;
+        if out.verdict.is_suppressed() {
+            decision.outcome = Outcome::Suppressed;
+        }
+        pending = out.rollback.map(|t| (store.clone(), t));
+        decision.dedup = Some(DedupDecision {
+            channel: ch.name().to_string(),
+            window_ms: ch.policy().window.as_millis() as u64,
+            sliding: ch.policy().sliding,
+            fingerprint: hex::encode(fingerprint),
+            verdict: out.verdict,
+            order,
+            highest_sequence: out.highest,
+        });
+    }
+    if let (Some((route, state, sku)), Outcome::Processed) = (route, decision.outcome) {
+        decision.routing = Some(route.evaluate(sku, state, inventory, clock).await);
+    }
+    Ok(Evaluation { decision, pending })
+}

@@ -1,0 +1,390 @@
+//! Event rules: which events a rule applies to, and where each field lives (JSON pointers).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::EvalError;
+
+/// One JSON pointer, or several tried in order (the first present wins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Pointers {
+    /// A single JSON pointer such as `/data/message/content`.
+    One(String),
+    /// Pointers tried in order; the first one present in the event is used.
+    Many(Vec<String>),
+}
+
+impl Pointers {
+    fn list(&self) -> Vec<String> {
+        match self {
+            Pointers::One(p) => vec![p.clone()],
+            Pointers::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// Where the fields of an event are. Every field has a default that matches the seed services'
+/// event shapes; set a field to read it from somewhere else (for example the real CXone digital
+/// events: `interaction_id: /data/case/interactionId`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldsSpec {
+    /// The interaction (conversation) id. Default: `/data/message/interactionId`, then `/data/interactionId`.
+    #[serde(default)]
+    pub interaction_id: Option<Pointers>,
+    /// Who sent the message. Default: `/data/message/senderId`.
+    #[serde(default)]
+    pub sender: Option<Pointers>,
+    /// The message text. Default: `/data/message/content`.
+    #[serde(default)]
+    pub content: Option<Pointers>,
+    /// The channel (chat, sms, email…) that picks the dedup window. Default: `/data/message/channel`, then `/data/channel`.
+    #[serde(default)]
+    pub channel: Option<Pointers>,
+    /// The message's sequence number (an integer). Default: `/data/message/sequenceNumber`.
+    #[serde(default)]
+    pub sequence: Option<Pointers>,
+    /// A unique id of the delivery: the same id again is an exact re-delivery. Default: `/eventId`.
+    #[serde(default)]
+    pub event_id: Option<Pointers>,
+    /// When the event was created: RFC 3339 text or epoch milliseconds. Default: `/createdAtWithMilliseconds`, `/timestamp`.
+    #[serde(default)]
+    pub timestamp: Option<Pointers>,
+    /// The media type (voice, chat, email…). Default: `/data/mediaType`.
+    #[serde(default)]
+    pub media_type: Option<Pointers>,
+    /// More named fields, usable in fingerprints and SKU templates.
+    #[serde(default)]
+    pub extra: BTreeMap<String, Pointers>,
+}
+
+/// What orders the messages of an interaction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderBy {
+    /// The sequence number when the event has one, else the timestamp, else nothing.
+    #[default]
+    Auto,
+    /// Only the sequence number.
+    Sequence,
+    /// Only the timestamp (for events without sequence numbers, such as CXone digital events).
+    Timestamp,
+    /// No ordering: out-of-order detection is off.
+    None,
+}
+
+/// How to recognise one kind of event, where its fields are, and what to do with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventSpec {
+    /// The event type value(s) this rule applies to, e.g. `conversations.messages.messageCreated`.
+    #[serde(rename = "type")]
+    pub types: Pointers,
+    /// Where the event type is. Default: `/type`, then `/event_type`, then `/eventType`.
+    #[serde(default)]
+    pub type_at: Option<Pointers>,
+    /// Where the fields are.
+    #[serde(default)]
+    pub fields: FieldsSpec,
+    /// Suppress duplicate messages of this event type.
+    #[serde(default)]
+    pub dedup: bool,
+    /// The name of the routing rule (under `routing:`) to apply to this event type.
+    #[serde(default)]
+    pub route: Option<String>,
+    /// What orders messages: `auto` (default), `sequence`, `timestamp` or `none`.
+    #[serde(default)]
+    pub order_by: OrderBy,
+}
+
+/// The field names a fingerprint or a SKU template may name.
+pub const FIELD_NAMES: &[&str] = &[
+    "interaction_id",
+    "sender",
+    "content",
+    "channel",
+    "sequence",
+    "event_id",
+    "timestamp",
+    "media_type",
+];
+
+const MAX_ID_LEN: usize = 256;
+
+fn defaults(field: &str) -> &'static [&'static str] {
+    match field {
+        "interaction_id" => &["/data/message/interactionId", "/data/interactionId"],
+        "sender" => &["/data/message/senderId"],
+        "content" => &["/data/message/content"],
+        "channel" => &["/data/message/channel", "/data/channel"],
+        "sequence" => &["/data/message/sequenceNumber"],
+        "event_id" => &["/eventId"],
+        "timestamp" => &["/createdAtWithMilliseconds", "/timestamp"],
+        "media_type" => &["/data/mediaType"],
+        "type" => &["/type", "/event_type", "/eventType"],
+        _ => &[],
+    }
+}
+
+/// A compiled event rule.
+#[derive(Debug, Clone)]
+pub struct EventRule {
+    pub(crate) name: String,
+    pub(crate) types: Vec<String>,
+    pub(crate) type_at: Vec<String>,
+    /// Pointers per field, in `FIELD_NAMES` order, then the extra fields.
+    pub(crate) fields: BTreeMap<String, Vec<String>>,
+    pub(crate) dedup: bool,
+    pub(crate) route: Option<String>,
+    pub(crate) order_by: OrderBy,
+}
+
+/// Checks that a pointer is an RFC 6901 JSON pointer; the error carries a hint.
+pub(crate) fn check_pointer(p: &str) -> Result<(), (String, String)> {
+    if p.is_empty() || p.starts_with('/') {
+        return Ok(());
+    }
+    let fixed = format!("/{}", p.replace('.', "/"));
+    Err((
+        format!("`{p}` is not a JSON pointer"),
+        format!("JSON pointers start with `/` and use `/` between names: write `{fixed}`"),
+    ))
+}
+
+impl EventRule {
+    /// Compiles a spec; pointer errors come back as (document path below the event, message, hint).
+    pub(crate) fn compile(
+        name: &str,
+        spec: &EventSpec,
+    ) -> Result<Self, Vec<(Vec<String>, String, String)>> {
+        let mut errors = Vec::new();
+        let mut check = |path: Vec<String>, pointers: &[String]| {
+            for p in pointers {
+                if let Err((m, h)) = check_pointer(p) {
+                    errors.push((path.clone(), m, h));
+                }
+            }
+        };
+        let type_at = spec
+            .type_at
+            .as_ref()
+            .map(Pointers::list)
+            .unwrap_or_else(|| owned(defaults("type")));
+        check(vec!["type_at".into()], &type_at);
+        let mut fields = BTreeMap::new();
+        let f = &spec.fields;
+        let given = [
+            ("interaction_id", &f.interaction_id),
+            ("sender", &f.sender),
+            ("content", &f.content),
+            ("channel", &f.channel),
+            ("sequence", &f.sequence),
+            ("event_id", &f.event_id),
+            ("timestamp", &f.timestamp),
+            ("media_type", &f.media_type),
+        ];
+        for (field, value) in given {
+            let list = value
+                .as_ref()
+                .map(Pointers::list)
+                .unwrap_or_else(|| owned(defaults(field)));
+            check(vec!["fields".into(), field.into()], &list);
+            fields.insert(field.to_string(), list);
+        }
+        for (field, value) in &f.extra {
+            let list = value.list();
+            check(vec!["fields".into(), "extra".into(), field.clone()], &list);
+            fields.insert(field.clone(), list);
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            name: name.to_string(),
+            types: match &spec.types {
+                Pointers::One(t) => vec![t.clone()],
+                Pointers::Many(v) => v.clone(),
+            },
+            type_at,
+            fields,
+            dedup: spec.dedup,
+            route: spec.route.clone(),
+            order_by: spec.order_by,
+        })
+    }
+
+    /// The rule's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The event type values this rule applies to.
+    pub fn types(&self) -> &[String] {
+        &self.types
+    }
+
+    /// True when `event` is of one of this rule's types.
+    pub(crate) fn matches(&self, event: &Json) -> Option<String> {
+        let t = first(event, &self.type_at)?.as_str()?;
+        self.types.iter().any(|x| x == t).then(|| t.to_string())
+    }
+
+    /// Reads a text field (ids may also be integers); `None` when absent or JSON null.
+    pub(crate) fn text<'e>(
+        &self,
+        event: &'e Json,
+        field: &str,
+    ) -> Result<Option<std::borrow::Cow<'e, str>>, EvalError> {
+        let Some((pointer, value)) = self.find(event, field) else {
+            return Ok(None);
+        };
+        match value {
+            Json::Null => Ok(None),
+            Json::String(s) => Ok(Some(std::borrow::Cow::Borrowed(s.as_str()))),
+            Json::Number(n) if field != "content" => {
+                Ok(Some(std::borrow::Cow::Owned(n.to_string())))
+            }
+            _ => Err(EvalError::WrongType {
+                field: field.to_string(),
+                pointer: pointer.to_string(),
+                expected: if field == "content" {
+                    "a string"
+                } else {
+                    "a string or an integer"
+                },
+            }),
+        }
+    }
+
+    /// Reads an id-like field and rejects what must never reach a URL or a log line.
+    pub(crate) fn id<'e>(
+        &self,
+        event: &'e Json,
+        field: &str,
+    ) -> Result<Option<std::borrow::Cow<'e, str>>, EvalError> {
+        let value = self.text(event, field)?;
+        if let Some(v) = &value {
+            check_id(field, v)?;
+        }
+        Ok(value)
+    }
+
+    /// Like [`EventRule::id`], but the field must be there.
+    pub(crate) fn required_id<'e>(
+        &self,
+        event: &'e Json,
+        field: &str,
+    ) -> Result<std::borrow::Cow<'e, str>, EvalError> {
+        match self.id(event, field)? {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(self.missing(field)),
+        }
+    }
+
+    /// The error for a required field that is absent.
+    pub(crate) fn missing(&self, field: &str) -> EvalError {
+        EvalError::MissingField {
+            field: field.to_string(),
+            pointers: self.fields.get(field).cloned().unwrap_or_default(),
+        }
+    }
+
+    /// The order key: sequence number, or timestamp in epoch ms, as `order_by` says.
+    pub(crate) fn order(&self, event: &Json) -> Result<Option<i64>, EvalError> {
+        let seq = || self.integer(event, "sequence");
+        let ts = || self.timestamp(event);
+        match self.order_by {
+            OrderBy::None => Ok(None),
+            OrderBy::Sequence => seq(),
+            OrderBy::Timestamp => ts(),
+            OrderBy::Auto => match seq()? {
+                Some(s) => Ok(Some(s)),
+                None => ts(),
+            },
+        }
+    }
+
+    fn integer(&self, event: &Json, field: &str) -> Result<Option<i64>, EvalError> {
+        let Some((pointer, value)) = self.find(event, field) else {
+            return Ok(None);
+        };
+        match value {
+            Json::Null => Ok(None),
+            Json::Number(n) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| wrong(field, pointer, "an integer")),
+            _ => Err(wrong(field, pointer, "an integer")),
+        }
+    }
+
+    fn timestamp(&self, event: &Json) -> Result<Option<i64>, EvalError> {
+        let field = "timestamp";
+        let Some((pointer, value)) = self.find(event, field) else {
+            return Ok(None);
+        };
+        let expected = "RFC 3339 text or epoch milliseconds";
+        match value {
+            Json::Null => Ok(None),
+            Json::Number(n) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| wrong(field, pointer, expected)),
+            Json::String(s) => {
+                let t = humantime::parse_rfc3339_weak(s.trim_end_matches('Z').trim())
+                    .or_else(|_| humantime::parse_rfc3339(s))
+                    .map_err(|_| wrong(field, pointer, expected))?;
+                let ms = t
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_err(|_| wrong(field, pointer, expected))?;
+                Ok(Some(i64::try_from(ms.as_millis()).unwrap_or(i64::MAX)))
+            }
+            _ => Err(wrong(field, pointer, expected)),
+        }
+    }
+
+    fn find<'e, 'r>(&'r self, event: &'e Json, field: &str) -> Option<(&'r str, &'e Json)> {
+        let pointers = self.fields.get(field)?;
+        pointers
+            .iter()
+            .find_map(|p| event.pointer(p).map(|v| (p.as_str(), v)))
+    }
+}
+
+fn wrong(field: &str, pointer: &str, expected: &'static str) -> EvalError {
+    EvalError::WrongType {
+        field: field.to_string(),
+        pointer: pointer.to_string(),
+        expected,
+    }
+}
+
+fn owned(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn first<'e>(event: &'e Json, pointers: &[String]) -> Option<&'e Json> {
+    pointers.iter().find_map(|p| event.pointer(p))
+}
+
+/// Rejects ids that could smuggle anything into a URL, a header or a log line.
+pub(crate) fn check_id(field: &str, value: &str) -> Result<(), EvalError> {
+    let reason = if value.len() > MAX_ID_LEN {
+        Some(format!("longer than {MAX_ID_LEN} bytes"))
+    } else if value.chars().any(char::is_control) {
+        Some("contains control characters (such as CR or LF)".to_string())
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(EvalError::InvalidId {
+            field: field.to_string(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}

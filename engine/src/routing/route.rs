@@ -1,0 +1,515 @@
+//! A routing rule: SKU from the event, inventory lookup, status → skills/queues, with fallbacks.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use super::breaker::{BreakerPolicy, BreakerState, CircuitBreaker};
+use super::cache::StatusCache;
+use super::sku::{encode_path_segment, Placeholder, SkuTemplate};
+use super::source::{InventorySource, LookupError, LookupRequest};
+use super::target::{BreakerSpec, FallbackReason, RouteMatch, TargetSpec};
+use crate::decision::{EvalError, RoutingDecision};
+use crate::duration::DurationStr;
+use crate::engine::Clock;
+use crate::events::{check_pointer, EventRule, FIELD_NAMES};
+
+/// How to build the SKU from the event: a field, or a template over fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkuSpec {
+    /// Take the SKU from this field as it is (a field name such as `media_type`, an `extra`
+    /// field, or a JSON pointer such as `/data/product/sku`).
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Build the SKU from fields: `SKU-{media_type|upper}-{interaction_id|last:6}`. Filters:
+    /// `upper`, `lower`, `trim`, `first:N`, `last:N`; `{/json/pointer}` reads any value.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// Templates for particular values of a field, tried in order before `template`.
+    #[serde(default)]
+    pub cases: Vec<SkuCase>,
+}
+
+/// A template used when a field has one of the listed values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkuCase {
+    /// The field compared (e.g. `media_type`).
+    pub field: String,
+    /// The values that select this case.
+    pub equals: Vec<String>,
+    /// The template used for them.
+    pub template: String,
+}
+
+/// The inventory lookup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InventorySpec {
+    /// URL template: `${ENV}` and `${ENV:-default}` are taken from the environment at load time,
+    /// `{sku}` is the SKU (percent-encoded). Example: `${INVENTORY_API_URL}/{sku}`.
+    pub url: String,
+    /// The strict deadline for one lookup; `${ENV}` allowed. Default: `2000ms`.
+    #[serde(default = "default_timeout")]
+    pub timeout: String,
+    /// JSON pointer to the status in the response. Default: `/status`.
+    #[serde(default = "default_status_at")]
+    pub status_at: String,
+    /// Extra request headers; values may use `${ENV}`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Cache statuses per SKU for this long (off when absent).
+    #[serde(default)]
+    pub cache_ttl: Option<DurationStr>,
+    /// Most SKUs cached. Default: 10000.
+    #[serde(default)]
+    pub cache_max_entries: Option<usize>,
+    /// Circuit breaker; on by default with 5 failures and `30s`.
+    #[serde(default)]
+    pub breaker: BreakerSpec,
+}
+
+fn default_timeout() -> String {
+    "2000ms".to_string()
+}
+
+fn default_status_at() -> String {
+    "/status".to_string()
+}
+
+/// A routing rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    /// How to get the SKU.
+    pub sku: SkuSpec,
+    /// The inventory call.
+    pub inventory: InventorySpec,
+    /// Inventory status → where the interaction goes (`in_stock`, `low_stock`, …).
+    pub statuses: BTreeMap<String, TargetSpec>,
+    /// Where it goes when the status is not in `statuses`, or the inventory answers 4xx.
+    pub unknown: TargetSpec,
+    /// Where it goes when the inventory times out, answers 5xx, is unreachable or the breaker is open.
+    pub fallback: TargetSpec,
+}
+
+/// A compiled routing rule.
+#[derive(Debug, Clone)]
+pub struct Route {
+    name: String,
+    sku: CompiledSku,
+    url: String,
+    timeout: Duration,
+    status_at: String,
+    headers: Vec<(String, String)>,
+    cache: Option<(Duration, usize)>,
+    breaker: BreakerPolicy,
+    statuses: BTreeMap<String, TargetSpec>,
+    unknown: TargetSpec,
+    fallback: TargetSpec,
+}
+
+#[derive(Debug, Clone)]
+struct CompiledSku {
+    field: Option<String>,
+    template: Option<SkuTemplate>,
+    cases: Vec<(String, Vec<String>, SkuTemplate)>,
+}
+
+/// A located compile problem: (path below the route, message, hint).
+type RouteError = (Vec<String>, String, String);
+
+/// Breaker and cache of one route; kept across reloads while the route's inventory settings hold.
+#[derive(Debug)]
+pub struct RouteState {
+    breaker: CircuitBreaker,
+    cache: Option<StatusCache>,
+    fits: (BreakerPolicy, Option<(Duration, usize)>, String),
+}
+
+impl RouteState {
+    pub(crate) fn new(route: &Route) -> Self {
+        Self {
+            breaker: CircuitBreaker::new(route.breaker.clone()),
+            cache: route.cache.map(|(ttl, max)| StatusCache::new(ttl, max)),
+            fits: (route.breaker.clone(), route.cache, route.url.clone()),
+        }
+    }
+
+    /// True when this state was made for the same inventory settings.
+    pub(crate) fn fits(&self, route: &Route) -> bool {
+        self.fits == (route.breaker.clone(), route.cache, route.url.clone())
+    }
+
+    /// The breaker's state, for status pages.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.breaker.state()
+    }
+}
+
+fn at(path: &[&str]) -> Vec<String> {
+    path.iter().map(|s| s.to_string()).collect()
+}
+
+fn template(
+    src: &str,
+    known: &[&str],
+    path: Vec<String>,
+    errors: &mut Vec<RouteError>,
+) -> Option<SkuTemplate> {
+    SkuTemplate::compile(src, known)
+        .map_err(|e| {
+            let hint = e.hint.clone().unwrap_or_else(|| "placeholders are `{field}` or `{/json/pointer}`, filters `upper`, `lower`, `trim`, `first:N`, `last:N`".into());
+            errors.push((path, format!("in template `{src}`: {e}"), hint))
+        })
+        .ok()
+}
+
+fn substituted(text: &str, path: Vec<String>, errors: &mut Vec<RouteError>) -> Option<String> {
+    crate::env::substitute_env(text)
+        .map_err(|e| {
+            errors.push((
+                path,
+                e,
+                "set the variable, or give a default: `${NAME:-value}`".into(),
+            ))
+        })
+        .ok()
+}
+
+impl Route {
+    /// Compiles a route; `extra` are the extra field names the events define.
+    pub(crate) fn compile(
+        name: &str,
+        spec: &RouteSpec,
+        extra: &[String],
+    ) -> Result<Route, Vec<RouteError>> {
+        let mut errors = Vec::new();
+        let known: Vec<&str> = FIELD_NAMES
+            .iter()
+            .copied()
+            .chain(extra.iter().map(String::as_str))
+            .collect();
+        let sku = Self::compile_sku(&spec.sku, &known, &mut errors);
+        let inv = &spec.inventory;
+        let url = substituted(&inv.url, at(&["inventory", "url"]), &mut errors).unwrap_or_default();
+        if !errors
+            .iter()
+            .any(|(p, _, _)| p == &at(&["inventory", "url"]))
+        {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                errors.push((
+                    at(&["inventory", "url"]),
+                    format!("the inventory url `{url}` is not an http(s) URL"),
+                    "write a URL such as `${INVENTORY_API_URL}/{sku}`".into(),
+                ));
+            } else if !url.contains("{sku}") {
+                errors.push((at(&["inventory", "url"]), "the inventory url has no `{sku}` placeholder".into(), "add `{sku}` where the SKU goes, e.g. `https://inventory.example.com/products/{sku}`".into()));
+            }
+        }
+        let timeout = substituted(&inv.timeout, at(&["inventory", "timeout"]), &mut errors)
+            .map(|t| {
+                if t.chars().all(|c| c.is_ascii_digit()) && !t.is_empty() {
+                    format!("{t}ms")
+                } else {
+                    t
+                }
+            })
+            .and_then(|t| {
+                DurationStr(t)
+                    .parse()
+                    .map_err(|e| {
+                        errors.push((at(&["inventory", "timeout"]), e, DurationStr::HINT.into()))
+                    })
+                    .ok()
+            })
+            .unwrap_or_default();
+        if let Err((m, h)) = check_pointer(&inv.status_at) {
+            errors.push((at(&["inventory", "status_at"]), m, h));
+        }
+        let mut headers = Vec::new();
+        for (k, v) in &inv.headers {
+            let valid_name = !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !valid_name {
+                errors.push((
+                    at(&["inventory", "headers", k]),
+                    format!("`{k}` is not a valid HTTP header name"),
+                    "use letters, digits and `-`, e.g. `X-Api-Key`".into(),
+                ));
+                continue;
+            }
+            if let Some(v) = substituted(v, at(&["inventory", "headers", k]), &mut errors) {
+                if v.chars().any(char::is_control) {
+                    errors.push((
+                        at(&["inventory", "headers", k]),
+                        format!("the value of header `{k}` contains control characters"),
+                        "remove line breaks and other control characters from the value".into(),
+                    ));
+                    continue;
+                }
+                headers.push((k.clone(), v));
+            }
+        }
+        let cache = match &inv.cache_ttl {
+            None => None,
+            Some(ttl) => ttl
+                .parse()
+                .map_err(|e| {
+                    errors.push((at(&["inventory", "cache_ttl"]), e, DurationStr::HINT.into()))
+                })
+                .ok()
+                .map(|ttl| (ttl, inv.cache_max_entries.unwrap_or(10_000))),
+        };
+        let open_for = DurationStr(inv.breaker.open_for.clone())
+            .parse()
+            .map_err(|e| {
+                errors.push((
+                    at(&["inventory", "breaker", "open_for"]),
+                    e,
+                    DurationStr::HINT.into(),
+                ))
+            })
+            .unwrap_or_default();
+        if inv.breaker.failures == 0 {
+            errors.push((
+                at(&["inventory", "breaker", "failures"]),
+                "the breaker needs at least 1 failure to open".into(),
+                "write `failures: 5`".into(),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Route {
+            name: name.to_string(),
+            sku: sku.expect("no errors means the sku compiled"),
+            url,
+            timeout,
+            status_at: inv.status_at.clone(),
+            headers,
+            cache,
+            breaker: BreakerPolicy {
+                failures: inv.breaker.failures,
+                open_for,
+            },
+            statuses: spec.statuses.clone(),
+            unknown: spec.unknown.clone(),
+            fallback: spec.fallback.clone(),
+        })
+    }
+
+    fn compile_sku(
+        spec: &SkuSpec,
+        known: &[&str],
+        errors: &mut Vec<RouteError>,
+    ) -> Option<CompiledSku> {
+        let before = errors.len();
+        if spec.field.is_some() == spec.template.is_some() {
+            errors.push((at(&["sku"]), "the sku needs exactly one of `field` and `template`".into(), "write `sku: { template: \"SKU-{interaction_id|last:6}\" }` or `sku: { field: media_type }`".into()));
+        }
+        if let Some(f) = &spec.field {
+            if !f.starts_with('/') && !known.contains(&f.as_str()) {
+                errors.push((
+                    at(&["sku", "field"]),
+                    format!("unknown field `{f}`"),
+                    crate::hint::unknown_name_hint(f, known.iter().copied()),
+                ));
+            }
+        }
+        let main = spec
+            .template
+            .as_ref()
+            .and_then(|t| template(t, known, at(&["sku", "template"]), errors));
+        let mut cases = Vec::new();
+        for (i, c) in spec.cases.iter().enumerate() {
+            let base = vec!["sku".to_string(), "cases".to_string(), i.to_string()];
+            if !known.contains(&c.field.as_str()) {
+                let path: Vec<String> = base.iter().cloned().chain(["field".to_string()]).collect();
+                errors.push((
+                    path,
+                    format!("unknown field `{}`", c.field),
+                    crate::hint::unknown_name_hint(&c.field, known.iter().copied()),
+                ));
+            }
+            let path: Vec<String> = base
+                .iter()
+                .cloned()
+                .chain(["template".to_string()])
+                .collect();
+            if let Some(t) = template(&c.template, known, path, errors) {
+                cases.push((c.field.clone(), c.equals.clone(), t));
+            }
+        }
+        (errors.len() == before).then(|| CompiledSku {
+            field: spec.field.clone(),
+            template: main,
+            cases,
+        })
+    }
+
+    /// The SKU for an event; a field the SKU needs that the event lacks is the sender's error.
+    pub(crate) fn sku(&self, rule: &EventRule, event: &Json) -> Result<String, EvalError> {
+        let value = |name: &str| -> Result<Option<String>, EvalError> {
+            if name.starts_with('/') {
+                return Ok(event.pointer(name).and_then(|v| match v {
+                    Json::String(s) => Some(s.clone()),
+                    Json::Number(n) => Some(n.to_string()),
+                    _ => None,
+                }));
+            }
+            Ok(rule.text(event, name)?.map(|c| c.into_owned()))
+        };
+        let sku = if let Some(field) = &self.sku.field {
+            value(field)?.ok_or_else(|| rule.missing(field))?
+        } else {
+            let mut chosen = self.sku.template.as_ref();
+            for (field, equals, t) in &self.sku.cases {
+                if value(field)?.is_some_and(|v| equals.contains(&v)) {
+                    chosen = Some(t);
+                    break;
+                }
+            }
+            let t = chosen.expect("a compiled sku has a template when it has no field");
+            let mut values: BTreeMap<String, String> = BTreeMap::new();
+            for p in t.placeholders() {
+                let name = match p {
+                    Placeholder::Field(f) | Placeholder::Pointer(f) => f,
+                };
+                if let Some(v) = value(name)? {
+                    values.insert(name.clone(), v);
+                }
+            }
+            t.render(|p| match p {
+                Placeholder::Field(f) | Placeholder::Pointer(f) => {
+                    values.get(f).map(String::as_str)
+                }
+            })
+            .map_err(|e| EvalError::MissingField {
+                field: e.to_string(),
+                pointers: Vec::new(),
+            })?
+        };
+        crate::events::check_id("sku", &sku)?;
+        if super::sku::safe_path_segment(&sku).is_none() {
+            return Err(EvalError::InvalidId {
+                field: "sku".into(),
+                reason: format!("`{sku}` cannot be one URL path segment (empty, `.` or `..`)"),
+            });
+        }
+        Ok(sku)
+    }
+
+    /// Looks the SKU up (cache, breaker, strict timeout) and maps the answer to a target.
+    pub(crate) async fn evaluate(
+        &self,
+        sku: String,
+        state: &RouteState,
+        inventory: &dyn InventorySource,
+        clock: &Clock,
+    ) -> RoutingDecision {
+        let now = clock();
+        if let Some(status) = state.cache.as_ref().and_then(|c| c.get(&sku, now)) {
+            return self.decide(sku, Ok(status), None, true);
+        }
+        let Ok(permit) = state.breaker.try_acquire(now) else {
+            return self.fall_back(
+                sku,
+                FallbackReason::BreakerOpen,
+                None,
+                "circuit breaker open".into(),
+            );
+        };
+        let url = self.url.replace("{sku}", &encode_path_segment(&sku));
+        let req = LookupRequest {
+            sku: &sku,
+            url: &url,
+            timeout: self.timeout,
+            status_pointer: &self.status_at,
+            headers: &self.headers,
+        };
+        let started = std::time::Instant::now();
+        // The deadline is enforced here as well, so an embedder's source cannot stall routing.
+        let result = match tokio::time::timeout(self.timeout, inventory.lookup(&req)).await {
+            Ok(r) => r,
+            Err(_) => Err(LookupError::Timeout),
+        };
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let failed = matches!(
+            result,
+            Err(LookupError::Timeout | LookupError::Upstream(_) | LookupError::Unreachable(_))
+        );
+        state.breaker.record(permit, !failed, clock());
+        if let (Ok(status), Some(cache)) = (&result, &state.cache) {
+            cache.insert(&sku, status.clone(), now);
+        }
+        self.decide(sku, result, Some(ms), false)
+    }
+
+    fn decide(
+        &self,
+        sku: String,
+        result: Result<String, LookupError>,
+        ms: Option<f64>,
+        cached: bool,
+    ) -> RoutingDecision {
+        let (status, matched, target, reason, error) = match result {
+            Ok(status) => match self.statuses.get(&status) {
+                Some(t) => (Some(status), RouteMatch::Status, t, None, None),
+                None => (Some(status), RouteMatch::Unknown, &self.unknown, None, None),
+            },
+            Err(e @ (LookupError::Client(_) | LookupError::BadResponse(_))) => (
+                None,
+                RouteMatch::Unknown,
+                &self.unknown,
+                None,
+                Some(e.to_string()),
+            ),
+            Err(e) => {
+                let reason = match e {
+                    LookupError::Timeout => FallbackReason::Timeout,
+                    LookupError::Upstream(_) => FallbackReason::UpstreamError,
+                    _ => FallbackReason::Unreachable,
+                };
+                (
+                    None,
+                    RouteMatch::Fallback,
+                    &self.fallback,
+                    Some(reason),
+                    Some(e.to_string()),
+                )
+            }
+        };
+        RoutingDecision {
+            route: self.name.clone(),
+            sku,
+            status,
+            matched,
+            reason,
+            skills: target.skills.clone(),
+            queues: target.queues.clone(),
+            skill_id: target.skill_id,
+            lookup_ms: ms,
+            cached,
+            error,
+        }
+    }
+
+    fn fall_back(
+        &self,
+        sku: String,
+        reason: FallbackReason,
+        ms: Option<f64>,
+        error: String,
+    ) -> RoutingDecision {
+        let mut d = self.decide(sku, Err(LookupError::Timeout), ms, false);
+        d.reason = Some(reason);
+        d.error = Some(error);
+        d
+    }
+}

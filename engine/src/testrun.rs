@@ -1,0 +1,238 @@
+//! Runs the rule files' own test cases: deterministic time, a mock inventory, no network.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::compile::CompiledRules;
+use crate::decision::Decision;
+use crate::dedup::store::BoxFuture;
+use crate::engine::Engine;
+use crate::routing::source::{InventorySource, LookupError, LookupRequest};
+use crate::status::LoadError;
+use crate::testcase::{Expect, MockAnswer, TestCaseSpec};
+
+/// One case's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseResult {
+    /// The case's name.
+    pub name: String,
+    /// Every mismatch, one line each (`step 2: verdict: expected duplicate, got unique`).
+    pub failures: Vec<String>,
+}
+
+impl CaseResult {
+    /// True when every step matched.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// The results of every case.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TestReport {
+    /// One result per case, in file order.
+    pub cases: Vec<CaseResult>,
+}
+
+impl TestReport {
+    /// True when every case passed.
+    pub fn passed(&self) -> bool {
+        self.cases.iter().all(CaseResult::passed)
+    }
+}
+
+/// The failing cases that kept a rule change from going live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestFailures(pub Vec<CaseResult>);
+
+impl fmt::Display for TestFailures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} rule test case(s) failed; the rules in force stay",
+            self.0.len()
+        )?;
+        for case in &self.0 {
+            writeln!(f, "case `{}`:", case.name)?;
+            for line in &case.failures {
+                writeln!(f, "  {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs every case; fails with the failing cases.
+pub(crate) fn gate(rules: &Arc<CompiledRules>) -> Result<(), LoadError> {
+    let report = run_tests(rules);
+    let failed: Vec<CaseResult> = report.cases.into_iter().filter(|c| !c.passed()).collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(LoadError::TestsFailed(TestFailures(failed)))
+    }
+}
+
+/// Runs the rules' test cases on a thread of its own (safe to call from inside a runtime).
+pub fn run_tests(rules: &Arc<CompiledRules>) -> TestReport {
+    let rules = rules.clone();
+    let worker = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a test runtime");
+        rt.block_on(async {
+            let mut cases = Vec::new();
+            for case in rules.tests() {
+                cases.push(run_case(&rules, case).await);
+            }
+            TestReport { cases }
+        })
+    });
+    worker.join().unwrap_or_else(|_| TestReport {
+        cases: vec![CaseResult {
+            name: "(runner)".into(),
+            failures: vec!["the test runner panicked".into()],
+        }],
+    })
+}
+
+/// Time that moves only when a step says so.
+#[derive(Debug)]
+pub(crate) struct ManualClock {
+    base: Instant,
+    offset_ms: AtomicU64,
+}
+
+impl ManualClock {
+    fn now(&self) -> Instant {
+        self.base + Duration::from_millis(self.offset_ms.load(Ordering::Relaxed))
+    }
+}
+
+struct MockInventory(BTreeMap<String, MockAnswer>);
+
+impl InventorySource for MockInventory {
+    fn lookup<'a>(
+        &'a self,
+        req: &'a LookupRequest<'a>,
+    ) -> BoxFuture<'a, Result<String, LookupError>> {
+        let answer = match self.0.get(req.sku) {
+            None => Err(LookupError::Client(404)),
+            Some(MockAnswer::Status(s)) if s == "timeout" => Err(LookupError::Timeout),
+            Some(MockAnswer::Status(s)) if s == "unreachable" => {
+                Err(LookupError::Unreachable("mock".into()))
+            }
+            Some(MockAnswer::Status(s)) | Some(MockAnswer::Literal { status: s }) => Ok(s.clone()),
+            Some(MockAnswer::Error { error }) if *error >= 500 => {
+                Err(LookupError::Upstream(*error))
+            }
+            Some(MockAnswer::Error { error }) => Err(LookupError::Client(*error)),
+        };
+        Box::pin(async move { answer })
+    }
+}
+
+async fn run_case(rules: &Arc<CompiledRules>, case: &TestCaseSpec) -> CaseResult {
+    let clock = Arc::new(ManualClock {
+        base: Instant::now(),
+        offset_ms: AtomicU64::new(0),
+    });
+    let c = clock.clone();
+    let built = Engine::with_rules(rules.clone())
+        .inventory(Arc::new(MockInventory(case.inventory.clone())))
+        .clock(Arc::new(move || c.now()))
+        .build();
+    let mut failures = Vec::new();
+    let engine = match built {
+        Ok(e) => e,
+        Err(e) => {
+            return CaseResult {
+                name: case.name.clone(),
+                failures: vec![e.to_string()],
+            }
+        }
+    };
+    for (i, step) in case.steps.iter().enumerate() {
+        let n = i + 1;
+        if let Some(at) = &step.at {
+            match at.parse() {
+                Ok(d) => clock
+                    .offset_ms
+                    .store(d.as_millis() as u64, Ordering::Relaxed),
+                Err(e) => failures.push(format!("step {n}: {e}")),
+            }
+        }
+        match engine.evaluate(&step.event).await {
+            Ok(eval) => compare(n, &step.expect, &eval.commit(), &mut failures),
+            Err(e) => match &step.expect.error {
+                Some(want) if e.to_string().contains(want.as_str()) => {}
+                _ => failures.push(format!("step {n}: unexpected error: {e}")),
+            },
+        }
+    }
+    CaseResult {
+        name: case.name.clone(),
+        failures,
+    }
+}
+
+fn check<T: PartialEq + fmt::Debug>(
+    out: &mut Vec<String>,
+    n: usize,
+    what: &str,
+    want: &Option<T>,
+    got: Option<&T>,
+) {
+    if let Some(w) = want {
+        if got != Some(w) {
+            let got = got.map_or("nothing".to_string(), |g| format!("{g:?}"));
+            out.push(format!("step {n}: {what}: expected {w:?}, got {got}"));
+        }
+    }
+}
+
+fn compare(n: usize, want: &Expect, d: &Decision, out: &mut Vec<String>) {
+    if let Some(e) = &want.error {
+        out.push(format!(
+            "step {n}: expected an error containing {e:?}, got outcome {:?}",
+            d.outcome
+        ));
+    }
+    check(out, n, "outcome", &want.outcome, Some(&d.outcome));
+    let dd = d.dedup.as_ref();
+    check(out, n, "verdict", &want.verdict, dd.map(|x| &x.verdict));
+    check(
+        out,
+        n,
+        "highest_sequence",
+        &want.highest_sequence,
+        dd.and_then(|x| x.highest_sequence.as_ref()),
+    );
+    check(out, n, "channel", &want.channel, dd.map(|x| &x.channel));
+    let r = d.routing.as_ref();
+    check(out, n, "sku", &want.sku, r.map(|x| &x.sku));
+    check(
+        out,
+        n,
+        "status",
+        &want.status,
+        r.and_then(|x| x.status.as_ref()),
+    );
+    check(out, n, "matched", &want.matched, r.map(|x| &x.matched));
+    check(
+        out,
+        n,
+        "reason",
+        &want.reason,
+        r.and_then(|x| x.reason.as_ref()),
+    );
+    check(out, n, "skills", &want.skills, r.map(|x| &x.skills));
+    check(out, n, "queues", &want.queues, r.map(|x| &x.queues));
+}

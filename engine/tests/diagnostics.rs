@@ -1,0 +1,56 @@
+//! The text of compile errors, snapshot-tested so a worse message shows up in review.
+
+use std::path::Path;
+
+fn diagnostics_for(case: &str) -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/broken")
+        .join(case);
+    let err =
+        cxrules_engine::compile::load_dir(&dir).expect_err("the fixture is broken on purpose");
+    err.to_string().replace(&format!("{}/", dir.display()), "")
+}
+
+macro_rules! snapshot {
+    ($($case:ident),* $(,)?) => {$(
+        #[test]
+        fn $case() {
+            insta::assert_snapshot!(stringify!($case), diagnostics_for(stringify!($case)));
+        }
+    )*};
+}
+
+snapshot!(
+    unknown_key,
+    bad_duration,
+    bad_regex,
+    unknown_normalizer,
+    duplicate_name,
+    unset_var,
+    wrong_type,
+    yaml_syntax,
+    empty_file,
+    three_mistakes,
+);
+
+#[test]
+fn a_missing_directory_is_one_clear_error() {
+    let err = cxrules_engine::compile::load_dir(Path::new("/nonexistent/rules")).unwrap_err();
+    assert_eq!(err.0.len(), 1);
+    assert!(
+        err.to_string().contains("cannot read the rules directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_mistake_of_a_file_is_reported() {
+    let text = diagnostics_for("three_mistakes");
+    assert!(text.contains("3 errors in the rules"), "{text}");
+    assert!(text.contains("did you mean `lowercase`?"), "{text}");
+    assert!(
+        text.contains("did you mean `inventory`?") || text.contains("unknown route `inventroy`"),
+        "{text}"
+    );
+    assert!(text.contains("did you mean `content`?"), "{text}");
+}

@@ -1,0 +1,208 @@
+//! Hot reload with real files in a temp dir: edits, rename-saves, ConfigMap symlink swaps,
+//! broken edits and failing rule tests.
+
+use std::path::Path;
+use std::time::Duration;
+
+use cxrules_engine::reload::WatchOptions;
+use cxrules_engine::{Engine, Outcome, ReloadReport};
+use serde_json::json;
+
+fn rules(event_type: &str) -> String {
+    format!(
+        "version: 1\nevents:\n  message:\n    type: {event_type}\n    dedup: true\ndedup:\n  default: {{ window: 45s }}\n"
+    )
+}
+
+fn event(event_type: &str) -> serde_json::Value {
+    json!({"type": event_type, "data": {"message": {"interactionId": "i-1", "senderId": "s", "content": "hi"}}})
+}
+
+async fn outcome(engine: &Engine, event_type: &str) -> Outcome {
+    engine
+        .evaluate(&event(event_type))
+        .await
+        .unwrap()
+        .commit()
+        .outcome
+}
+
+/// Waits (bounded) until the engine's version differs from `old`.
+async fn wait_for_new_version(engine: &Engine, old: &str) -> bool {
+    for _ in 0..100 {
+        if engine.rules().version() != old {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+async fn wait_for_error(engine: &Engine) -> Option<String> {
+    for _ in 0..100 {
+        if let Some(e) = engine.reload_status().last_error {
+            return Some(e);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn an_edit_goes_live() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), rules("a.created")).unwrap();
+    let engine = Engine::from_dir(dir.path()).unwrap();
+    let _watch = engine.watch(WatchOptions::default()).unwrap();
+    assert_eq!(outcome(&engine, "b.created").await, Outcome::Ignored);
+    let old = engine.rules().version().to_string();
+    std::fs::write(dir.path().join("rules.yaml"), rules("b.created")).unwrap();
+    assert!(
+        wait_for_new_version(&engine, &old).await,
+        "the edit was not picked up"
+    );
+    assert_eq!(outcome(&engine, "b.created").await, Outcome::Processed);
+    let status = engine.reload_status();
+    assert!(!status.stale);
+    assert_eq!(status.history.last().unwrap().result, "loaded");
+}
+
+#[tokio::test]
+async fn an_atomic_rename_save_goes_live() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), rules("a.created")).unwrap();
+    let engine = Engine::from_dir(dir.path()).unwrap();
+    let _watch = engine.watch(WatchOptions::default()).unwrap();
+    let old = engine.rules().version().to_string();
+    // What many editors do: write a hidden temp file, then rename it over the original.
+    let tmp = dir.path().join(".rules.yaml.tmp");
+    std::fs::write(&tmp, rules("b.created")).unwrap();
+    std::fs::rename(&tmp, dir.path().join("rules.yaml")).unwrap();
+    assert!(wait_for_new_version(&engine, &old).await);
+    assert_eq!(outcome(&engine, "b.created").await, Outcome::Processed);
+}
+
+#[cfg(unix)]
+fn configmap_version(dir: &Path, name: &str, text: &str) {
+    let v = dir.join(name);
+    std::fs::create_dir(&v).unwrap();
+    std::fs::write(v.join("rules.yaml"), text).unwrap();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_configmap_symlink_swap_goes_live() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The layout the kubelet keeps: rules.yaml -> ..data/rules.yaml, ..data -> ..<timestamp>.
+    configmap_version(d, "..2026_11_23_10_00_00.1", &rules("a.created"));
+    symlink("..2026_11_23_10_00_00.1", d.join("..data")).unwrap();
+    symlink("..data/rules.yaml", d.join("rules.yaml")).unwrap();
+    let engine = Engine::from_dir(d).unwrap();
+    let _watch = engine.watch(WatchOptions::default()).unwrap();
+    let old = engine.rules().version().to_string();
+    configmap_version(d, "..2026_11_23_10_05_00.2", &rules("b.created"));
+    symlink("..2026_11_23_10_05_00.2", d.join("..data_tmp")).unwrap();
+    std::fs::rename(d.join("..data_tmp"), d.join("..data")).unwrap();
+    std::fs::remove_dir_all(d.join("..2026_11_23_10_00_00.1")).unwrap();
+    assert!(
+        wait_for_new_version(&engine, &old).await,
+        "the swap was not picked up"
+    );
+    assert_eq!(outcome(&engine, "b.created").await, Outcome::Processed);
+}
+
+#[tokio::test]
+async fn a_broken_edit_keeps_the_rules_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), rules("a.created")).unwrap();
+    let engine = Engine::from_dir(dir.path()).unwrap();
+    let _watch = engine.watch(WatchOptions::default()).unwrap();
+    let old = engine.rules().version().to_string();
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "version: 1\ndedup:\n  default: { window: soon }\n",
+    )
+    .unwrap();
+    let error = wait_for_error(&engine)
+        .await
+        .expect("the broken edit was reported");
+    assert!(error.contains("rules.yaml:3"), "{error}");
+    assert!(error.contains("invalid duration"), "{error}");
+    assert_eq!(engine.rules().version(), old);
+    assert_eq!(outcome(&engine, "a.created").await, Outcome::Processed);
+    let status = engine.reload_status();
+    assert!(status.stale);
+    assert_eq!(status.consecutive_failures, 1);
+    assert_eq!(status.last_diagnostics[0].line, Some(3));
+}
+
+#[tokio::test]
+async fn a_failing_rule_test_keeps_the_rules_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), rules("a.created")).unwrap();
+    let engine = Engine::from_dir(dir.path()).unwrap();
+    let old = engine.rules().version().to_string();
+    let failing = "version: 1\ntests:\n  - name: a repeat is suppressed\n    steps:\n      - event: {type: a.created, data: {message: {interactionId: i, senderId: s, content: x}}}\n        expect: {outcome: suppressed}\n";
+    std::fs::write(dir.path().join("tests.yaml"), failing).unwrap();
+    let err = engine.reload().unwrap_err().to_string();
+    assert!(err.contains("a repeat is suppressed"), "{err}");
+    assert!(
+        err.contains("outcome: expected Suppressed, got Processed"),
+        "{err}"
+    );
+    assert_eq!(engine.rules().version(), old);
+    assert!(engine
+        .reload_status()
+        .last_error
+        .unwrap()
+        .contains("a repeat is suppressed"));
+}
+
+#[tokio::test]
+async fn polling_mode_sees_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), rules("a.created")).unwrap();
+    let engine = Engine::from_dir(dir.path()).unwrap();
+    let opts = WatchOptions {
+        poll: Some(Duration::from_millis(100)),
+        ..WatchOptions::default()
+    };
+    let _watch = engine.watch(opts).unwrap();
+    let old = engine.rules().version().to_string();
+    std::fs::write(dir.path().join("rules.yaml"), rules("b.created")).unwrap();
+    assert!(wait_for_new_version(&engine, &old).await);
+}
+
+#[tokio::test]
+async fn an_unchanged_file_is_not_reloaded_and_windows_survive_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), rules("a.created")).unwrap();
+    let engine = Engine::from_dir(dir.path()).unwrap();
+    assert_eq!(outcome(&engine, "a.created").await, Outcome::Processed);
+    let report = engine.reload_if_changed().unwrap();
+    assert!(
+        matches!(report, ReloadReport::Unchanged { .. }),
+        "{report:?}"
+    );
+    // A change elsewhere in the rules leaves the dedup channel as it was: its window survives.
+    std::fs::write(
+        dir.path().join("more.yaml"),
+        "version: 1\nnormalizers:\n  unused: [trim]\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        engine.reload().unwrap(),
+        ReloadReport::Loaded { .. }
+    ));
+    assert_eq!(outcome(&engine, "a.created").await, Outcome::Suppressed);
+    // A changed window starts afresh.
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        rules("a.created").replace("45s", "50s"),
+    )
+    .unwrap();
+    engine.reload().unwrap();
+    assert_eq!(outcome(&engine, "a.created").await, Outcome::Processed);
+}
