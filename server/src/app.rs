@@ -93,7 +93,12 @@ impl AppState {
         metrics: Metrics,
         health: Arc<OutboundHealth>,
     ) -> Self {
-        let effects = Effects::new(config.effects.clone(), config.profile.clone(), sink, metrics.clone());
+        let effects = Effects::new(
+            config.effects.clone(),
+            config.profile.clone(),
+            sink,
+            metrics.clone(),
+        );
         let pusher = match &config.push {
             Some(push) => Pusher::start(push.clone(), metrics.clone()),
             None => Pusher::disabled(metrics.clone()),
@@ -114,7 +119,9 @@ impl AppState {
             reloads_seen: Mutex::new(None),
             watch: Mutex::new(None),
         };
-        Self { inner: Arc::new(inner) }
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Loads the rules from `config.rules_dir`, builds the state, and starts watching the
@@ -203,11 +210,21 @@ pub async fn run(
         signal_state.set_ready(false);
         tracing::info!("shutting down: no new events accepted");
     };
-    axum::serve(listener, app(state.clone())).with_graceful_shutdown(signal).await?;
-    state.inner.watch.lock().unwrap_or_else(|e| e.into_inner()).take();
+    axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(signal)
+        .await?;
+    state
+        .inner
+        .watch
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
     let left = state.inner.effects.drain(state.inner.drain_timeout).await;
     if left > 0 {
-        tracing::error!(left, "shutdown: updates not sent to cxone (each logged above)");
+        tracing::error!(
+            left,
+            "shutdown: updates not sent to cxone (each logged above)"
+        );
     }
     Ok(())
 }

@@ -103,7 +103,9 @@ impl Config {
             None => Profile::builtin(args.cxone_profile),
         };
         if args.effects_capacity == 0 {
-            return Err(ConfigError::Invalid("--effects-capacity must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "--effects-capacity must be at least 1".into(),
+            ));
         }
         let (cxone, dry_run_reason) = credentials(&args, profile.base);
         Ok(Self {
@@ -128,15 +130,17 @@ impl Config {
             },
             drain_timeout: args.drain_timeout,
             webhook_auth: webhook_auth(&args)?,
-            push: args.metrics_endpoint.clone().filter(|e| !e.trim().is_empty()).map(|endpoint| {
-                PushConfig {
+            push: args
+                .metrics_endpoint
+                .clone()
+                .filter(|e| !e.trim().is_empty())
+                .map(|endpoint| PushConfig {
                     endpoint,
                     batch_size: args.metrics_batch_size.max(1),
                     interval: args.metrics_interval,
                     buffer: 10_000,
                     environment: args.environment.clone(),
-                }
-            }),
+                }),
             retry_after: args.retry_after,
         })
     }
@@ -154,7 +158,8 @@ fn credentials(args: &ServeArgs, base: ProfileName) -> (Option<CxoneSettings>, O
     let client_id = first([args.cxone_client_id.clone(), env("CONE_CLIENT_ID")]);
     let client_secret = first([args.cxone_client_secret.clone(), env("CONE_CLIENT_SECRET")]);
     let (Some(client_id), Some(client_secret)) = (client_id, client_secret) else {
-        let reason = "no CXONE_CLIENT_ID / CXONE_CLIENT_SECRET (or CONE_CLIENT_ID / CONE_CLIENT_SECRET)";
+        let reason =
+            "no CXONE_CLIENT_ID / CXONE_CLIENT_SECRET (or CONE_CLIENT_ID / CONE_CLIENT_SECRET)";
         return (None, Some(reason.into()));
     };
     if base == ProfileName::Dfo

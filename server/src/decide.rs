@@ -59,7 +59,10 @@ fn verdict_str(verdict: Verdict) -> &'static str {
 /// keys), never raw from the event, so a sender cannot grow the number of series.
 pub fn count(metrics: &Metrics, decision: &Decision) {
     let rule = decision.event.as_deref().unwrap_or("unmatched");
-    let channel = decision.dedup.as_ref().map_or("none", |d| d.channel.as_str());
+    let channel = decision
+        .dedup
+        .as_ref()
+        .map_or("none", |d| d.channel.as_str());
     metrics.event(rule, channel, outcome_str(decision.outcome));
     metrics.decision_latency(decision.latency_us as f64 / 1e6);
     if let Some(d) = &decision.dedup {

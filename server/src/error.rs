@@ -29,12 +29,27 @@ struct Body<'a> {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, reason: &'static str, error: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self { status, error: error.into(), hint: hint.into(), reason, retry_after: None }
+    fn new(
+        status: StatusCode,
+        reason: &'static str,
+        error: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            error: error.into(),
+            hint: hint.into(),
+            reason,
+            retry_after: None,
+        }
     }
 
     /// 400: the event is not usable.
-    pub fn bad_request(reason: &'static str, error: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub fn bad_request(
+        reason: &'static str,
+        error: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
         Self::new(StatusCode::BAD_REQUEST, reason, error, hint)
     }
 
@@ -73,7 +88,11 @@ impl ApiError {
     }
 
     /// 503: the host cannot take the event now; the sender should retry.
-    pub fn unavailable(reason: &'static str, error: impl Into<String>, retry_after: Duration) -> Self {
+    pub fn unavailable(
+        reason: &'static str,
+        error: impl Into<String>,
+        retry_after: Duration,
+    ) -> Self {
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             reason,
@@ -87,7 +106,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body { error: &self.error, hint: &self.hint };
+        let body = Body {
+            error: &self.error,
+            hint: &self.hint,
+        };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(after) = self.retry_after {
             let secs = after.as_secs().max(1).to_string();

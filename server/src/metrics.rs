@@ -120,24 +120,101 @@ impl Metrics {
         let mut r = Registry::with_prefix("cxrules");
         let ack: HistogramFamily<EndpointLabels> = Family::new_with_constructor(latency_histogram);
         let inner = Inner {
-            events: reg(&mut r, "events", "Events evaluated, by type, channel and decision", Family::default()),
-            suppressed: reg(&mut r, "duplicates_suppressed", "Messages suppressed as duplicates", Family::default()),
-            routing: reg(&mut r, "routing_decisions", "Routing decisions by route, inventory status and fallback reason", Family::default()),
-            rejected: reg(&mut r, "requests_rejected", "Inbound requests answered with an error, by route and reason", Family::default()),
-            outbound: reg(&mut r, "outbound_calls", "Calls to CXone by endpoint and HTTP status", Family::default()),
-            retries: reg(&mut r, "outbound_retries", "Retried calls to CXone by endpoint and reason", Family::default()),
-            failed: reg(&mut r, "effects_failed", "Side effects given up, by endpoint and reason", Family::default()),
-            skipped: reg(&mut r, "effects_skipped", "Side effects with no call to make (profile has none, value missing)", Family::default()),
-            coalesced: reg(&mut r, "effects_coalesced", "Metadata updates merged into an earlier one", Counter::default()),
-            token_refreshes: reg(&mut r, "token_refreshes", "Token requests by result", Family::default()),
-            reloads: reg(&mut r, "rules_reloads", "Rule reloads by result", Family::default()),
-            push: reg(&mut r, "metrics_push_batches", "Batches pushed to METRICS_ENDPOINT by result", Family::default()),
-            queue_depth: reg(&mut r, "effects_queue_depth", "Side effects queued or in flight", Gauge::default()),
-            decision_latency: reg(&mut r, "decision_latency_seconds", "Time to evaluate an event", latency_histogram()),
-            ack_latency: reg(&mut r, "ack_latency_seconds", "From receiving an event to CXone acknowledging its update", ack),
+            events: reg(
+                &mut r,
+                "events",
+                "Events evaluated, by type, channel and decision",
+                Family::default(),
+            ),
+            suppressed: reg(
+                &mut r,
+                "duplicates_suppressed",
+                "Messages suppressed as duplicates",
+                Family::default(),
+            ),
+            routing: reg(
+                &mut r,
+                "routing_decisions",
+                "Routing decisions by route, inventory status and fallback reason",
+                Family::default(),
+            ),
+            rejected: reg(
+                &mut r,
+                "requests_rejected",
+                "Inbound requests answered with an error, by route and reason",
+                Family::default(),
+            ),
+            outbound: reg(
+                &mut r,
+                "outbound_calls",
+                "Calls to CXone by endpoint and HTTP status",
+                Family::default(),
+            ),
+            retries: reg(
+                &mut r,
+                "outbound_retries",
+                "Retried calls to CXone by endpoint and reason",
+                Family::default(),
+            ),
+            failed: reg(
+                &mut r,
+                "effects_failed",
+                "Side effects given up, by endpoint and reason",
+                Family::default(),
+            ),
+            skipped: reg(
+                &mut r,
+                "effects_skipped",
+                "Side effects with no call to make (profile has none, value missing)",
+                Family::default(),
+            ),
+            coalesced: reg(
+                &mut r,
+                "effects_coalesced",
+                "Metadata updates merged into an earlier one",
+                Counter::default(),
+            ),
+            token_refreshes: reg(
+                &mut r,
+                "token_refreshes",
+                "Token requests by result",
+                Family::default(),
+            ),
+            reloads: reg(
+                &mut r,
+                "rules_reloads",
+                "Rule reloads by result",
+                Family::default(),
+            ),
+            push: reg(
+                &mut r,
+                "metrics_push_batches",
+                "Batches pushed to METRICS_ENDPOINT by result",
+                Family::default(),
+            ),
+            queue_depth: reg(
+                &mut r,
+                "effects_queue_depth",
+                "Side effects queued or in flight",
+                Gauge::default(),
+            ),
+            decision_latency: reg(
+                &mut r,
+                "decision_latency_seconds",
+                "Time to evaluate an event",
+                latency_histogram(),
+            ),
+            ack_latency: reg(
+                &mut r,
+                "ack_latency_seconds",
+                "From receiving an event to CXone acknowledging its update",
+                ack,
+            ),
             registry: r,
         };
-        Self { inner: Arc::new(inner) }
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Counts one evaluated event.
@@ -152,7 +229,10 @@ impl Metrics {
 
     /// Counts one suppressed duplicate.
     pub fn suppressed(&self, channel: &str, verdict: &str) {
-        let labels = SuppressedLabels { channel: channel.into(), verdict: verdict.into() };
+        let labels = SuppressedLabels {
+            channel: channel.into(),
+            verdict: verdict.into(),
+        };
         self.inner.suppressed.get_or_create(&labels).inc();
     }
 
@@ -169,31 +249,46 @@ impl Metrics {
 
     /// Counts one inbound request answered with an error.
     pub fn rejected(&self, route: &str, reason: &str) {
-        let labels = ReasonLabels { endpoint: route.into(), reason: reason.into() };
+        let labels = ReasonLabels {
+            endpoint: route.into(),
+            reason: reason.into(),
+        };
         self.inner.rejected.get_or_create(&labels).inc();
     }
 
     /// Counts one outbound call; `status` is the HTTP status or `transport`/`dry_run`.
     pub fn outbound(&self, endpoint: &str, status: &str) {
-        let labels = OutboundLabels { endpoint: endpoint.into(), status: status.into() };
+        let labels = OutboundLabels {
+            endpoint: endpoint.into(),
+            status: status.into(),
+        };
         self.inner.outbound.get_or_create(&labels).inc();
     }
 
     /// Counts one retry of an outbound call.
     pub fn retry(&self, endpoint: &str, reason: &str) {
-        let labels = ReasonLabels { endpoint: endpoint.into(), reason: reason.into() };
+        let labels = ReasonLabels {
+            endpoint: endpoint.into(),
+            reason: reason.into(),
+        };
         self.inner.retries.get_or_create(&labels).inc();
     }
 
     /// Counts one side effect given up (`gone`, `forbidden`, `rejected`, `exhausted`, `shutdown`).
     pub fn effect_failed(&self, endpoint: &str, reason: &str) {
-        let labels = ReasonLabels { endpoint: endpoint.into(), reason: reason.into() };
+        let labels = ReasonLabels {
+            endpoint: endpoint.into(),
+            reason: reason.into(),
+        };
         self.inner.failed.get_or_create(&labels).inc();
     }
 
     /// Counts one side effect that needed no call.
     pub fn effect_skipped(&self, endpoint: &str, reason: &str) {
-        let labels = ReasonLabels { endpoint: endpoint.into(), reason: reason.into() };
+        let labels = ReasonLabels {
+            endpoint: endpoint.into(),
+            reason: reason.into(),
+        };
         self.inner.skipped.get_or_create(&labels).inc();
     }
 
@@ -204,25 +299,33 @@ impl Metrics {
 
     /// Counts one token request (`ok` or `error`).
     pub fn token_refresh(&self, result: &str) {
-        let labels = ResultLabels { result: result.into() };
+        let labels = ResultLabels {
+            result: result.into(),
+        };
         self.inner.token_refreshes.get_or_create(&labels).inc();
     }
 
     /// Counts one rules reload (`ok`, `error`, `unchanged`).
     pub fn reload(&self, result: &str) {
-        let labels = ResultLabels { result: result.into() };
+        let labels = ResultLabels {
+            result: result.into(),
+        };
         self.inner.reloads.get_or_create(&labels).inc();
     }
 
     /// Counts one batch pushed to `METRICS_ENDPOINT` (`ok`, `error`, `dropped`).
     pub fn push(&self, result: &str) {
-        let labels = ResultLabels { result: result.into() };
+        let labels = ResultLabels {
+            result: result.into(),
+        };
         self.inner.push.get_or_create(&labels).inc();
     }
 
     /// Sets the number of side effects queued or in flight.
     pub fn set_queue_depth(&self, depth: usize) {
-        self.inner.queue_depth.set(i64::try_from(depth).unwrap_or(i64::MAX));
+        self.inner
+            .queue_depth
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
     /// Records the time one evaluation took.
@@ -232,8 +335,13 @@ impl Metrics {
 
     /// Records the time from receiving an event to CXone acknowledging its update.
     pub fn ack_latency(&self, endpoint: &str, seconds: f64) {
-        let labels = EndpointLabels { endpoint: endpoint.into() };
-        self.inner.ack_latency.get_or_create(&labels).observe(seconds);
+        let labels = EndpointLabels {
+            endpoint: endpoint.into(),
+        };
+        self.inner
+            .ack_latency
+            .get_or_create(&labels)
+            .observe(seconds);
     }
 
     /// The registry in the Prometheus/OpenMetrics text format.
@@ -257,7 +365,9 @@ mod tests {
         m.ack_latency("routing", 0.02);
         m.set_queue_depth(3);
         let text = m.encode();
-        assert!(text.contains("cxrules_outbound_calls_total{endpoint=\"metadata\",status=\"200\"} 2"));
+        assert!(
+            text.contains("cxrules_outbound_calls_total{endpoint=\"metadata\",status=\"200\"} 2")
+        );
         assert!(text.contains("cxrules_ack_latency_seconds_count{endpoint=\"routing\"} 1"));
         assert!(text.contains("cxrules_effects_queue_depth 3"));
         assert!(text.ends_with("# EOF\n"));

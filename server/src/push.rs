@@ -34,7 +34,11 @@ pub struct Pusher {
 impl Pusher {
     /// A pusher that records nothing.
     pub fn disabled(metrics: Metrics) -> Self {
-        Self { tx: None, metrics, environment: String::new() }
+        Self {
+            tx: None,
+            metrics,
+            environment: String::new(),
+        }
     }
 
     /// Starts the background sender on the current runtime.
@@ -42,13 +46,20 @@ impl Pusher {
         let (tx, rx) = mpsc::channel(config.buffer.max(1));
         let environment = config.environment.clone();
         tokio::spawn(run(config, rx, metrics.clone()));
-        Self { tx: Some(tx), metrics, environment }
+        Self {
+            tx: Some(tx),
+            metrics,
+            environment,
+        }
     }
 
     /// Records one message's dedup outcome (`processed` or `dropped`, as the seed named them).
     pub fn record(&self, interaction_id: &str, status: &str) {
         let Some(tx) = &self.tx else { return };
-        let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
         let record = json!({
             "metric": "cxone.conversational.deduplication",
             "tags": {"interactionId": interaction_id, "status": status, "environment": self.environment},
@@ -62,7 +73,10 @@ impl Pusher {
 }
 
 async fn run(config: PushConfig, mut rx: mpsc::Receiver<Value>, metrics: Metrics) {
-    let http = match reqwest::Client::builder().timeout(Duration::from_secs(5)).build() {
+    let http = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+    {
         Ok(http) => http,
         Err(e) => {
             tracing::error!(error = %e, "metrics push disabled: cannot build an http client");
@@ -136,7 +150,12 @@ mod tests {
         pusher.record("i-1", "dropped");
         pusher.record("i-2", "processed");
         for _ in 0..100 {
-            if !server.received_requests().await.unwrap_or_default().is_empty() {
+            if !server
+                .received_requests()
+                .await
+                .unwrap_or_default()
+                .is_empty()
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

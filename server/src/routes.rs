@@ -39,21 +39,38 @@ pub struct Accepted {
 }
 
 /// `POST /webhook/cxone/events` (the dedup seed's path).
-pub async fn cxone_events(State(s): State<AppState>, h: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn cxone_events(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     handle(&s, "cxone_events", &h, body).await
 }
 
 /// `POST /webhook/routing-events` (the routing seed's path).
-pub async fn routing_events(State(s): State<AppState>, h: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn routing_events(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     handle(&s, "routing_events", &h, body).await
 }
 
 /// `POST /events`: any event type the rules know.
-pub async fn events(State(s): State<AppState>, h: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn events(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     handle(&s, "events", &h, body).await
 }
 
-async fn handle(state: &AppState, route: &'static str, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+async fn handle(
+    state: &AppState,
+    route: &'static str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let span = tracing::info_span!("event", route, interaction_id = tracing::field::Empty);
     match ingest(state, headers, body).instrument(span.clone()).await {
         Ok(accepted) => (StatusCode::OK, Json(accepted)).into_response(),
@@ -66,11 +83,23 @@ async fn handle(state: &AppState, route: &'static str, headers: &HeaderMap, body
 }
 
 fn is_json(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else { return Err(ApiError::unsupported_type(None)) };
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(ApiError::unsupported_type(None));
+    };
     let text = value.to_str().unwrap_or("(not text)");
-    let essence = text.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let json = essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"));
-    if json { Ok(()) } else { Err(ApiError::unsupported_type(Some(text))) }
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_type(Some(text)))
+    }
 }
 
 fn read_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
@@ -78,7 +107,11 @@ fn read_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<By
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(state.inner.body_limit)
         } else {
-            ApiError::bad_request("unreadable_body", format!("cannot read the request body: {}", rejection.body_text()), "send the whole body in one request")
+            ApiError::bad_request(
+                "unreadable_body",
+                format!("cannot read the request body: {}", rejection.body_text()),
+                "send the whole body in one request",
+            )
         }
     })
 }
@@ -96,9 +129,15 @@ fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
 fn eval_error(state: &AppState, e: EvalError) -> ApiError {
     if e.is_client_error() {
         let hint = match &e {
-            EvalError::NotAnObject => "send the event as a JSON object, e.g. {\"type\": ..., \"data\": {...}}".to_owned(),
-            EvalError::MissingField { field, .. } => format!("add `{field}` to the event, or point the rule's `fields.{field}` at where it is"),
-            EvalError::WrongType { field, expected, .. } => format!("send `{field}` as {expected}"),
+            EvalError::NotAnObject => {
+                "send the event as a JSON object, e.g. {\"type\": ..., \"data\": {...}}".to_owned()
+            }
+            EvalError::MissingField { field, .. } => format!(
+                "add `{field}` to the event, or point the rule's `fields.{field}` at where it is"
+            ),
+            EvalError::WrongType {
+                field, expected, ..
+            } => format!("send `{field}` as {expected}"),
             _ => "send an id of printable characters, at most 256 bytes".to_owned(),
         };
         return ApiError::bad_request("invalid_event", e.to_string(), hint);
@@ -107,13 +146,26 @@ fn eval_error(state: &AppState, e: EvalError) -> ApiError {
     ApiError::unavailable("store", e.to_string(), state.inner.retry_after)
 }
 
-async fn ingest(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Accepted, ApiError> {
+async fn ingest(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, ApiError> {
     let received_at = Instant::now();
     is_json(headers)?;
     let bytes = read_body(state, body)?;
-    state.inner.auth.verify(headers, &bytes, SystemTime::now()).map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    state
+        .inner
+        .auth
+        .verify(headers, &bytes, SystemTime::now())
+        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
     let event = parse_json(&bytes)?;
-    let eval = state.inner.engine.evaluate(&event).await.map_err(|e| eval_error(state, e))?;
+    let eval = state
+        .inner
+        .engine
+        .evaluate(&event)
+        .await
+        .map_err(|e| eval_error(state, e))?;
     if let Some(id) = &eval.decision.interaction_id {
         tracing::Span::current().record("interaction_id", id.as_str());
     }
@@ -123,22 +175,43 @@ async fn ingest(state: &AppState, headers: &HeaderMap, body: Result<Bytes, Bytes
         let id = eval.decision.interaction_id.clone().unwrap_or_default();
         if let Err(e) = check_id(&id) {
             eval.rollback().await;
-            return Err(ApiError::bad_request("invalid_id", format!("interaction id cannot be used: {e}"), "send the interaction id CXone gave the interaction"));
+            return Err(ApiError::bad_request(
+                "invalid_id",
+                format!("interaction id cannot be used: {e}"),
+                "send the interaction id CXone gave the interaction",
+            ));
         }
         if let Err(e) = state.inner.effects.try_enqueue(&id, updates, received_at) {
             eval.rollback().await;
-            let reason = if e == EnqueueError::Full { "queue_full" } else { "shutting_down" };
-            return Err(ApiError::unavailable(reason, e.to_string(), state.inner.retry_after));
+            let reason = if e == EnqueueError::Full {
+                "queue_full"
+            } else {
+                "shutting_down"
+            };
+            return Err(ApiError::unavailable(
+                reason,
+                e.to_string(),
+                state.inner.retry_after,
+            ));
         }
     }
     let decision = eval.commit();
     finish(state, decision, queued, received_at)
 }
 
-fn finish(state: &AppState, decision: Decision, queued: Vec<Endpoint>, received_at: Instant) -> Result<Accepted, ApiError> {
+fn finish(
+    state: &AppState,
+    decision: Decision,
+    queued: Vec<Endpoint>,
+    received_at: Instant,
+) -> Result<Accepted, ApiError> {
     decide::count(&state.inner.metrics, &decision);
     if let (Some(_), Some(id)) = (&decision.dedup, &decision.interaction_id) {
-        let status = if decision.outcome == Outcome::Suppressed { "dropped" } else { "processed" };
+        let status = if decision.outcome == Outcome::Suppressed {
+            "dropped"
+        } else {
+            "processed"
+        };
         state.inner.pusher.record(id, status);
     }
     let explanation = decide::explain(&decision);

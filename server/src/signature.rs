@@ -78,12 +78,17 @@ pub struct BadSecret;
 /// Decodes a Standard Webhooks secret.
 pub fn decode_whsec(secret: &Secret) -> Result<Vec<u8>, BadSecret> {
     let s = secret.expose();
-    B64.decode(s.strip_prefix("whsec_").unwrap_or(s)).map_err(|_| BadSecret)
+    B64.decode(s.strip_prefix("whsec_").unwrap_or(s))
+        .map_err(|_| BadSecret)
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, SignatureError> {
-    let value = headers.get(name).ok_or_else(|| SignatureError::Missing(name.into()))?;
-    value.to_str().map_err(|_| SignatureError::Malformed(name.into()))
+    let value = headers
+        .get(name)
+        .ok_or_else(|| SignatureError::Missing(name.into()))?;
+    value
+        .to_str()
+        .map_err(|_| SignatureError::Malformed(name.into()))
 }
 
 fn mac(key: &[u8]) -> HmacSha256 {
@@ -108,12 +113,19 @@ impl WebhookAuth {
     }
 
     /// Checks one request against its raw body.
-    pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Result<(), SignatureError> {
+    pub fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), SignatureError> {
         match self {
             WebhookAuth::None => Ok(()),
-            WebhookAuth::Hmac { header: name, encoding, secrets } => {
-                verify_hmac(header(headers, name)?, name, *encoding, secrets, body)
-            }
+            WebhookAuth::Hmac {
+                header: name,
+                encoding,
+                secrets,
+            } => verify_hmac(header(headers, name)?, name, *encoding, secrets, body),
             WebhookAuth::Standard { keys, tolerance } => {
                 verify_standard(headers, body, keys, *tolerance, now)
             }
@@ -138,8 +150,10 @@ fn verify_hmac(
     secrets: &[Secret],
     body: &[u8],
 ) -> Result<(), SignatureError> {
-    let signatures: Vec<Vec<u8>> =
-        value.split(',').filter_map(|v| decode_signature(v, encoding)).collect();
+    let signatures: Vec<Vec<u8>> = value
+        .split(',')
+        .filter_map(|v| decode_signature(v, encoding))
+        .collect();
     if signatures.is_empty() {
         return Err(SignatureError::Malformed(name.into()));
     }
@@ -163,8 +177,10 @@ fn verify_standard(
     let id = header(headers, "webhook-id")?;
     let ts_text = header(headers, "webhook-timestamp")?;
     let signatures = header(headers, "webhook-signature")?;
-    let ts: u64 =
-        ts_text.trim().parse().map_err(|_| SignatureError::Malformed("webhook-timestamp".into()))?;
+    let ts: u64 = ts_text
+        .trim()
+        .parse()
+        .map_err(|_| SignatureError::Malformed("webhook-timestamp".into()))?;
     let now_s = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
     let skew = now_s.abs_diff(ts);
     if skew > tolerance.as_secs() {
@@ -194,15 +210,17 @@ fn verify_standard(
 
 fn verify_bearer(headers: &HeaderMap, tokens: &[Secret]) -> Result<(), SignatureError> {
     let value = header(headers, "authorization")?;
-    let (scheme, given) =
-        value.split_once(' ').ok_or_else(|| SignatureError::Malformed("authorization".into()))?;
+    let (scheme, given) = value
+        .split_once(' ')
+        .ok_or_else(|| SignatureError::Malformed("authorization".into()))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(SignatureError::Malformed("authorization".into()));
     }
     // Comparing digests keeps the comparison constant-time whatever the lengths.
     let given = Sha256::digest(given.trim().as_bytes());
-    let matches =
-        tokens.iter().any(|t| bool::from(Sha256::digest(t.expose().as_bytes()).ct_eq(&given)));
+    let matches = tokens
+        .iter()
+        .any(|t| bool::from(Sha256::digest(t.expose().as_bytes()).ct_eq(&given)));
     matches.then_some(()).ok_or(SignatureError::Mismatch)
 }
 

@@ -53,7 +53,11 @@ pub struct RulesStatus {
 /// Counts reload attempts newer than the last one seen, so `cxrules_rules_reloads_total`
 /// follows the engine's own record.
 fn count_reloads(state: &AppState, status: &ReloadStatus) {
-    let mut seen = state.inner.reloads_seen.lock().unwrap_or_else(|e| e.into_inner());
+    let mut seen = state
+        .inner
+        .reloads_seen
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     for record in &status.history {
         if seen.as_ref().is_none_or(|last| record.at > *last) {
             state.inner.metrics.reload(&record.result);
@@ -67,7 +71,11 @@ fn count_reloads(state: &AppState, status: &ReloadStatus) {
 fn host(state: &AppState) -> HostStatus {
     HostStatus {
         dry_run: state.is_dry_run(),
-        dry_run_reason: state.inner.dry_run_reason.clone().filter(|_| state.is_dry_run()),
+        dry_run_reason: state
+            .inner
+            .dry_run_reason
+            .clone()
+            .filter(|_| state.is_dry_run()),
         profile: match state.profile().base {
             ProfileName::Seed => "seed",
             ProfileName::Dfo => "dfo",
@@ -101,7 +109,11 @@ pub async fn rules_status(State(state): State<AppState>) -> Json<RulesStatus> {
 /// `GET /healthz`: the process is alive; outbound permission problems are shown, not fatal.
 pub async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     let outbound = state.inner.health.snapshot();
-    let status = if outbound.forbidden > 0 { "degraded" } else { "ok" };
+    let status = if outbound.forbidden > 0 {
+        "degraded"
+    } else {
+        "ok"
+    };
     Json(json!({
         "status": status,
         "dry_run": state.is_dry_run(),
@@ -114,9 +126,17 @@ pub async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.is_ready() {
         let version = state.engine().rules().version().to_owned();
-        (StatusCode::OK, Json(json!({"ready": true, "rules_version": version}))).into_response()
+        (
+            StatusCode::OK,
+            Json(json!({"ready": true, "rules_version": version})),
+        )
+            .into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false}))).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false})),
+        )
+            .into_response()
     }
 }
 

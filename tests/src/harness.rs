@@ -121,7 +121,10 @@ impl Harness {
         let files = opts.rules.clone().unwrap_or_else(|| {
             vec![
                 ("dedup.yaml".into(), crate::DEDUP_RULES.into()),
-                ("routing.yaml".into(), crate::routing_rules(&inventory.uri())),
+                (
+                    "routing.yaml".into(),
+                    crate::routing_rules(&inventory.uri()),
+                ),
             ]
         });
         for (name, content) in files {
@@ -155,14 +158,28 @@ impl Harness {
             };
             state.watch(watch).expect("watch rules");
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(cxrules_server::run(listener, state.clone(), async move {
             let _ = rx.await;
         }));
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
-        Self { base, cxone, inventory, rules_dir, state, http, shutdown: Some(tx), task: Some(task) }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client");
+        Self {
+            base,
+            cxone,
+            inventory,
+            rules_dir,
+            state,
+            http,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
     }
 
     /// POSTs a JSON event; returns the status and the JSON answer.
@@ -179,7 +196,12 @@ impl Harness {
     }
 
     /// POSTs raw bytes with the given headers.
-    pub async fn post_raw(&self, route: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_raw(
+        &self,
+        route: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut request = self.http.post(format!("{}{route}", self.base)).body(body);
         for (k, v) in headers {
             request = request.header(*k, *v);
@@ -189,7 +211,12 @@ impl Harness {
 
     /// GETs a path as JSON.
     pub async fn get_json(&self, route: &str) -> (u16, Value) {
-        let response = self.http.get(format!("{}{route}", self.base)).send().await.expect("request");
+        let response = self
+            .http
+            .get(format!("{}{route}", self.base))
+            .send()
+            .await
+            .expect("request");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -202,7 +229,10 @@ impl Harness {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("queue did not empty: depth {}", self.state.effects().depth());
+        panic!(
+            "queue did not empty: depth {}",
+            self.state.effects().depth()
+        );
     }
 
     /// Every request the mock CXone received.
@@ -225,7 +255,11 @@ impl Harness {
 
     /// Token requests the mock CXone received.
     pub async fn token_calls(&self) -> usize {
-        self.cxone_requests().await.iter().filter(|r| r.url.path() == "/oauth2/token").count()
+        self.cxone_requests()
+            .await
+            .iter()
+            .filter(|r| r.url.path() == "/oauth2/token")
+            .count()
     }
 
     /// Stops the server (draining the queue) and waits for it; the mocks stay up.

@@ -36,13 +36,21 @@ impl RefStore {
         e.highest = e.highest.max(req.order);
         if let Some(id) = req.event_id.filter(|id| e.events.contains_key(*id)) {
             let _ = id;
-            return CheckOutcome { verdict: Verdict::Redelivery, highest: e.highest, rollback: None };
+            return CheckOutcome {
+                verdict: Verdict::Redelivery,
+                highest: e.highest,
+                rollback: None,
+            };
         }
         if let Some(until) = e.fingerprints.get_mut(&req.fingerprint) {
             if self.policy.sliding {
                 *until = expiry;
             }
-            return CheckOutcome { verdict: Verdict::Duplicate, highest: e.highest, rollback: None };
+            return CheckOutcome {
+                verdict: Verdict::Duplicate,
+                highest: e.highest,
+                rollback: None,
+            };
         }
         e.fingerprints.insert(req.fingerprint, expiry);
         if let Some(id) = req.event_id {
@@ -50,7 +58,11 @@ impl RefStore {
         }
         let out_of_order = matches!((req.order, previous), (Some(o), Some(p)) if o < p);
         CheckOutcome {
-            verdict: if out_of_order { Verdict::OutOfOrder } else { Verdict::Unique },
+            verdict: if out_of_order {
+                Verdict::OutOfOrder
+            } else {
+                Verdict::Unique
+            },
             highest: e.highest,
             rollback: Some(RollbackToken {
                 interaction: req.interaction.to_owned(),
@@ -64,7 +76,10 @@ impl RefStore {
 }
 
 impl DedupStore for RefStore {
-    fn check<'a>(&'a self, req: CheckRequest<'a>) -> BoxFuture<'a, Result<CheckOutcome, StoreError>> {
+    fn check<'a>(
+        &'a self,
+        req: CheckRequest<'a>,
+    ) -> BoxFuture<'a, Result<CheckOutcome, StoreError>> {
         let out = self.check_now(&req);
         Box::pin(async move { Ok(out) })
     }
@@ -84,7 +99,10 @@ impl DedupStore for RefStore {
     }
 
     fn stats(&self) -> StoreStats {
-        StoreStats { interactions: self.map.lock().unwrap().len() as u64, ..StoreStats::default() }
+        StoreStats {
+            interactions: self.map.lock().unwrap().len() as u64,
+            ..StoreStats::default()
+        }
     }
 }
 
@@ -92,7 +110,10 @@ impl DedupStore for RefStore {
 pub fn engine(dir: &Path) -> Result<Engine, LoadError> {
     Engine::builder(dir)
         .stores(Arc::new(|ch| {
-            Arc::new(RefStore { policy: ch.policy().clone(), map: Mutex::default() }) as Arc<dyn DedupStore>
+            Arc::new(RefStore {
+                policy: ch.policy().clone(),
+                map: Mutex::default(),
+            }) as Arc<dyn DedupStore>
         }))
         .build()
 }

@@ -54,7 +54,11 @@ fn load_env_file(path: &PathBuf) -> anyhow::Result<bool> {
 /// Parses the command line (again after the `.env` file, so its values feed the flags) and runs.
 pub fn main() -> anyhow::Result<()> {
     let first = Cli::parse();
-    let cli = if load_env_file(&first.global.env_file)? { Cli::parse() } else { first };
+    let cli = if load_env_file(&first.global.env_file)? {
+        Cli::parse()
+    } else {
+        first
+    };
     logging::init(cli.global.log_format, &cli.global.log)?;
     match cli.command {
         Command::Serve(args) => serve::run(*args),

@@ -22,16 +22,21 @@ fn announce(config: &Config) {
         None => tracing::info!(profile = ?config.profile.base, "live: updates are sent to CXone"),
     }
     if !config.webhook_auth.is_enabled() && !config.is_dry_run() {
-        tracing::warn!("inbound webhooks are not authenticated; set --webhook-auth and CXRULES_WEBHOOK_SECRET");
+        tracing::warn!(
+            "inbound webhooks are not authenticated; set --webhook-auth and CXRULES_WEBHOOK_SECRET"
+        );
     }
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     announce(&config);
     let state = AppState::from_config(&config).await?;
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}; pick another --port or --bind", config.bind))?;
+    let listener = TcpListener::bind(config.bind).await.with_context(|| {
+        format!(
+            "cannot listen on {}; pick another --port or --bind",
+            config.bind
+        )
+    })?;
     tracing::info!(
         addr = %listener.local_addr()?,
         rules = %config.rules_dir.display(),

@@ -35,7 +35,8 @@ impl WebhookAuthMode {
 
 /// Parses a duration such as `100ms`, `5s` or `2m`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 100ms, 5s, 2m"))
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 100ms, 5s, 2m"))
 }
 
 /// Parses a size such as `1MiB`, `512KiB`, `64kb` or `1048576`.
@@ -43,14 +44,17 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
-    let n: usize = digits.parse().map_err(|_| format!("`{s}` is not a size; write e.g. 1MiB or 65536"))?;
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size; write e.g. 1MiB or 65536"))?;
     let factor = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1024,
         "m" | "mb" | "mib" => 1024 * 1024,
         other => return Err(format!("unknown size unit `{other}`; use B, KiB or MiB")),
     };
-    n.checked_mul(factor).ok_or_else(|| format!("`{s}` is too large"))
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("`{s}` is too large"))
 }
 
 /// Flags of `cxrules serve`.
@@ -82,7 +86,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CXONE_PROFILE_FILE")]
     pub cxone_profile_file: Option<PathBuf>,
     /// API base URL of the `seed` profile (also where its token endpoint is).
-    #[arg(long, env = "CXONE_BASE_URL", default_value = "https://platform.nicecxone.com")]
+    #[arg(
+        long,
+        env = "CXONE_BASE_URL",
+        default_value = "https://platform.nicecxone.com"
+    )]
     pub cxone_base_url: String,
     /// OAuth client id (the seeds' `CONE_CLIENT_ID` also works).
     #[arg(long, env = "CXONE_CLIENT_ID", hide_env_values = true)]
@@ -91,7 +99,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CXONE_CLIENT_SECRET", hide_env_values = true)]
     pub cxone_client_secret: Option<String>,
     /// OpenID issuer of the `dfo` profile.
-    #[arg(long, env = "CXONE_ISSUER", default_value = "https://cxone.niceincontact.com")]
+    #[arg(
+        long,
+        env = "CXONE_ISSUER",
+        default_value = "https://cxone.niceincontact.com"
+    )]
     pub cxone_issuer: String,
     /// `dfo`: the API user's access key id.
     #[arg(long, env = "CXONE_ACCESS_KEY_ID", hide_env_values = true)]
@@ -150,7 +162,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CXRULES_WEBHOOK_SECRET_PREVIOUS", hide_env_values = true)]
     pub webhook_secret_previous: Option<String>,
     /// Header carrying the HMAC signature.
-    #[arg(long, env = "CXRULES_SIGNATURE_HEADER", default_value = "X-Webhook-Signature")]
+    #[arg(
+        long,
+        env = "CXRULES_SIGNATURE_HEADER",
+        default_value = "X-Webhook-Signature"
+    )]
     pub webhook_signature_header: String,
     /// How the HMAC signature is encoded.
     #[arg(long, env = "CXRULES_SIGNATURE_ENCODING", value_enum, default_value_t = SignatureEncoding::Hex)]

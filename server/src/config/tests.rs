@@ -27,13 +27,38 @@ fn sizes_and_durations() {
 
 #[test]
 fn credentials_turn_dry_run_off() {
-    let c = config(&["--cxone-client-id", "id", "--cxone-client-secret", "s3cret", "--port", "0"]).unwrap();
+    let c = config(&[
+        "--cxone-client-id",
+        "id",
+        "--cxone-client-secret",
+        "s3cret",
+        "--port",
+        "0",
+    ])
+    .unwrap();
     assert!(!c.is_dry_run());
-    assert!(!format!("{c:?}").contains("s3cret"), "secrets never appear in Debug");
-    let c = config(&["--cxone-client-id", "id", "--cxone-client-secret", "s", "--dry-run"]).unwrap();
+    assert!(
+        !format!("{c:?}").contains("s3cret"),
+        "secrets never appear in Debug"
+    );
+    let c = config(&[
+        "--cxone-client-id",
+        "id",
+        "--cxone-client-secret",
+        "s",
+        "--dry-run",
+    ])
+    .unwrap();
     assert!(c.is_dry_run());
-    let c = config(&["--cxone-profile", "dfo", "--cxone-client-id", "id", "--cxone-client-secret", "s"])
-        .unwrap();
+    let c = config(&[
+        "--cxone-profile",
+        "dfo",
+        "--cxone-client-id",
+        "id",
+        "--cxone-client-secret",
+        "s",
+    ])
+    .unwrap();
     assert!(c.dry_run_reason.unwrap().contains("CXONE_ACCESS_KEY_ID"));
 }
 
@@ -47,16 +72,32 @@ fn webhook_auth_needs_a_usable_secret() {
         config(&["--webhook-auth", "standard", "--webhook-secret", "whsec_%%"]),
         Err(ConfigError::BadWebhookSecret)
     ));
-    let c = config(&["--webhook-auth", "hmac", "--webhook-secret", "a", "--webhook-secret-previous", "b"])
-        .unwrap();
-    assert!(matches!(c.webhook_auth, WebhookAuth::Hmac { ref secrets, ref header, .. }
-        if secrets.len() == 2 && header == "x-webhook-signature"));
+    let c = config(&[
+        "--webhook-auth",
+        "hmac",
+        "--webhook-secret",
+        "a",
+        "--webhook-secret-previous",
+        "b",
+    ])
+    .unwrap();
+    assert!(
+        matches!(c.webhook_auth, WebhookAuth::Hmac { ref secrets, ref header, .. }
+        if secrets.len() == 2 && header == "x-webhook-signature")
+    );
 }
 
 #[test]
 fn queue_and_push_settings() {
-    let c = config(&["--coalesce-window", "0ms", "--cxone-rate-limit", "0", "--metrics-endpoint", "http://127.0.0.1:9/x"])
-        .unwrap();
+    let c = config(&[
+        "--coalesce-window",
+        "0ms",
+        "--cxone-rate-limit",
+        "0",
+        "--metrics-endpoint",
+        "http://127.0.0.1:9/x",
+    ])
+    .unwrap();
     assert_eq!(c.effects.coalesce_window, Duration::ZERO);
     assert_eq!(c.effects.rate_limit, None);
     assert_eq!(c.push.unwrap().endpoint, "http://127.0.0.1:9/x");

@@ -82,7 +82,9 @@ pub struct TokenSource {
 
 impl std::fmt::Debug for TokenSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenSource").field("flow", &self.flow).finish_non_exhaustive()
+        f.debug_struct("TokenSource")
+            .field("flow", &self.flow)
+            .finish_non_exhaustive()
     }
 }
 
@@ -99,7 +101,13 @@ impl TokenSource {
         flow: AuthFlow,
         metrics: Metrics,
     ) -> Self {
-        Self { http, settings, flow, state: Mutex::new(State::default()), metrics }
+        Self {
+            http,
+            settings,
+            flow,
+            state: Mutex::new(State::default()),
+            metrics,
+        }
     }
 
     /// A valid token. Holding the lock across the refresh makes concurrent callers wait for the
@@ -112,7 +120,8 @@ impl TokenSource {
             }
         }
         let result = self.fetch(&mut state).await;
-        self.metrics.token_refresh(if result.is_ok() { "ok" } else { "error" });
+        self.metrics
+            .token_refresh(if result.is_ok() { "ok" } else { "error" });
         let response = result?;
         state.generation += 1;
         let lifetime = Duration::from_secs(response.expires_in.unwrap_or(3600));
@@ -133,7 +142,11 @@ impl TokenSource {
     /// causes one refresh, not one each).
     pub async fn invalidate(&self, stale: &Token) {
         let mut state = self.state.lock().await;
-        if state.token.as_ref().is_some_and(|t| t.generation == stale.generation) {
+        if state
+            .token
+            .as_ref()
+            .is_some_and(|t| t.generation == stale.generation)
+        {
             state.token = None;
         }
     }
@@ -158,10 +171,19 @@ impl TokenSource {
                 let form = [
                     ("grant_type", "password"),
                     ("username", s.access_key_id.as_deref().unwrap_or_default()),
-                    ("password", s.access_key_secret.as_ref().map(Secret::expose).unwrap_or("")),
+                    (
+                        "password",
+                        s.access_key_secret
+                            .as_ref()
+                            .map(Secret::expose)
+                            .unwrap_or(""),
+                    ),
                 ];
                 let secret = s.client_secret.expose();
-                self.http.post(endpoint).basic_auth(&s.client_id, Some(secret)).form(&form)
+                self.http
+                    .post(endpoint)
+                    .basic_auth(&s.client_id, Some(secret))
+                    .form(&form)
             }
         };
         let response = request.send().await.map_err(transport)?;
@@ -169,7 +191,10 @@ impl TokenSource {
         if !status.is_success() {
             return Err(AuthError::Rejected(status.as_u16()));
         }
-        response.json().await.map_err(|e| AuthError::BadResponse(e.without_url().to_string()))
+        response
+            .json()
+            .await
+            .map_err(|e| AuthError::BadResponse(e.without_url().to_string()))
     }
 
     async fn token_endpoint(&self, state: &mut State) -> Result<String, AuthError> {
@@ -181,12 +206,13 @@ impl TokenSource {
         let response = self.http.get(url).send().await.map_err(transport)?;
         if !response.status().is_success() {
             let status = response.status().as_u16();
-            return Err(AuthError::Unavailable(format!("openid discovery answered {status}")));
+            return Err(AuthError::Unavailable(format!(
+                "openid discovery answered {status}"
+            )));
         }
-        let config: OpenIdConfiguration = response
-            .json()
-            .await
-            .map_err(|e| AuthError::BadResponse(format!("openid discovery: {}", e.without_url())))?;
+        let config: OpenIdConfiguration = response.json().await.map_err(|e| {
+            AuthError::BadResponse(format!("openid discovery: {}", e.without_url()))
+        })?;
         state.token_endpoint = Some(config.token_endpoint.clone());
         Ok(config.token_endpoint)
     }

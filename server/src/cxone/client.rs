@@ -62,7 +62,11 @@ pub enum SendError {
 enum Step {
     Done(u16),
     Unauthorized(Arc<Token>),
-    Retry { label: &'static str, why: String, delay: Duration },
+    Retry {
+        label: &'static str,
+        why: String,
+        delay: Duration,
+    },
     Fatal(SendError),
 }
 
@@ -89,7 +93,9 @@ pub struct CxoneClient {
 
 impl std::fmt::Debug for CxoneClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CxoneClient").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("CxoneClient")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -124,7 +130,15 @@ impl CxoneClient {
         };
         let settings = Arc::new(settings);
         let auth = TokenSource::new(http.clone(), settings.clone(), flow, metrics.clone());
-        Ok(Self { http, settings, auth, api, policy, metrics, health })
+        Ok(Self {
+            http,
+            settings,
+            auth,
+            api,
+            policy,
+            metrics,
+            health,
+        })
     }
 
     /// The token source (shared by every call).
@@ -139,7 +153,9 @@ impl CxoneClient {
             let ep = call.endpoint.as_str();
             match e {
                 SendError::Gone => self.health.gone(),
-                SendError::Forbidden => self.health.forbidden(ep, format!("{} {}: {e}", call.method, call.path)),
+                SendError::Forbidden => self
+                    .health
+                    .forbidden(ep, format!("{} {}: {e}", call.method, call.path)),
                 other => self.health.failed(ep, None, other.to_string()),
             }
         }
@@ -166,7 +182,10 @@ impl CxoneClient {
                 Step::Retry { label, why, delay } => (label, why, delay),
             };
             if attempts >= self.policy.max_attempts {
-                return Err(SendError::Exhausted { attempts, last: why });
+                return Err(SendError::Exhausted {
+                    attempts,
+                    last: why,
+                });
             }
             self.metrics.retry(ep, label);
             tracing::debug!(endpoint = ep, attempt = attempts, delay_ms = delay.as_millis() as u64, %why, "retrying cxone call");
@@ -179,14 +198,22 @@ impl CxoneClient {
         let token = match self.auth.token().await {
             Ok(t) => t,
             Err(e) if e.is_transient() => {
-                return Step::Retry { label: "token", why: e.to_string(), delay: backoff() }
+                return Step::Retry {
+                    label: "token",
+                    why: e.to_string(),
+                    delay: backoff(),
+                }
             }
             Err(e) => return Step::Fatal(e.into()),
         };
         let url = match self.url(call, &token).await {
             Ok(url) => url,
             Err(SendError::Exhausted { last, .. }) => {
-                return Step::Retry { label: "discovery", why: last, delay: backoff() }
+                return Step::Retry {
+                    label: "discovery",
+                    why: last,
+                    delay: backoff(),
+                }
             }
             Err(e) => return Step::Fatal(e),
         };
@@ -203,7 +230,11 @@ impl CxoneClient {
             Err(e) => {
                 self.metrics.outbound(ep, "transport");
                 let why = e.without_url().to_string();
-                return Step::Retry { label: "transport", why, delay: backoff() };
+                return Step::Retry {
+                    label: "transport",
+                    why,
+                    delay: backoff(),
+                };
             }
         };
         let status = response.status();
@@ -229,13 +260,19 @@ impl CxoneClient {
             401 => Step::Unauthorized(token),
             429 => {
                 let delay = self.policy.after_429(retry_after, attempt);
-                Step::Retry { label: "rate_limited", why, delay }
+                Step::Retry {
+                    label: "rate_limited",
+                    why,
+                    delay,
+                }
             }
             404 => Step::Fatal(SendError::Gone),
             403 => Step::Fatal(SendError::Forbidden),
-            408 | 500..=599 => {
-                Step::Retry { label: "server_error", why, delay: self.policy.backoff(attempt) }
-            }
+            408 | 500..=599 => Step::Retry {
+                label: "server_error",
+                why,
+                delay: self.policy.backoff(attempt),
+            },
             other => Step::Fatal(SendError::Rejected(other)),
         }
     }
@@ -251,7 +288,10 @@ impl CxoneClient {
             && url.path().ends_with(&call.path)
             && call.path.starts_with(&call.prefix);
         if !intact {
-            return Err(SendError::UnsafePath(format!("{full} does not stay under {}", call.prefix)));
+            return Err(SendError::UnsafePath(format!(
+                "{full} does not stay under {}",
+                call.prefix
+            )));
         }
         Ok(url)
     }
@@ -269,7 +309,12 @@ impl CxoneClient {
             .settings
             .tenant_id
             .clone()
-            .or_else(|| token.id_token.as_ref().and_then(|t| tenant_from_id_token(t.expose())))
+            .or_else(|| {
+                token
+                    .id_token
+                    .as_ref()
+                    .and_then(|t| tenant_from_id_token(t.expose()))
+            })
             .ok_or_else(|| {
                 SendError::Discovery(
                     "the id_token names no tenant; set CXONE_TENANT_ID or CXONE_API_URL".into(),
@@ -293,12 +338,14 @@ impl CxoneClient {
             .await
             .map_err(|e| retryable(format!("api discovery: {}", e.without_url())))?;
         if !response.status().is_success() {
-            return Err(retryable(format!("api discovery answered {}", response.status().as_u16())));
+            return Err(retryable(format!(
+                "api discovery answered {}",
+                response.status().as_u16()
+            )));
         }
-        let config: CxoneConfiguration = response
-            .json()
-            .await
-            .map_err(|e| SendError::Discovery(format!("api discovery answer: {}", e.without_url())))?;
+        let config: CxoneConfiguration = response.json().await.map_err(|e| {
+            SendError::Discovery(format!("api discovery answer: {}", e.without_url()))
+        })?;
         Ok(config.api_endpoint)
     }
 }
@@ -311,7 +358,10 @@ mod tests {
     fn tenant_claim_is_read_from_the_id_token() {
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(br#"{"tenantId":"11e7-abc","name":"api user"}"#);
-        assert_eq!(tenant_from_id_token(&format!("h.{payload}.s")), Some("11e7-abc".into()));
+        assert_eq!(
+            tenant_from_id_token(&format!("h.{payload}.s")),
+            Some("11e7-abc".into())
+        );
         assert_eq!(tenant_from_id_token("not-a-jwt"), None);
     }
 }

@@ -41,7 +41,12 @@ pub struct OutboundHealth {
 
 fn problem(endpoint: &str, status: Option<u16>, message: String) -> Problem {
     let at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    Problem { at, endpoint: endpoint.into(), status, message }
+    Problem {
+        at,
+        endpoint: endpoint.into(),
+        status,
+        message,
+    }
 }
 
 impl OutboundHealth {

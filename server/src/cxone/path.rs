@@ -7,7 +7,11 @@ pub const MAX_ID_LEN: usize = 256;
 
 /// Everything but RFC 3986 "unreserved" characters is encoded, so `/`, `?`, `#` and `%` can never
 /// change the shape of the URL.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Why an id cannot be used in a path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -170,9 +170,22 @@ impl Profile {
         let routing = json!({"routing": {"skills": "{skill_refs}", "queues": "{queue_refs}"}});
         Self {
             base: ProfileName::Seed,
-            auth: AuthFlow::ClientCredentials { token_path: "/oauth2/token".into(), scope: None },
-            metadata: Some(call("PATCH", "/api/v2/interactions/{id}", meta, METADATA_VARS)),
-            routing: Some(call("PATCH", "/api/v2/routing/interactions/{id}", routing, ROUTING_VARS)),
+            auth: AuthFlow::ClientCredentials {
+                token_path: "/oauth2/token".into(),
+                scope: None,
+            },
+            metadata: Some(call(
+                "PATCH",
+                "/api/v2/interactions/{id}",
+                meta,
+                METADATA_VARS,
+            )),
+            routing: Some(call(
+                "PATCH",
+                "/api/v2/routing/interactions/{id}",
+                routing,
+                ROUTING_VARS,
+            )),
         }
     }
 
@@ -185,29 +198,48 @@ impl Profile {
         Self {
             base: ProfileName::Dfo,
             auth: AuthFlow::Password,
-            metadata: Some(call("PUT", "/dfo/3.0/contacts/{id}/custom-fields", meta, METADATA_VARS)),
-            routing: Some(call("PUT", "/dfo/3.0/contacts/{id}/routing-queue", routing, ROUTING_VARS)),
+            metadata: Some(call(
+                "PUT",
+                "/dfo/3.0/contacts/{id}/custom-fields",
+                meta,
+                METADATA_VARS,
+            )),
+            routing: Some(call(
+                "PUT",
+                "/dfo/3.0/contacts/{id}/routing-queue",
+                routing,
+                ROUTING_VARS,
+            )),
         }
     }
 
     /// Reads a profile file (YAML) over its `extends` built-in.
     pub fn from_file(path: &Path) -> Result<Self, ProfileError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ProfileError::Read { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: shown.clone(),
+            source,
+        })?;
         Self::from_yaml(&text).map_err(|e| match e {
-            ProfileError::Parse { source, .. } => ProfileError::Parse { path: shown, source },
-            ProfileError::Template { call, source, .. } => {
-                ProfileError::Template { path: shown, call, source }
-            }
+            ProfileError::Parse { source, .. } => ProfileError::Parse {
+                path: shown,
+                source,
+            },
+            ProfileError::Template { call, source, .. } => ProfileError::Template {
+                path: shown,
+                call,
+                source,
+            },
             other => other,
         })
     }
 
     /// Parses profile YAML over its `extends` built-in.
     pub fn from_yaml(text: &str) -> Result<Self, ProfileError> {
-        let raw: RawProfile = serde_yaml::from_str(text)
-            .map_err(|source| ProfileError::Parse { path: String::new(), source })?;
+        let raw: RawProfile = serde_yaml::from_str(text).map_err(|source| ProfileError::Parse {
+            path: String::new(),
+            source,
+        })?;
         let mut profile = Self::builtin(raw.extends);
         if let AuthFlow::ClientCredentials { token_path, scope } = &mut profile.auth {
             if let Some(p) = raw.token_path {
@@ -217,7 +249,11 @@ impl Profile {
                 *scope = raw.scope;
             }
         }
-        let wrap = |call, source| ProfileError::Template { path: String::new(), call, source };
+        let wrap = |call, source| ProfileError::Template {
+            path: String::new(),
+            call,
+            source,
+        };
         profile.metadata = overlay(profile.metadata, raw.metadata, METADATA_VARS)
             .map_err(|e| wrap("metadata", e))?;
         profile.routing =
@@ -302,26 +338,38 @@ mod tests {
     fn seed_profile_makes_the_seed_calls() {
         let p = Profile::builtin(ProfileName::Seed);
         let m = p.prepare("i-1", &meta()).unwrap();
-        assert_eq!((m.method, m.path.as_str()), (Method::PATCH, "/api/v2/interactions/i-1"));
+        assert_eq!(
+            (m.method, m.path.as_str()),
+            (Method::PATCH, "/api/v2/interactions/i-1")
+        );
         assert_eq!(
             m.body,
             json!({"attributes": {"deduplication:status": "processed", "deduplication:lastSequence": 4}})
         );
         let r = p.prepare("i-1", &routing(None)).unwrap();
         assert_eq!(r.path, "/api/v2/routing/interactions/i-1");
-        assert_eq!(r.body, json!({"routing": {"skills": [{"id": "skill-premium"}], "queues": []}}));
+        assert_eq!(
+            r.body,
+            json!({"routing": {"skills": [{"id": "skill-premium"}], "queues": []}})
+        );
     }
 
     #[test]
     fn dfo_profile_needs_a_numeric_skill() {
         let p = Profile::builtin(ProfileName::Dfo);
         let r = p.prepare("123", &routing(Some(42))).unwrap();
-        assert_eq!((r.method, r.path.as_str()), (Method::PUT, "/dfo/3.0/contacts/123/routing-queue"));
+        assert_eq!(
+            (r.method, r.path.as_str()),
+            (Method::PUT, "/dfo/3.0/contacts/123/routing-queue")
+        );
         assert_eq!(r.body, json!({"skillId": 42}));
         let err = p.prepare("123", &routing(None)).unwrap_err();
         assert_eq!(err, PrepareError::Missing(MissingValue("skill_id".into())));
         let m = p.prepare("123", &meta()).unwrap();
-        assert_eq!(m.body[1], json!({"ident": "deduplication-last-sequence", "value": "4"}));
+        assert_eq!(
+            m.body[1],
+            json!({"ident": "deduplication-last-sequence", "value": "4"})
+        );
     }
 
     #[test]
@@ -332,10 +380,18 @@ mod tests {
         )
         .unwrap();
         assert!(p.metadata.is_none());
-        assert!(matches!(&p.auth, AuthFlow::ClientCredentials { token_path, .. } if token_path == "/oauth/token"));
+        assert!(
+            matches!(&p.auth, AuthFlow::ClientCredentials { token_path, .. } if token_path == "/oauth/token")
+        );
         let r = p.prepare("a b", &routing(Some(7))).unwrap();
-        assert_eq!((r.method, r.path.as_str()), (Method::PUT, "/v9/route/a%20b"));
-        assert_eq!(p.prepare("x", &meta()).unwrap_err(), PrepareError::NoCall("metadata"));
+        assert_eq!(
+            (r.method, r.path.as_str()),
+            (Method::PUT, "/v9/route/a%20b")
+        );
+        assert_eq!(
+            p.prepare("x", &meta()).unwrap_err(),
+            PrepareError::NoCall("metadata")
+        );
     }
 
     #[test]

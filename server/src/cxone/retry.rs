@@ -31,7 +31,9 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The ceiling before retry number `retry` (1 for the first retry).
     pub fn ceiling(&self, retry: u32) -> Duration {
-        let factor = 1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(retry.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         self.base.saturating_mul(factor).min(self.max_backoff)
     }
 
@@ -95,11 +97,20 @@ mod tests {
 
     #[test]
     fn retry_after_is_capped_and_dates_are_understood() {
-        let p = RetryPolicy { max_retry_after: Duration::from_secs(10), ..RetryPolicy::default() };
-        assert_eq!(p.after_429(Some(Duration::from_secs(99)), 1), Duration::from_secs(10));
+        let p = RetryPolicy {
+            max_retry_after: Duration::from_secs(10),
+            ..RetryPolicy::default()
+        };
+        assert_eq!(
+            p.after_429(Some(Duration::from_secs(99)), 1),
+            Duration::from_secs(10)
+        );
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
     }

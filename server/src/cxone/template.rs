@@ -53,12 +53,20 @@ impl PathTemplate {
         if !before.starts_with('/') || !clean(before) || !clean(after) || !before.ends_with('/') {
             return Err(bad());
         }
-        Ok(Self { before: before.into(), after: after.into() })
+        Ok(Self {
+            before: before.into(),
+            after: after.into(),
+        })
     }
 
     /// The path for one interaction, the id percent-encoded as a single segment.
     pub fn render(&self, id: &str) -> Result<String, IdError> {
-        Ok(format!("{}{}{}", self.before, encode_segment(id)?, self.after))
+        Ok(format!(
+            "{}{}{}",
+            self.before,
+            encode_segment(id)?,
+            self.after
+        ))
     }
 
     /// The fixed part before the id (the API prefix every request must stay under).
@@ -81,13 +89,18 @@ fn split_pieces(s: &str) -> Result<Vec<Piece>, TemplateError> {
         if open > 0 {
             pieces.push(Piece::Text(rest[..open].into()));
         }
-        let close = rest[open..].find('}').ok_or_else(|| TemplateError::Unclosed(s.into()))?;
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| TemplateError::Unclosed(s.into()))?;
         let inner = &rest[open + 1..open + close];
         let (name, as_string) = match inner.strip_suffix("|string") {
             Some(name) => (name, true),
             None => (inner, false),
         };
-        pieces.push(Piece::Var { name: name.trim().into(), as_string });
+        pieces.push(Piece::Var {
+            name: name.trim().into(),
+            as_string,
+        });
         rest = &rest[open + close + 1..];
     }
     if !rest.is_empty() {
@@ -129,8 +142,14 @@ fn lookup<'v>(vars: &'v Vars, name: &str) -> Result<&'v Value, MissingValue> {
 
 fn render_string(s: &str, vars: &Vars) -> Result<Value, MissingValue> {
     // Checked at parse time, so a split error cannot happen here; keep the text as it is if it did.
-    let Ok(pieces) = split_pieces(s) else { return Ok(Value::String(s.into())) };
-    if let [Piece::Var { name, as_string: false }] = pieces.as_slice() {
+    let Ok(pieces) = split_pieces(s) else {
+        return Ok(Value::String(s.into()));
+    };
+    if let [Piece::Var {
+        name,
+        as_string: false,
+    }] = pieces.as_slice()
+    {
         return lookup(vars, name).cloned();
     }
     let mut out = String::new();
@@ -146,9 +165,12 @@ fn render_string(s: &str, vars: &Vars) -> Result<Value, MissingValue> {
 fn render_value(value: &Value, vars: &Vars) -> Result<Value, MissingValue> {
     Ok(match value {
         Value::String(s) => render_string(s, vars)?,
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|v| render_value(v, vars)).collect::<Result<_, _>>()?)
-        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| render_value(v, vars))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), render_value(v, vars)?)))
@@ -203,7 +225,14 @@ mod tests {
     fn path_templates_are_checked() {
         assert!(PathTemplate::parse("/api/v2/interactions/{id}").is_ok());
         assert!(PathTemplate::parse("/dfo/3.0/contacts/{id}/routing-queue").is_ok());
-        for bad in ["api/{id}", "/a/{id}?x=1", "/a/{id}/{other}", "/a/b", "/a/x{id}", "/a#/{id}"] {
+        for bad in [
+            "api/{id}",
+            "/a/{id}?x=1",
+            "/a/{id}/{other}",
+            "/a/b",
+            "/a/x{id}",
+            "/a#/{id}",
+        ] {
             assert!(PathTemplate::parse(bad).is_err(), "{bad}");
         }
     }
@@ -233,9 +262,17 @@ mod tests {
 
     #[test]
     fn lists_keep_their_type() {
-        let t = BodyTemplate::parse(json!({"routing": {"skills": "{skill_refs}"}}), &["skill_refs"])
-            .unwrap();
-        let vars: Vars = [("skill_refs", json!([{"id": "s1"}]))].into_iter().collect();
-        assert_eq!(t.render(&vars).unwrap(), json!({"routing": {"skills": [{"id": "s1"}]}}));
+        let t = BodyTemplate::parse(
+            json!({"routing": {"skills": "{skill_refs}"}}),
+            &["skill_refs"],
+        )
+        .unwrap();
+        let vars: Vars = [("skill_refs", json!([{"id": "s1"}]))]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            t.render(&vars).unwrap(),
+            json!({"routing": {"skills": [{"id": "s1"}]}})
+        );
     }
 }

@@ -46,8 +46,14 @@ impl DedupStatus {
 }
 
 /// Placeholders a metadata body may use.
-pub const METADATA_VARS: &[&str] =
-    &["id", "status", "last_sequence", "fingerprint", "channel", "event_type"];
+pub const METADATA_VARS: &[&str] = &[
+    "id",
+    "status",
+    "last_sequence",
+    "fingerprint",
+    "channel",
+    "event_type",
+];
 
 /// Placeholders a routing body may use.
 pub const ROUTING_VARS: &[&str] = &[

@@ -57,7 +57,9 @@ async fn next(inner: &Inner, id: &str) -> Option<Batch> {
     let mut slots = vec![first];
     if let Update::Metadata(merged) = &mut update {
         while let Some(Update::Metadata(_)) = lane.queue.front().map(|q| &q.update) {
-            let Some(later) = lane.queue.pop_front() else { break };
+            let Some(later) = lane.queue.pop_front() else {
+                break;
+            };
             if let Update::Metadata(m) = &later.update {
                 merged.merge(m.clone());
             }
@@ -66,7 +68,11 @@ async fn next(inner: &Inner, id: &str) -> Option<Batch> {
         }
     }
     lane.busy = Some(update.clone());
-    Some(Batch { update, received_at, _slots: slots })
+    Some(Batch {
+        update,
+        received_at,
+        _slots: slots,
+    })
 }
 
 async fn deliver(inner: &Inner, id: &str, batch: &Batch) {
@@ -74,7 +80,14 @@ async fn deliver(inner: &Inner, id: &str, batch: &Batch) {
     let call = match inner.profile.prepare(id, &batch.update) {
         Ok(call) => call,
         Err(e @ (PrepareError::NoCall(_) | PrepareError::Missing(_))) => {
-            inner.metrics.effect_skipped(ep, if matches!(e, PrepareError::NoCall(_)) { "no_call" } else { "missing_value" });
+            inner.metrics.effect_skipped(
+                ep,
+                if matches!(e, PrepareError::NoCall(_)) {
+                    "no_call"
+                } else {
+                    "missing_value"
+                },
+            );
             tracing::warn!(interaction_id = %id, endpoint = ep, reason = %e, "update skipped");
             return;
         }
@@ -89,11 +102,15 @@ async fn deliver(inner: &Inner, id: &str, batch: &Batch) {
             limiter.until_ready().await;
         }
     }
-    let Ok(_slot) = inner.in_flight.acquire().await else { return };
+    let Ok(_slot) = inner.in_flight.acquire().await else {
+        return;
+    };
     match inner.sink.deliver(&call).await {
         Ok(_) if inner.sink.is_dry_run() => inner.metrics.outbound(ep, "dry_run"),
         Ok(done) => {
-            inner.metrics.ack_latency(ep, batch.received_at.elapsed().as_secs_f64());
+            inner
+                .metrics
+                .ack_latency(ep, batch.received_at.elapsed().as_secs_f64());
             tracing::debug!(interaction_id = %id, endpoint = ep, status = done.status, attempts = done.attempts, "cxone acknowledged");
         }
         Err(e) => report_failure(inner, id, ep, &call.body, &e),

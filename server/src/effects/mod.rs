@@ -115,7 +115,12 @@ impl std::fmt::Debug for Effects {
 
 impl Effects {
     /// A queue delivering through `sink`, turning updates into calls with `profile`.
-    pub fn new(config: EffectsConfig, profile: Profile, sink: Arc<dyn Sink>, metrics: Metrics) -> Self {
+    pub fn new(
+        config: EffectsConfig,
+        profile: Profile,
+        sink: Arc<dyn Sink>,
+        metrics: Metrics,
+    ) -> Self {
         let limiter = match (config.rate_limit, sink.is_dry_run()) {
             (Some(rate), false) => Some(RateLimiter::direct(Quota::per_second(rate))),
             _ => None,
@@ -131,7 +136,9 @@ impl Effects {
             limiter,
             metrics,
         };
-        Self { inner: Arc::new(inner) }
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// True when calls are only logged.
@@ -170,7 +177,12 @@ impl Effects {
             let fresh = !lanes.contains_key(interaction);
             let lane = lanes.entry(interaction.to_owned()).or_default();
             for (update, slot) in updates.into_iter().zip(slots) {
-                lane.queue.push_back(Queued { update, received_at, enqueued_at: now, _slot: slot });
+                lane.queue.push_back(Queued {
+                    update,
+                    received_at,
+                    enqueued_at: now,
+                    _slot: slot,
+                });
             }
             fresh
         };

@@ -11,7 +11,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Delivers one call.
 pub trait Sink: Send + Sync + 'static {
     /// Sends the call (retrying as it sees fit).
-    fn deliver<'a>(&'a self, call: &'a PreparedCall) -> BoxFuture<'a, Result<Delivered, SendError>>;
+    fn deliver<'a>(&'a self, call: &'a PreparedCall)
+        -> BoxFuture<'a, Result<Delivered, SendError>>;
 
     /// True when nothing leaves the process.
     fn is_dry_run(&self) -> bool {
@@ -20,7 +21,10 @@ pub trait Sink: Send + Sync + 'static {
 }
 
 impl Sink for CxoneClient {
-    fn deliver<'a>(&'a self, call: &'a PreparedCall) -> BoxFuture<'a, Result<Delivered, SendError>> {
+    fn deliver<'a>(
+        &'a self,
+        call: &'a PreparedCall,
+    ) -> BoxFuture<'a, Result<Delivered, SendError>> {
         Box::pin(self.send(call))
     }
 }
@@ -30,14 +34,20 @@ impl Sink for CxoneClient {
 pub struct DryRun;
 
 impl Sink for DryRun {
-    fn deliver<'a>(&'a self, call: &'a PreparedCall) -> BoxFuture<'a, Result<Delivered, SendError>> {
+    fn deliver<'a>(
+        &'a self,
+        call: &'a PreparedCall,
+    ) -> BoxFuture<'a, Result<Delivered, SendError>> {
         tracing::info!(
             method = %call.method,
             path = %call.path,
             body = %call.body,
             "dry-run: cxone call not sent"
         );
-        Box::pin(std::future::ready(Ok(Delivered { status: 0, attempts: 0 })))
+        Box::pin(std::future::ready(Ok(Delivered {
+            status: 0,
+            attempts: 0,
+        })))
     }
 
     fn is_dry_run(&self) -> bool {

@@ -54,19 +54,49 @@ async fn malformed_bodies_get_a_400_that_says_what_is_wrong() {
 
 #[tokio::test]
 async fn wrong_content_types_and_huge_bodies_are_refused() {
-    let h = Harness::with(Options { body_limit: 64 * 1024, ..Options::default() }).await;
+    let h = Harness::with(Options {
+        body_limit: 64 * 1024,
+        ..Options::default()
+    })
+    .await;
     let event = serde_json::to_vec(&message("i-1", "c", "hi", 1)).unwrap();
-    assert_eq!(h.post_raw(ROUTE, event.clone(), &[]).await.status().as_u16(), 415);
-    assert_eq!(h.post_raw(ROUTE, event.clone(), &[("content-type", "text/plain")]).await.status().as_u16(), 415);
-    let ok = h.post_raw(ROUTE, event, &[("content-type", "application/json; charset=utf-8")]).await;
+    assert_eq!(
+        h.post_raw(ROUTE, event.clone(), &[])
+            .await
+            .status()
+            .as_u16(),
+        415
+    );
+    assert_eq!(
+        h.post_raw(ROUTE, event.clone(), &[("content-type", "text/plain")])
+            .await
+            .status()
+            .as_u16(),
+        415
+    );
+    let ok = h
+        .post_raw(
+            ROUTE,
+            event,
+            &[("content-type", "application/json; charset=utf-8")],
+        )
+        .await;
     assert_eq!(ok.status().as_u16(), 200);
     let huge = serde_json::to_vec(&message("i-2", "c", &"x".repeat(200 * 1024), 1)).unwrap();
     let response = h.post_raw(ROUTE, huge, &[JSON]).await;
     assert_eq!(response.status().as_u16(), 413);
     let answer: serde_json::Value = response.json().await.unwrap();
     assert!(answer["error"].as_str().unwrap().contains("65536"));
-    assert_eq!(h.post_raw("/nowhere", vec![], &[]).await.status().as_u16(), 404);
-    let get = h.http.get(format!("{}{ROUTE}", h.base)).send().await.unwrap();
+    assert_eq!(
+        h.post_raw("/nowhere", vec![], &[]).await.status().as_u16(),
+        404
+    );
+    let get = h
+        .http
+        .get(format!("{}{ROUTE}", h.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(get.status().as_u16(), 405);
 }
 
@@ -74,8 +104,20 @@ async fn wrong_content_types_and_huge_bodies_are_refused() {
 async fn hostile_ids_never_leave_the_api_path() {
     let h = Harness::start().await;
     let ids = [
-        "../../admin", "a?b=c", "a#b", "x%2F..", "..", ".", "a/b", "é/ü ✓", "a\r\nHost: evil",
-        "a\u{0}b", "%2e%2e", "\\..\\", "a b", &"x".repeat(300),
+        "../../admin",
+        "a?b=c",
+        "a#b",
+        "x%2F..",
+        "..",
+        ".",
+        "a/b",
+        "é/ü ✓",
+        "a\r\nHost: evil",
+        "a\u{0}b",
+        "%2e%2e",
+        "\\..\\",
+        "a b",
+        &"x".repeat(300),
     ];
     for (n, id) in ids.iter().enumerate() {
         let (status, body) = h.post(ROUTE, &message(id, "c", &format!("m{n}"), 1)).await;
@@ -88,10 +130,15 @@ async fn hostile_ids_never_leave_the_api_path() {
             continue;
         }
         assert!(request.url.query().is_none(), "{}", request.url);
-        let segment = path.strip_prefix("/api/v2/interactions/").unwrap_or_else(|| panic!("left the api path: {path}"));
+        let segment = path
+            .strip_prefix("/api/v2/interactions/")
+            .unwrap_or_else(|| panic!("left the api path: {path}"));
         assert!(!segment.contains('/'), "more than one segment: {path}");
         let sent = decode(segment);
-        assert!(ids.contains(&sent.as_str()), "{path} decodes to {sent:?}, not an id that was sent");
+        assert!(
+            ids.contains(&sent.as_str()),
+            "{path} decodes to {sent:?}, not an id that was sent"
+        );
         assert!(sent != "." && sent != "..");
     }
     let (status, _) = h.post(ROUTE, &message("ok-id", "c", "fine", 1)).await;

@@ -12,7 +12,10 @@ use wiremock::{Mock, ResponseTemplate};
 const ROUTE: &str = "/webhook/cxone/events";
 
 async fn api_answers(h: &Harness, response: ResponseTemplate, times: Option<u64>) {
-    let mock = Mock::given(method("PATCH")).and(path_regex("^/api/v2/")).respond_with(response).with_priority(1);
+    let mock = Mock::given(method("PATCH"))
+        .and(path_regex("^/api/v2/"))
+        .respond_with(response)
+        .with_priority(1);
     match times {
         Some(n) => mock.up_to_n_times(n).mount(&h.cxone).await,
         None => mock.mount(&h.cxone).await,
@@ -20,14 +23,24 @@ async fn api_answers(h: &Harness, response: ResponseTemplate, times: Option<u64>
 }
 
 async fn metrics(h: &Harness) -> String {
-    h.http.get(format!("{}/metrics", h.base)).send().await.unwrap().text().await.unwrap()
+    h.http
+        .get(format!("{}/metrics", h.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn a_401_refreshes_the_token_once_then_succeeds() {
     let h = Harness::start().await;
     Mock::given(path("/oauth2/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "tok-old", "expires_in": 3600})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "tok-old", "expires_in": 3600})),
+        )
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&h.cxone)
@@ -37,60 +50,110 @@ async fn a_401_refreshes_the_token_once_then_succeeds() {
         .with_priority(1)
         .mount(&h.cxone)
         .await;
-    assert_eq!(h.post(ROUTE, &message("int-401", "c", "hi", 1)).await.0, 200);
+    assert_eq!(
+        h.post(ROUTE, &message("int-401", "c", "hi", 1)).await.0,
+        200
+    );
     h.settle().await;
     assert_eq!(h.token_calls().await, 2);
     let requests = h.cxone_requests().await;
-    let api: Vec<_> = requests.iter().filter(|r| r.url.path().starts_with("/api/")).collect();
+    let api: Vec<_> = requests
+        .iter()
+        .filter(|r| r.url.path().starts_with("/api/"))
+        .collect();
     assert_eq!(api.len(), 2);
     assert_eq!(api[1].headers.get("authorization").unwrap(), "Bearer tok-1");
     let token_form = String::from_utf8_lossy(&requests[0].body).to_string();
-    assert!(token_form.contains("grant_type=client_credentials") && token_form.contains("client_id=client-1"));
+    assert!(
+        token_form.contains("grant_type=client_credentials")
+            && token_form.contains("client_id=client-1")
+    );
 }
 
 #[tokio::test]
 async fn a_429_waits_for_retry_after() {
     let h = Harness::start().await;
-    api_answers(&h, ResponseTemplate::new(429).insert_header("retry-after", "1"), Some(1)).await;
+    api_answers(
+        &h,
+        ResponseTemplate::new(429).insert_header("retry-after", "1"),
+        Some(1),
+    )
+    .await;
     let started = Instant::now();
-    assert_eq!(h.post(ROUTE, &message("int-429", "c", "hi", 1)).await.0, 200);
+    assert_eq!(
+        h.post(ROUTE, &message("int-429", "c", "hi", 1)).await.0,
+        200
+    );
     h.settle().await;
-    assert!(started.elapsed() >= Duration::from_millis(950), "waited {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "waited {:?}",
+        started.elapsed()
+    );
     assert_eq!(h.api_calls().await.len(), 2);
-    assert!(metrics(&h).await.contains("cxrules_outbound_retries_total{endpoint=\"metadata\",reason=\"rate_limited\"} 1"));
+    assert!(metrics(&h).await.contains(
+        "cxrules_outbound_retries_total{endpoint=\"metadata\",reason=\"rate_limited\"} 1"
+    ));
 }
 
 #[tokio::test]
 async fn server_errors_are_retried_a_bounded_number_of_times() {
     let h = Harness::start().await;
     api_answers(&h, ResponseTemplate::new(503), Some(2)).await;
-    assert_eq!(h.post(ROUTE, &message("int-5xx", "c", "hi", 1)).await.0, 200);
+    assert_eq!(
+        h.post(ROUTE, &message("int-5xx", "c", "hi", 1)).await.0,
+        200
+    );
     h.settle().await;
     assert_eq!(h.api_calls().await.len(), 3, "two failures, then success");
 
     api_answers(&h, ResponseTemplate::new(500), None).await;
-    assert_eq!(h.post(ROUTE, &message("int-5xx-2", "c", "hi", 1)).await.0, 200);
+    assert_eq!(
+        h.post(ROUTE, &message("int-5xx-2", "c", "hi", 1)).await.0,
+        200
+    );
     h.settle().await;
-    let to_second = h.api_calls().await.into_iter().filter(|(_, p, _)| p.ends_with("int-5xx-2")).count();
+    let to_second = h
+        .api_calls()
+        .await
+        .into_iter()
+        .filter(|(_, p, _)| p.ends_with("int-5xx-2"))
+        .count();
     assert_eq!(to_second, 4, "max_attempts");
-    assert!(metrics(&h).await.contains("cxrules_effects_failed_total{endpoint=\"metadata\",reason=\"exhausted\"} 1"));
+    assert!(metrics(&h)
+        .await
+        .contains("cxrules_effects_failed_total{endpoint=\"metadata\",reason=\"exhausted\"} 1"));
 }
 
 #[tokio::test]
 async fn a_404_is_not_retried_and_a_403_shows_on_the_status_page() {
     let h = Harness::start().await;
-    Mock::given(path("/api/v2/interactions/int-gone")).respond_with(ResponseTemplate::new(404)).with_priority(1).mount(&h.cxone).await;
-    Mock::given(path("/api/v2/interactions/int-denied")).respond_with(ResponseTemplate::new(403)).with_priority(1).mount(&h.cxone).await;
+    Mock::given(path("/api/v2/interactions/int-gone"))
+        .respond_with(ResponseTemplate::new(404))
+        .with_priority(1)
+        .mount(&h.cxone)
+        .await;
+    Mock::given(path("/api/v2/interactions/int-denied"))
+        .respond_with(ResponseTemplate::new(403))
+        .with_priority(1)
+        .mount(&h.cxone)
+        .await;
     h.post(ROUTE, &message("int-gone", "c", "hi", 1)).await;
     h.post(ROUTE, &message("int-denied", "c", "hi", 1)).await;
     h.settle().await;
     assert_eq!(h.api_calls().await.len(), 2, "one call each, no retry");
     let text = metrics(&h).await;
-    assert!(text.contains("reason=\"gone\"} 1") && text.contains("reason=\"forbidden\"} 1"), "{text}");
+    assert!(
+        text.contains("reason=\"gone\"} 1") && text.contains("reason=\"forbidden\"} 1"),
+        "{text}"
+    );
     let (_, status) = h.get_json("/rules/status").await;
     assert_eq!(status["outbound"]["forbidden"], 1);
     assert_eq!(status["outbound"]["gone"], 1);
-    assert!(status["outbound"]["last_forbidden"]["message"].as_str().unwrap().contains("int-denied"));
+    assert!(status["outbound"]["last_forbidden"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("int-denied"));
     let (_, health) = h.get_json("/healthz").await;
     assert_eq!(health["status"], "degraded");
 }
@@ -111,7 +174,15 @@ async fn concurrent_events_during_a_token_refresh_make_one_token_call() {
         .map(|n| {
             let (http, url) = (h.http.clone(), format!("{}{ROUTE}", h.base));
             let event = message(&format!("int-c{n}"), "c", "hi", 1);
-            tokio::spawn(async move { http.post(url).json(&event).send().await.unwrap().status().as_u16() })
+            tokio::spawn(async move {
+                http.post(url)
+                    .json(&event)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
         })
         .collect();
     for task in tasks {
@@ -122,7 +193,10 @@ async fn concurrent_events_during_a_token_refresh_make_one_token_call() {
     let calls = h.api_calls().await;
     assert_eq!(calls.len(), 20);
     let requests = h.cxone_requests().await;
-    assert!(requests.iter().filter(|r| r.url.path().starts_with("/api/")).all(|r| r.headers.get("authorization").unwrap() == "Bearer tok-slow"));
+    assert!(requests
+        .iter()
+        .filter(|r| r.url.path().starts_with("/api/"))
+        .all(|r| r.headers.get("authorization").unwrap() == "Bearer tok-slow"));
 }
 
 fn id_token(tenant: &str) -> String {
@@ -168,11 +242,28 @@ async fn the_dfo_profile_discovers_authenticates_and_puts_the_skill() {
     assert_eq!(code, 200, "{body}");
     h.settle().await;
     let calls = h.api_calls().await;
-    assert_eq!(calls, [("PUT".to_owned(), "/dfo/3.0/contacts/ct-000123/routing-queue".to_owned(), json!({"skillId": 42}))]);
-    let paths: Vec<String> = h.cxone_requests().await.iter().map(|r| r.url.path().to_owned()).collect();
+    assert_eq!(
+        calls,
+        [(
+            "PUT".to_owned(),
+            "/dfo/3.0/contacts/ct-000123/routing-queue".to_owned(),
+            json!({"skillId": 42})
+        )]
+    );
+    let paths: Vec<String> = h
+        .cxone_requests()
+        .await
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
     assert_eq!(
         paths,
-        ["/.well-known/openid-configuration", "/auth/token", "/.well-known/cxone-configuration", "/dfo/3.0/contacts/ct-000123/routing-queue"]
+        [
+            "/.well-known/openid-configuration",
+            "/auth/token",
+            "/.well-known/cxone-configuration",
+            "/dfo/3.0/contacts/ct-000123/routing-queue"
+        ]
     );
 }
 
