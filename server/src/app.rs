@@ -25,7 +25,7 @@ use crate::{routes, status};
 pub enum StartError {
     /// The rules do not load; every diagnostic is in the message.
     #[error("cannot load the rules:\n{0}")]
-    Rules(#[from] LoadError),
+    Rules(LoadError),
     /// The rules directory cannot be watched.
     #[error(transparent)]
     Watch(#[from] WatchError),
@@ -55,6 +55,13 @@ pub(crate) struct Inner {
 #[derive(Clone)]
 pub struct AppState {
     pub(crate) inner: Arc<Inner>,
+}
+
+// Not `#[from]`: the diagnostics are already in the message, and a source would print them twice.
+impl From<LoadError> for StartError {
+    fn from(e: LoadError) -> Self {
+        StartError::Rules(e)
+    }
 }
 
 impl std::fmt::Debug for AppState {
