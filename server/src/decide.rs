@@ -38,7 +38,8 @@ pub fn updates_for(decision: &Decision) -> Vec<Update> {
     updates
 }
 
-fn outcome_str(outcome: Outcome) -> &'static str {
+/// The decision's outcome as written in logs and metrics.
+pub fn outcome_str(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Processed => "processed",
         Outcome::Suppressed => "suppressed",

@@ -215,7 +215,7 @@ fn finish(
         state.inner.pusher.record(id, status);
     }
     let explanation = decide::explain(&decision);
-    tracing::info!(outcome = ?decision.outcome, latency_us = decision.latency_us, %explanation, "event decided");
+    tracing::info!(outcome = decide::outcome_str(decision.outcome), latency_us = decision.latency_us, %explanation, "event decided");
     Ok(Accepted {
         outcome: decision.outcome,
         explanation,

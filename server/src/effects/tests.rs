@@ -249,3 +249,23 @@ async fn an_update_the_profile_cannot_express_is_skipped() {
     assert!(sink.bodies().is_empty());
     assert!(metrics.encode().contains("reason=\"missing_value\"} 1"));
 }
+
+#[tokio::test]
+async fn the_rate_limit_spaces_calls_out() {
+    let sink = Arc::new(Recorder::default());
+    let config = EffectsConfig {
+        capacity: 100,
+        coalesce_window: Duration::ZERO,
+        rate_limit: std::num::NonZeroU32::new(10),
+        max_in_flight: 8,
+    };
+    let effects = Effects::new(config, Profile::builtin(ProfileName::Seed), sink.clone(), Metrics::new());
+    let started = std::time::Instant::now();
+    for n in 0..15 {
+        effects.try_enqueue(&format!("i-{n}"), vec![routing("a")], Instant::now()).unwrap();
+    }
+    settle(&effects).await;
+    // A burst of 10 goes at once, the 5 others at 10 per second.
+    assert!(started.elapsed() >= Duration::from_millis(400), "{:?}", started.elapsed());
+    assert_eq!(sink.bodies().len(), 15);
+}
