@@ -77,10 +77,10 @@ impl CompiledRules {
 
 /// The rule files of a directory: `*.yaml` and `*.yml`, sorted, hidden entries skipped (a
 /// Kubernetes ConfigMap mount keeps its real files under `..data`, linked from visible names).
-pub fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+pub fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
     let read = std::fs::read_dir(dir).map_err(|e| {
-        Diagnostic::file(dir, format!("cannot read the rules directory: {e}"))
-            .with_hint("pass the directory that holds the *.yaml rule files")
+        Box::new(Diagnostic::file(dir, format!("cannot read the rules directory: {e}"))
+            .with_hint("pass the directory that holds the *.yaml rule files"))
     })?;
     let mut files: Vec<PathBuf> = read
         .filter_map(Result::ok)
@@ -94,10 +94,10 @@ pub fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(
+        return Err(Box::new(
             Diagnostic::file(dir, "no rule files (*.yaml, *.yml) in the rules directory")
                 .with_hint("add a rule file, for example a copy of the project's rules/dedup.yaml"),
-        );
+        ));
     }
     Ok(files)
 }
@@ -126,7 +126,7 @@ impl Sources {
 
 /// Reads the rule files of `dir` without compiling them.
 pub fn read_sources(dir: &Path) -> Result<Sources, Diagnostics> {
-    let paths = rule_files(dir).map_err(|d| Diagnostics(vec![d]))?;
+    let paths = rule_files(dir).map_err(|d| Diagnostics(vec![*d]))?;
     let mut problems = Vec::new();
     let mut files = Vec::new();
     for path in paths {

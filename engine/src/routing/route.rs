@@ -134,15 +134,15 @@ pub struct RouteState {
 impl RouteState {
     pub(crate) fn new(route: &Route) -> Self {
         Self {
-            breaker: CircuitBreaker::new(route.breaker.clone()),
+            breaker: CircuitBreaker::new(route.breaker),
             cache: route.cache.map(|(ttl, max)| StatusCache::new(ttl, max)),
-            fits: (route.breaker.clone(), route.cache, route.url.clone()),
+            fits: (route.breaker, route.cache, route.url.clone()),
         }
     }
 
     /// True when this state was made for the same inventory settings.
     pub(crate) fn fits(&self, route: &Route) -> bool {
-        self.fits == (route.breaker.clone(), route.cache, route.url.clone())
+        self.fits == (route.breaker, route.cache, route.url.clone())
     }
 
     /// The breaker's state, for status pages.
@@ -328,7 +328,7 @@ impl Route {
             .and_then(|t| template(t, known, at(&["sku", "template"]), errors));
         let mut cases = Vec::new();
         for (i, c) in spec.cases.iter().enumerate() {
-            let base = vec!["sku".to_string(), "cases".to_string(), i.to_string()];
+            let base = ["sku".to_string(), "cases".to_string(), i.to_string()];
             if !known.contains(&c.field.as_str()) {
                 let path: Vec<String> = base.iter().cloned().chain(["field".to_string()]).collect();
                 errors.push((

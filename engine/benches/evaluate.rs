@@ -1,0 +1,41 @@
+//! End-to-end decision cost: `Engine::evaluate` on ~200-byte chat messages with the default rules.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use cxrules_engine::Engine;
+use serde_json::{json, Value};
+
+fn message(interaction: u64, seq: u64) -> Value {
+    // ~200 bytes of content, mixed case and spacing so the normalizer has work to do.
+    let content = format!(
+        "Hello  there, I ordered item #{seq} last week and it still has not ARRIVED.  Could you please check the \
+         status of order {interaction} for me? Thanks a lot, have a nice day!"
+    );
+    json!({"type": "conversations.messages.messageCreated",
+           "data": {"message": {"interactionId": format!("int-{interaction:08}"), "senderId": "customer-42",
+                                "content": content, "sequenceNumber": seq}}})
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let engine = Engine::from_dir(&rules).unwrap();
+    let events: Vec<Value> = (0..4096u64).map(|i| message(i % 1024, i)).collect();
+    let mut group = c.benchmark_group("evaluate");
+    group.throughput(Throughput::Elements(1));
+    group.measurement_time(Duration::from_secs(4));
+    let mut i = 0usize;
+    group.bench_function("dedup_200_byte_message", |b| {
+        b.iter(|| {
+            i = (i + 1) % events.len();
+            let eval = rt.block_on(engine.evaluate(black_box(&events[i]))).unwrap();
+            black_box(eval.commit());
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
