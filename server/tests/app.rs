@@ -21,7 +21,10 @@ fn state() -> (AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rules.yaml"), RULES).unwrap();
     let engine = Engine::from_dir(dir.path()).unwrap();
-    let config = Config { rules_dir: dir.path().into(), ..Config::default() };
+    let config = Config {
+        rules_dir: dir.path().into(),
+        ..Config::default()
+    };
     (AppState::new(engine, &config).unwrap(), dir)
 }
 
@@ -58,9 +61,15 @@ async fn health_and_readiness() {
     assert_eq!(body["dry_run"], true);
     let (status, body, _) = call(&state, get("/readyz")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["rules_version"].as_str(), Some(state.engine().rules().version()));
+    assert_eq!(
+        body["rules_version"].as_str(),
+        Some(state.engine().rules().version())
+    );
     state.set_ready(false);
-    assert_eq!(call(&state, get("/readyz")).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        call(&state, get("/readyz")).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 }
 
 #[tokio::test]
@@ -70,7 +79,10 @@ async fn an_unknown_event_type_is_ignored_with_an_explanation() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["outcome"], "ignored");
     assert_eq!(body["queued"], json!([]));
-    assert!(body["explanation"].as_str().unwrap().contains("agent.login"));
+    assert!(body["explanation"]
+        .as_str()
+        .unwrap()
+        .contains("agent.login"));
 }
 
 #[tokio::test]
@@ -80,7 +92,10 @@ async fn a_processed_message_is_queued_in_dry_run() {
         "data": {"message": {"interactionId": "i-1", "senderId": "s", "content": "hi", "sequenceNumber": 1}}});
     let (status, body, _) = call(&state, post("/webhook/cxone/events", &event)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!((body["outcome"].as_str(), body["dry_run"].as_bool()), (Some("processed"), Some(true)));
+    assert_eq!(
+        (body["outcome"].as_str(), body["dry_run"].as_bool()),
+        (Some("processed"), Some(true))
+    );
     assert_eq!(body["queued"], json!(["metadata"]));
     assert_eq!(body["decision"]["interaction_id"], "i-1");
 }
@@ -111,9 +126,15 @@ async fn metrics_and_rules_status() {
         "cxrules_events_total{event_type=\"unmatched\",channel=\"none\",decision=\"ignored\"} 1"
     ));
     let (_, status_page, _) = call(&state, get("/rules/status")).await;
-    assert_eq!(status_page["version"].as_str(), Some(state.engine().rules().version()));
+    assert_eq!(
+        status_page["version"].as_str(),
+        Some(state.engine().rules().version())
+    );
     assert_eq!(status_page["host"]["dry_run"], true);
     assert_eq!(status_page["host"]["profile"], "seed");
     assert!(status_page["last_error"].is_null());
-    assert_eq!(status_page["event_types"], json!(["conversations.messages.messageCreated"]));
+    assert_eq!(
+        status_page["event_types"],
+        json!(["conversations.messages.messageCreated"])
+    );
 }

@@ -259,13 +259,24 @@ async fn the_rate_limit_spaces_calls_out() {
         rate_limit: std::num::NonZeroU32::new(10),
         max_in_flight: 8,
     };
-    let effects = Effects::new(config, Profile::builtin(ProfileName::Seed), sink.clone(), Metrics::new());
+    let effects = Effects::new(
+        config,
+        Profile::builtin(ProfileName::Seed),
+        sink.clone(),
+        Metrics::new(),
+    );
     let started = std::time::Instant::now();
     for n in 0..15 {
-        effects.try_enqueue(&format!("i-{n}"), vec![routing("a")], Instant::now()).unwrap();
+        effects
+            .try_enqueue(&format!("i-{n}"), vec![routing("a")], Instant::now())
+            .unwrap();
     }
     settle(&effects).await;
     // A burst of 10 goes at once, the 5 others at 10 per second.
-    assert!(started.elapsed() >= Duration::from_millis(400), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(sink.bodies().len(), 15);
 }
