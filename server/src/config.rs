@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cxone::{CxoneSettings, Profile, ProfileError, ProfileName, RetryPolicy};
+use crate::cxone::{AuthFlow, CxoneSettings, Profile, ProfileError, ProfileName, RetryPolicy};
 use crate::effects::EffectsConfig;
 use crate::push::PushConfig;
 use crate::secret::Secret;
@@ -98,10 +98,24 @@ fn env(name: &str) -> Option<String> {
 impl Config {
     /// Resolves `serve`'s arguments (already merged with the environment by clap).
     pub fn from_args(args: ServeArgs) -> Result<Self, ConfigError> {
-        let profile = match &args.cxone_profile_file {
+        let mut profile = match &args.cxone_profile_file {
             Some(path) => Profile::from_file(path)?,
             None => Profile::builtin(args.cxone_profile),
         };
+        if let AuthFlow::ClientCredentials { token_path, scope } = &mut profile.auth {
+            if let Some(path) = args.cxone_token_path.clone() {
+                if !path.starts_with('/') {
+                    let msg = format!(
+                        "--cxone-token-path `{path}` must start with `/`, e.g. /oauth2/token"
+                    );
+                    return Err(ConfigError::Invalid(msg));
+                }
+                *token_path = path;
+            }
+            if args.cxone_scope.is_some() {
+                scope.clone_from(&args.cxone_scope);
+            }
+        }
         if args.effects_capacity == 0 {
             return Err(ConfigError::Invalid(
                 "--effects-capacity must be at least 1".into(),

@@ -92,6 +92,13 @@ pub struct ServeArgs {
         default_value = "https://platform.nicecxone.com"
     )]
     pub cxone_base_url: String,
+    /// `seed`: token endpoint path (the routing seed used `/oauth/token`).
+    #[arg(long, env = "CXONE_TOKEN_PATH")]
+    pub cxone_token_path: Option<String>,
+    /// `seed`: scope sent with the token request (the dedup seed sent
+    /// `webhooks:write interactions:write oauth2:read`).
+    #[arg(long, env = "CXONE_SCOPE")]
+    pub cxone_scope: Option<String>,
     /// OAuth client id (the seeds' `CONE_CLIENT_ID` also works).
     #[arg(long, env = "CXONE_CLIENT_ID", hide_env_values = true)]
     pub cxone_client_id: Option<String>,

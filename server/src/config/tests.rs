@@ -103,3 +103,15 @@ fn queue_and_push_settings() {
     assert_eq!(c.push.unwrap().endpoint, "http://127.0.0.1:9/x");
     assert!(config(&["--effects-capacity", "0"]).is_err());
 }
+
+#[test]
+fn token_path_and_scope_flags() {
+    let c = config(&["--cxone-token-path", "/oauth/token", "--cxone-scope", "a b"]).unwrap();
+    assert_eq!(
+        c.profile.auth,
+        crate::cxone::AuthFlow::ClientCredentials {
+            token_path: "/oauth/token".into(),
+            scope: Some("a b".into())
+        }
+    );
+}
