@@ -37,6 +37,11 @@ pub enum ToolCommand {
 /// Runs one operator subcommand. Errors are printed here (with their hint) and become exit
 /// code 2, so the caller only has to return the code.
 pub async fn run(cmd: ToolCommand) -> anyhow::Result<ExitCode> {
+    Ok(run_status(cmd).await.into())
+}
+
+/// [`run`], giving the [`Status`] (for callers that end the process with `std::process::exit`).
+pub async fn run_status(cmd: ToolCommand) -> Status {
     let result = match cmd {
         ToolCommand::Check(args) => check::run(&args),
         ToolCommand::Test(args) => test::run(&args),
@@ -44,11 +49,8 @@ pub async fn run(cmd: ToolCommand) -> anyhow::Result<ExitCode> {
         ToolCommand::Schema(args) => schema::run(&args),
         ToolCommand::GenerateEvents(args) => replay::generate::run(&args),
     };
-    Ok(match result {
-        Ok(status) => status.into(),
-        Err(e) => {
-            print_error(&mut std::io::stderr().lock(), &e);
-            Status::Error.into()
-        }
+    result.unwrap_or_else(|e| {
+        print_error(&mut std::io::stderr().lock(), &e);
+        Status::Error
     })
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use cxrules_engine::replay::{ManualClock, MapInventory};
 use cxrules_engine::testcase::{Expect, TestCaseSpec};
 use cxrules_engine::{CompiledRules, Decision, Engine};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// What one step was expected to give and what it gave.
 #[derive(Debug)]
@@ -75,7 +75,10 @@ const FIELDS: &[(&str, &str)] = &[
 /// step matched.
 pub(crate) fn step_diff(step: &StepResult) -> Vec<String> {
     let expected = given_fields(&step.expect);
-    let want_error = expected.get("error").and_then(Value::as_str);
+    let want_error = expected
+        .iter()
+        .find(|(f, _)| f == "error")
+        .and_then(|(_, v)| v.as_str());
     let mut lines = Vec::new();
     match (&step.got, want_error) {
         (Err(got), Some(want)) if got.contains(want) => {}
@@ -112,12 +115,19 @@ pub(crate) fn step_diff(step: &StepResult) -> Vec<String> {
     lines
 }
 
-/// The fields an `expect` gives, in declaration order.
-fn given_fields(expect: &Expect) -> Map<String, Value> {
-    match serde_json::to_value(expect) {
-        Ok(Value::Object(map)) => map.into_iter().filter(|(_, v)| !v.is_null()).collect(),
-        _ => Map::new(),
-    }
+/// The fields an `expect` gives, in the order of [`FIELDS`] (the order rule files use), then any
+/// other (`error`).
+fn given_fields(expect: &Expect) -> Vec<(String, Value)> {
+    let Ok(Value::Object(mut map)) = serde_json::to_value(expect) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, Value)> = FIELDS
+        .iter()
+        .filter_map(|(f, _)| map.remove(*f).map(|v| (f.to_string(), v)))
+        .collect();
+    out.extend(map);
+    out.retain(|(_, v)| !v.is_null());
+    out
 }
 
 /// A value as a rule file would write it: bare strings, `[a, b]` lists, `nothing` for null.
@@ -161,7 +171,7 @@ mod tests {
         assert_eq!(d.outcome, Outcome::Ignored);
         let step = StepResult {
             expect: serde_json::from_value(serde_json::json!({
-                "outcome": "processed", "skills": ["a", "b"]
+                "skills": ["a", "b"], "outcome": "processed"
             }))
             .unwrap(),
             got: Ok(d),

@@ -284,10 +284,10 @@ impl Replay<'_> {
         if raw.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
-        let event: Value = match serde_json::from_slice(raw) {
+        let event: Value = match serde_json::from_slice(raw.trim_ascii_end()) {
             Ok(v @ Value::Object(_)) => v,
             Ok(_) => return self.broken(n, "not a JSON object".into()),
-            Err(e) => return self.broken(n, format!("not valid JSON ({e})")),
+            Err(e) => return self.broken(n, json_problem(&e)),
         };
         self.timeline.advance(&event);
         let mut results = Vec::with_capacity(self.engines.len());
@@ -405,6 +405,13 @@ impl Replay<'_> {
             changes: self.changes.as_ref().map(ChangeBook::counts),
         }
     }
+}
+
+/// serde_json's message without its `at line 1 column N` (the event is one line of the file).
+fn json_problem(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let what = text.split(" at line ").next().unwrap_or(&text);
+    format!("not valid JSON: {what} at column {}", e.column())
 }
 
 fn display(path: &Path) -> String {
