@@ -39,6 +39,8 @@ struct GlobalArgs {
 enum Command {
     /// Serve the webhook endpoints and apply the rules to live events.
     Serve(Box<ServeArgs>),
+    #[command(flatten)]
+    Tools(cxrules_server::tools::ToolCommand),
 }
 
 /// Loads the `.env` file; a missing default file is fine, a missing named one is not.
@@ -62,5 +64,14 @@ pub fn main() -> anyhow::Result<()> {
     logging::init(cli.global.log_format, &cli.global.log)?;
     match cli.command {
         Command::Serve(args) => serve::run(*args),
+        Command::Tools(cmd) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let status = runtime.block_on(cxrules_server::tools::run_status(cmd));
+            drop(runtime);
+            std::process::exit(i32::from(status.code()))
+        }
     }
 }
