@@ -7,6 +7,7 @@
 pub mod check;
 mod junit;
 mod outcome;
+pub mod register_webhook;
 pub mod replay;
 pub mod schema;
 pub mod test;
@@ -26,9 +27,11 @@ pub enum ToolCommand {
     /// Run the rules' own test cases (deterministic time, no network).
     Test(test::TestArgs),
     /// Evaluate recorded events offline; with `--against`, show what new rules would change.
-    Replay(replay::ReplayArgs),
+    Replay(Box<replay::ReplayArgs>),
     /// Print the JSON Schema of rule files; `--check` fails when `schemas/` is stale.
     Schema(schema::SchemaArgs),
+    /// Register this service's webhook with CXone for the event types the rules handle.
+    RegisterWebhook(Box<register_webhook::RegisterWebhookArgs>),
     /// Write a JSONL file of synthetic events for trying `replay` on a large input.
     #[command(hide = true)]
     GenerateEvents(replay::generate::GenerateArgs),
@@ -45,8 +48,9 @@ pub async fn run_status(cmd: ToolCommand) -> Status {
     let result = match cmd {
         ToolCommand::Check(args) => check::run(&args),
         ToolCommand::Test(args) => test::run(&args),
-        ToolCommand::Replay(args) => replay::run(args).await,
+        ToolCommand::Replay(args) => replay::run(*args).await,
         ToolCommand::Schema(args) => schema::run(&args),
+        ToolCommand::RegisterWebhook(args) => register_webhook::run(&args).await,
         ToolCommand::GenerateEvents(args) => replay::generate::run(&args),
     };
     result.unwrap_or_else(|e| {

@@ -1,0 +1,314 @@
+//! `cxrules register-webhook --url URL`: registers this service's webhook with CXone for the event
+//! types the rules handle. Idempotent: an existing registration for the URL is left alone.
+
+mod api;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::{json, Value};
+
+use super::check::{load, write_diagnostics, Loaded};
+use super::outcome::{Hinted, Status};
+use crate::config::parse_duration;
+use crate::cxone::{AuthFlow, BodyTemplate, CxoneSettings, TokenSource, Vars};
+use crate::{Metrics, Secret};
+use api::{Existing, Refusal, WebhookApi};
+
+/// The placeholders a registration body may use.
+const BODY_VARS: &[&str] = &["name", "url", "event_types"];
+
+/// Flags of `cxrules register-webhook`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegisterWebhookArgs {
+    /// The public URL CXone should post events to (this service's webhook route).
+    #[arg(long)]
+    pub url: String,
+    /// The registration's name.
+    #[arg(long, default_value = "cxrules")]
+    pub name: String,
+    /// An event type to subscribe to (repeat it); default: every type the rules handle.
+    #[arg(long = "event-type", value_name = "TYPE")]
+    pub event_types: Vec<String>,
+    /// The rules directory whose event types are registered.
+    #[arg(long, default_value = "rules", env = "CXRULES_RULES")]
+    pub rules: PathBuf,
+    /// Print the requests instead of sending them (no credentials needed).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// API path of webhook registrations: GET lists them, POST adds one.
+    #[arg(
+        long,
+        env = "CXONE_WEBHOOKS_PATH",
+        default_value = "/api/v2/events/webhooks"
+    )]
+    pub path: String,
+    /// JSON file of the registration body; `{name}`, `{url}` and `{event_types}` are filled in.
+    /// Default: `{name, url, eventTypes, isActive: true, headers: {X-Webhook-Signature: sha256}}`.
+    #[arg(long, value_name = "FILE", env = "CXONE_WEBHOOK_BODY_FILE")]
+    pub body_file: Option<PathBuf>,
+    /// API base URL (also where the token endpoint is).
+    #[arg(
+        long,
+        env = "CXONE_BASE_URL",
+        default_value = "https://platform.nicecxone.com"
+    )]
+    pub cxone_base_url: String,
+    /// OAuth client id (the seeds' `CONE_CLIENT_ID` also works).
+    #[arg(long, env = "CXONE_CLIENT_ID", hide_env_values = true)]
+    pub cxone_client_id: Option<String>,
+    /// OAuth client secret (the seeds' `CONE_CLIENT_SECRET` also works).
+    #[arg(long, env = "CXONE_CLIENT_SECRET", hide_env_values = true)]
+    pub cxone_client_secret: Option<String>,
+    /// Token endpoint path.
+    #[arg(long, env = "CXONE_TOKEN_PATH", default_value = "/oauth2/token")]
+    pub cxone_token_path: String,
+    /// Scope sent with the token request (the seed sent `webhooks:write interactions:write oauth2:read`).
+    #[arg(long, env = "CXONE_SCOPE")]
+    pub cxone_scope: Option<String>,
+    /// Timeout of one CXone request.
+    #[arg(long, env = "CXONE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub cxone_timeout: Duration,
+}
+
+/// What to register, worked out before any request.
+#[derive(Debug)]
+struct Plan {
+    endpoint: String,
+    body: Value,
+    event_types: Vec<String>,
+}
+
+/// Registers the webhook (or prints the requests with `--dry-run`), reporting to `out`; refusals
+/// by CXone are reported to `err` and give exit 1.
+pub async fn execute(
+    args: &RegisterWebhookArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Status> {
+    let event_types = match event_types(args, err)? {
+        Ok(types) => types,
+        Err(status) => return Ok(status),
+    };
+    let plan = plan(args, event_types)?;
+    if args.dry_run {
+        write_dry_run(args, &plan, out)?;
+        return Ok(Status::Ok);
+    }
+    let api = WebhookApi::new(tokens(args)?, plan.endpoint.clone(), args.cxone_timeout)?;
+    let result = match api.find(&args.url).await {
+        Ok(Some(existing)) => return report_existing(args, &plan, &existing, out),
+        Ok(None) => api.create(&plan.body).await,
+        Err(refusal) => Err(refusal),
+    };
+    match result {
+        Ok(id) => {
+            let id = id.map(|id| format!(" (id {id})")).unwrap_or_default();
+            writeln!(out, "ok: registered the webhook{id} for {}", args.url)?;
+            writeln!(out, "  event types: {}", plan.event_types.join(", "))?;
+            Ok(Status::Ok)
+        }
+        Err(Refusal::AlreadyExists) => {
+            writeln!(
+                out,
+                "ok: cxone already has a registration for {}; nothing changed",
+                args.url
+            )?;
+            Ok(Status::Ok)
+        }
+        Err(Refusal::Failed(e)) => Err(e),
+        Err(refusal) => {
+            let (message, hint) = refusal.explain();
+            writeln!(err, "error: {message}\n  = hint: {hint}")?;
+            Ok(Status::Failed)
+        }
+    }
+}
+
+/// `cxrules register-webhook`: reports to standard output and error.
+pub async fn run(args: &RegisterWebhookArgs) -> anyhow::Result<Status> {
+    execute(args, &mut std::io::stdout(), &mut std::io::stderr()).await
+}
+
+/// The event types to register: the flags', or every type the rules handle.
+fn event_types(
+    args: &RegisterWebhookArgs,
+    err: &mut dyn Write,
+) -> anyhow::Result<Result<Vec<String>, Status>> {
+    if !args.event_types.is_empty() {
+        return Ok(Ok(args.event_types.clone()));
+    }
+    let rules = match load(&args.rules) {
+        Loaded::Valid(rules) => rules,
+        other => {
+            if let Loaded::Invalid(d) | Loaded::Unreadable(d) = &other {
+                write_diagnostics(&args.rules, d, err)?;
+            }
+            writeln!(
+                err,
+                "error: the event types come from the rules, and they do not load"
+            )?;
+            writeln!(
+                err,
+                "  = hint: fix the rules, or name the types with --event-type"
+            )?;
+            return Ok(Err(other.status()));
+        }
+    };
+    let mut types: Vec<String> = Vec::new();
+    for t in rules.event_types() {
+        if !types.contains(&t) {
+            types.push(t);
+        }
+    }
+    if types.is_empty() {
+        return Err(Hinted::error(
+            "the rules handle no event type",
+            "add an event rule, or name the types with --event-type",
+        ));
+    }
+    Ok(Ok(types))
+}
+
+fn plan(args: &RegisterWebhookArgs, event_types: Vec<String>) -> anyhow::Result<Plan> {
+    let url = reqwest::Url::parse(&args.url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
+        .ok_or_else(|| Hinted::error(format!("`{}` is not an http(s) URL", args.url), "pass the public URL of this service's webhook route, such as https://rules.example.com/webhook/cxone/events"))?;
+    if !args.path.starts_with('/') {
+        return Err(Hinted::error(
+            format!("webhooks path `{}` must start with `/`", args.path),
+            "pass a path such as /api/v2/events/webhooks",
+        ));
+    }
+    let template = body_template(args)?;
+    let vars: Vars = [
+        ("name", json!(args.name)),
+        ("url", json!(url.as_str())),
+        ("event_types", json!(event_types)),
+    ]
+    .into_iter()
+    .collect();
+    let body = template.render(&vars)?;
+    let endpoint = format!("{}{}", args.cxone_base_url.trim_end_matches('/'), args.path);
+    Ok(Plan {
+        endpoint,
+        body,
+        event_types,
+    })
+}
+
+fn body_template(args: &RegisterWebhookArgs) -> anyhow::Result<BodyTemplate> {
+    let body = match &args.body_file {
+        None => json!({
+            "name": "{name}",
+            "url": "{url}",
+            "eventTypes": "{event_types}",
+            "isActive": true,
+            "headers": {"X-Webhook-Signature": "sha256"},
+        }),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the body file {}", path.display()))?;
+            serde_json::from_str(&text).map_err(|e| Hinted::error(format!("{} is not JSON: {e}", path.display()), "write the registration body as JSON with {name}, {url} and {event_types} placeholders"))?
+        }
+    };
+    Ok(BodyTemplate::parse(body, BODY_VARS)?)
+}
+
+fn tokens(args: &RegisterWebhookArgs) -> anyhow::Result<Arc<TokenSource>> {
+    let pick = |flag: &Option<String>, seed: &str| {
+        flag.clone()
+            .or_else(|| std::env::var(seed).ok())
+            .filter(|v| !v.trim().is_empty())
+    };
+    let (Some(client_id), Some(secret)) = (
+        pick(&args.cxone_client_id, "CONE_CLIENT_ID"),
+        pick(&args.cxone_client_secret, "CONE_CLIENT_SECRET"),
+    ) else {
+        return Err(Hinted::error("no cxone credentials", "set CXONE_CLIENT_ID and CXONE_CLIENT_SECRET (or CONE_CLIENT_ID and CONE_CLIENT_SECRET), or use --dry-run to see the request"));
+    };
+    let settings = CxoneSettings {
+        base_url: args.cxone_base_url.clone(),
+        issuer: String::new(),
+        api_url: None,
+        tenant_id: None,
+        client_id,
+        client_secret: Secret::new(secret),
+        access_key_id: None,
+        access_key_secret: None,
+        timeout: args.cxone_timeout,
+    };
+    let flow = AuthFlow::ClientCredentials {
+        token_path: args.cxone_token_path.clone(),
+        scope: args.cxone_scope.clone(),
+    };
+    let http = reqwest::Client::builder()
+        .timeout(args.cxone_timeout)
+        .build()?;
+    Ok(Arc::new(TokenSource::new(
+        http,
+        Arc::new(settings),
+        flow,
+        Metrics::new(),
+    )))
+}
+
+fn write_dry_run(
+    args: &RegisterWebhookArgs,
+    plan: &Plan,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let token_url = format!(
+        "{}{}",
+        args.cxone_base_url.trim_end_matches('/'),
+        args.cxone_token_path
+    );
+    writeln!(out, "dry run: nothing sent")?;
+    writeln!(out, "1. POST {token_url} (client credentials) for a token")?;
+    writeln!(
+        out,
+        "2. GET {}: stop if a registration for {} exists",
+        plan.endpoint, args.url
+    )?;
+    writeln!(out, "3. POST {}", plan.endpoint)?;
+    writeln!(out, "   Authorization: Bearer <token>")?;
+    writeln!(out, "   Content-Type: application/json")?;
+    writeln!(out)?;
+    serde_json::to_writer_pretty(&mut *out, &plan.body)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn report_existing(
+    args: &RegisterWebhookArgs,
+    plan: &Plan,
+    existing: &Existing,
+    out: &mut dyn Write,
+) -> anyhow::Result<Status> {
+    let id = existing
+        .id
+        .as_deref()
+        .map(|id| format!(" (id {id})"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "ok: a webhook for {} is already registered{id}; nothing changed",
+        args.url
+    )?;
+    if let Some(types) = &existing.event_types {
+        let missing: Vec<&String> = plan
+            .event_types
+            .iter()
+            .filter(|t| !types.contains(t))
+            .collect();
+        if !missing.is_empty() {
+            let missing: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+            writeln!(out, "note: it does not subscribe to {}; change it in CXone, or delete it and run this again", missing.join(", "))?;
+        }
+    }
+    Ok(Status::Ok)
+}
