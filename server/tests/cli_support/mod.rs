@@ -1,0 +1,92 @@
+//! Shared helpers of the CLI tests: run the real `cxrules` binary, make rule directories.
+#![allow(dead_code)] // each test file uses its own part of the helpers
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The workspace root (where `rules/` and `schemas/` are).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the server crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// What one run of the binary gave.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// The binary with a clean environment: no CXone or rules variables from the caller.
+pub fn command(cwd: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cxrules"));
+    cmd.current_dir(cwd).args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CXONE_") || key.starts_with("CONE_") || key.starts_with("CXRULES_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("RUST_LOG", "warn").stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `cxrules ARGS` in `cwd`.
+pub fn cxrules_in(cwd: &Path, args: &[&str]) -> Run {
+    finish(command(cwd, args))
+}
+
+/// Runs `cxrules ARGS` at the workspace root.
+pub fn cxrules(args: &[&str]) -> Run {
+    cxrules_in(&workspace(), args)
+}
+
+/// Runs a prepared command.
+pub fn finish(mut cmd: Command) -> Run {
+    let out = cmd.output().expect("the cxrules binary runs");
+    Run {
+        code: out.status.code().expect("an exit code, not a signal"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A temporary directory holding `files` (name, text).
+pub fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+/// `path` as a string for an argument list.
+pub fn arg(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
+}
+
+/// Routing rules: in_stock → the premium skill, everything else → the general queue.
+pub const ROUTING: &str = r#"
+version: 1
+events:
+  routed:
+    type: routing.interaction.created
+    route: inventory
+routing:
+  inventory:
+    sku: { template: "SKU-{interaction_id|last:3}" }
+    inventory:
+      url: "http://127.0.0.1:9/{sku}"
+      timeout: 200ms
+      breaker: { failures: 3, open_for: 30s }
+    statuses:
+      in_stock: { skills: [skill-premium] }
+      out_of_stock: { queues: [queue-general] }
+    unknown: { queues: [queue-general] }
+    fallback: { queues: [queue-general] }
+"#;
