@@ -56,11 +56,14 @@ pub fn finish(mut cmd: Command) -> Run {
     }
 }
 
-/// A temporary directory holding `files` (name, text).
+/// A temporary directory holding `files` (relative path, text). Files under a subdirectory
+/// (`data/inventory.yaml`) are not rule files of the directory.
 pub fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
     }
     dir
 }
