@@ -1,0 +1,99 @@
+//! The operator tools called as a library (`cxrules_server::tools`), as the `cxrules` binary and
+//! any embedding host call them: writers in, statuses out.
+
+mod cli_support;
+
+use std::process::ExitCode;
+
+use cli_support::{dir_with, workspace, ROUTING};
+use cxrules_server::tools::check::{self, CheckArgs, Format};
+use cxrules_server::tools::replay::{self, ReplayArgs, ReplayFormat};
+use cxrules_server::tools::schema::SchemaArgs;
+use cxrules_server::tools::test::{self, TestArgs};
+use cxrules_server::tools::{run, run_status, Status, ToolCommand};
+
+#[tokio::test]
+async fn run_gives_the_exit_code_of_the_status() {
+    let stale = tempfile::NamedTempFile::new().unwrap();
+    let args = SchemaArgs {
+        check: true,
+        path: stale.path().into(),
+    };
+    assert_eq!(
+        run_status(ToolCommand::Schema(args.clone())).await,
+        Status::Failed
+    );
+    assert_eq!(
+        run(ToolCommand::Schema(args)).await.unwrap(),
+        ExitCode::from(1)
+    );
+    let kept = SchemaArgs {
+        check: true,
+        path: workspace().join("schemas/cxrules.schema.json"),
+    };
+    assert_eq!(
+        run(ToolCommand::Schema(kept)).await.unwrap(),
+        ExitCode::SUCCESS
+    );
+}
+
+#[tokio::test]
+async fn errors_become_status_2() {
+    let missing = ReplayArgs::new("/nonexistent/events.jsonl", workspace().join("rules"));
+    assert_eq!(
+        run_status(ToolCommand::Replay(Box::new(missing))).await,
+        Status::Error
+    );
+}
+
+#[test]
+fn check_writes_its_report_to_the_given_writer() {
+    let dir = dir_with(&[("routing.yaml", ROUTING)]);
+    let args = CheckArgs {
+        dir: dir.path().into(),
+        format: Format::Json,
+    };
+    let mut out = Vec::new();
+    assert_eq!(check::execute(&args, &mut out).unwrap(), Status::Ok);
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(report["status"], "valid");
+}
+
+#[test]
+fn test_and_replay_run_outside_any_runtime() {
+    let rules = workspace().join("rules");
+    let args = TestArgs {
+        dir: rules.clone(),
+        junit: None,
+    };
+    let mut out = Vec::new();
+    let status = test::execute(&args, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("test result: "), "{text}");
+    assert_eq!(
+        status == Status::Ok,
+        text.contains("test result: ok."),
+        "{text}"
+    );
+
+    let files = dir_with(&[(
+        "events.jsonl",
+        "{\"type\": \"conversations.messages.messageCreated\", \"data\": {\"message\": \
+         {\"interactionId\": \"i\", \"senderId\": \"s\", \"content\": \"hi\", \"sequenceNumber\": 1}}}\n",
+    )]);
+    let mut args = ReplayArgs::new(files.path().join("events.jsonl"), rules);
+    args.format = ReplayFormat::Jsonl;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    assert_eq!(
+        replay::execute(&args, &mut out, &mut err).unwrap(),
+        Status::Ok
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        (line["line"].as_u64(), line["outcome"].as_str()),
+        (Some(1), Some("processed"))
+    );
+    assert!(String::from_utf8(err)
+        .unwrap()
+        .starts_with("replayed 1 events in "));
+}
