@@ -133,74 +133,26 @@ impl Shard {
             if self.map.len() >= self.cap {
                 self.evict_one(now);
             }
-            let (it, decision) = self.fresh(probe, expires, limits);
+            let (it, decision) = fresh(probe, expires, limits, &mut self.stats);
             self.map.insert(probe.key, it);
             self.queue.push_back(QueueEntry::new(expires, probe.key));
             return decision;
         };
-        let Some(pruned) = it.prune(now) else {
-            // Every key ran out: the interaction starts over, as if it had been dropped.
-            self.stats.fingerprints -= it.len() as u64;
-            self.stats.expired_interactions += 1;
-            let (fresh, decision) = self.fresh(probe, expires, limits);
-            *self.map.get_mut(&probe.key).expect("present") = fresh;
-            return decision;
-        };
-        self.stats.fingerprints -= pruned as u64;
-        let previous_highest = it.highest();
-        if let Some(verdict) = hit(it, probe, expires, limits.sliding) {
-            let highest = it.raise_highest(probe.order);
-            return Decision {
-                verdict,
-                highest,
-                previous_highest,
-            };
-        }
-        let highest = it.raise_highest(probe.order);
-        let keys = probe.event.into_iter().chain([probe.fingerprint]);
-        for key in keys {
-            self.stats.fingerprints += 1;
-            if it.insert(Slot { key, expires }, limits.max_fingerprints) {
-                self.stats.fingerprints -= 1;
-                self.stats.evicted_fingerprints += 1;
+        match it.prune(now) {
+            Some(pruned) => {
+                self.stats.fingerprints -= pruned as u64;
+                record(it, probe, expires, limits, &mut self.stats)
+            }
+            None => {
+                // Every key ran out: the interaction starts over, as if it had been dropped. Its
+                // queue entry stays and is found stale when it comes due.
+                self.stats.fingerprints -= it.len() as u64;
+                self.stats.expired_interactions += 1;
+                let (started, decision) = fresh(probe, expires, limits, &mut self.stats);
+                *it = started;
+                decision
             }
         }
-        Decision {
-            verdict: new_verdict(probe.order, previous_highest),
-            highest,
-            previous_highest,
-        }
-    }
-
-    /// A new interaction holding the probe's keys (event id first, so a cap of one keeps the
-    /// fingerprint), with its counters applied.
-    fn fresh(&mut self, probe: &Probe, expires: u32, limits: Limits) -> (Interaction, Decision) {
-        let fingerprint = Slot {
-            key: probe.fingerprint,
-            expires,
-        };
-        let mut it = match probe.event {
-            Some(key) => {
-                let mut it = Interaction::new(Slot { key, expires }, None);
-                if it.insert(fingerprint, limits.max_fingerprints) {
-                    self.stats.evicted_fingerprints += 1;
-                } else {
-                    self.stats.fingerprints += 1;
-                }
-                it
-            }
-            None => Interaction::new(fingerprint, None),
-        };
-        self.stats.fingerprints += 1;
-        let highest = it.raise_highest(probe.order);
-        (
-            it,
-            Decision {
-                verdict: Verdict::Unique,
-                highest,
-                previous_highest: None,
-            },
-        )
     }
 
     /// Moves the shard clock to `now_ms` and drops what is due; returns the wrapped clock.
@@ -296,6 +248,79 @@ impl Shard {
         if it.highest() == set {
             it.set_highest(previous);
         }
+    }
+}
+
+/// A new interaction holding the probe's keys (event id first, so a cap of one keeps the
+/// fingerprint), with the counters updated.
+fn fresh(
+    probe: &Probe,
+    expires: u32,
+    limits: Limits,
+    stats: &mut StoreStats,
+) -> (Interaction, Decision) {
+    let fingerprint = Slot {
+        key: probe.fingerprint,
+        expires,
+    };
+    let mut it = match probe.event {
+        Some(key) => {
+            let mut it = Interaction::new(Slot { key, expires }, None);
+            stats.fingerprints += 1;
+            add(&mut it, fingerprint, limits, stats);
+            it
+        }
+        None => {
+            stats.fingerprints += 1;
+            Interaction::new(fingerprint, None)
+        }
+    };
+    let highest = it.raise_highest(probe.order);
+    (
+        it,
+        Decision {
+            verdict: Verdict::Unique,
+            highest,
+            previous_highest: None,
+        },
+    )
+}
+
+/// Checks a message against a live interaction and records it when it is new.
+fn record(
+    it: &mut Interaction,
+    probe: &Probe,
+    expires: u32,
+    limits: Limits,
+    stats: &mut StoreStats,
+) -> Decision {
+    let previous_highest = it.highest();
+    if let Some(verdict) = hit(it, probe, expires, limits.sliding) {
+        let highest = it.raise_highest(probe.order);
+        return Decision {
+            verdict,
+            highest,
+            previous_highest,
+        };
+    }
+    let highest = it.raise_highest(probe.order);
+    for key in probe.event.into_iter().chain([probe.fingerprint]) {
+        add(it, Slot { key, expires }, limits, stats);
+    }
+    let verdict = new_verdict(probe.order, previous_highest);
+    Decision {
+        verdict,
+        highest,
+        previous_highest,
+    }
+}
+
+/// Remembers one more key, counting the one dropped when the interaction is at its cap.
+fn add(it: &mut Interaction, slot: Slot, limits: Limits, stats: &mut StoreStats) {
+    if it.insert(slot, limits.max_fingerprints) {
+        stats.evicted_fingerprints += 1;
+    } else {
+        stats.fingerprints += 1;
     }
 }
 
