@@ -18,8 +18,8 @@
 //!
 //! - `max_interactions` is split evenly over the shards (a shard holds at least 1024 of them
 //!   unless the whole store is smaller, in which case there is one shard), so the total never
-//!   exceeds it; a busy shard may start evicting a little (about 1% at a million) before the
-//!   whole store is full. Beyond its share a shard evicts the least recently *created*
+//!   exceeds it; a busy shard may start evicting a little before the whole store is full
+//!   (shards differ by about the square root of their share: under 1% each at a million). Beyond its share a shard evicts the least recently *created*
 //!   interaction whose deadline has not moved since it was queued; one kept busy since (a
 //!   sliding hit, a new message) goes to the back of the line once instead.
 //! - `max_fingerprints` counts fingerprints and event ids together; beyond it the key expiring
@@ -34,8 +34,9 @@
 //!   interactions over 64 shards is ~15,600 per 32,768-bucket table (load 0.48): ~103 bytes.
 //! - Expiry queue entry: 12 bytes in a power-of-two ring buffer, 12 to 24 bytes (~12.9 here).
 //! - Total: ~116 bytes at a million, at most 136 bytes in the worst table state, under the
-//!   150-byte bar. A second key moves to a heap list (a 24-byte `Vec` header plus a buffer of
-//!   four 20-byte slots), which is spread over the keys it holds.
+//!   150-byte bar. A second key moves to a heap list (a boxed 24-byte `Vec` header plus room
+//!   for three 20-byte slots, about 100 bytes with allocator overhead), spread over the keys it
+//!   holds: one message with an event id measures ~114 bytes per key.
 
 mod interaction;
 mod shard;
