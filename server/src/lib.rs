@@ -1,1 +1,48 @@
-//! The axum host and the `cxrules` CLI.
+//! The axum host and the `cxrules` CLI: applies cxrules to live NICE CXone webhooks.
+//!
+//! An event is answered once its decision is made and its side effects are queued; the queue
+//! delivers them to CXone afterwards (or logs them, in dry-run).
+//!
+//! # Layout
+//!
+//! - [`config`]: `serve`'s flags and environment → a [`Config`] (no credentials: dry-run).
+//! - [`mod@app`]: [`AppState`], the [`app()`] router and [`run`] (serve, then drain).
+//! - [`routes`]: the event routes; [`status`]: health, readiness, metrics, rules status;
+//!   [`error`]: [`ApiError`], every error answer as `{"error", "hint"}`.
+//! - [`decide`]: from the engine's decision to updates, metrics and an explanation.
+//! - [`effects`]: the side-effects queue: per-interaction order, coalescing, rate limit, drain.
+//! - [`cxone`]: call profiles (`seed`, `dfo`), safe id paths, tokens, retries, the HTTP client.
+//! - [`signature`]: inbound HMAC, Standard Webhooks and bearer checks.
+//! - [`metrics`]: the Prometheus registry; [`push`]: the optional JSON push to `METRICS_ENDPOINT`.
+//!
+//! # Embedding
+//!
+//! ```no_run
+//! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+//! use cxrules_server::{run, AppState, Config};
+//!
+//! let config = Config { rules_dir: "rules".into(), ..Config::default() }; // dry-run
+//! let state = AppState::from_config(&config).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! run(listener, state, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod app;
+pub mod config;
+pub mod cxone;
+pub mod decide;
+pub mod effects;
+pub mod error;
+pub mod metrics;
+pub mod push;
+pub mod routes;
+mod secret;
+pub mod signature;
+pub mod status;
+
+pub use app::{app, run, AppState, StartError};
+pub use config::{Config, ConfigError, ServeArgs};
+pub use error::ApiError;
+pub use metrics::Metrics;
+pub use secret::Secret;

@@ -1,3 +1,7 @@
-//! The `cxrules` command.
+//! The `cxrules` command: parses the command line and hands over to the subcommand.
 
-fn main() {}
+mod cli;
+
+fn main() -> anyhow::Result<()> {
+    cli::main()
+}

@@ -1,1 +1,9 @@
-//! End-to-end suite for cxrules; the tests live in `tests/tests/`.
+//! End-to-end harness for cxrules: starts the real server on `127.0.0.1:0` with rule files in a
+//! temporary directory, a mock CXone and a mock inventory; the tests live in `tests/tests/`.
+
+mod fixtures;
+mod harness;
+mod store;
+
+pub use fixtures::*;
+pub use harness::*;

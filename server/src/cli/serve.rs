@@ -1,0 +1,74 @@
+//! `cxrules serve`: load the rules, start the host, serve until SIGTERM or Ctrl-C, drain.
+
+use anyhow::Context;
+use cxrules_server::{AppState, Config, ServeArgs};
+use tokio::net::TcpListener;
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::from_args(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config))
+}
+
+fn announce(config: &Config) {
+    match &config.dry_run_reason {
+        Some(reason) => tracing::warn!(
+            "DRY-RUN: decisions are made, logged and counted, but no call is made to CXone ({reason}); \
+             set CXONE_CLIENT_ID and CXONE_CLIENT_SECRET to go live"
+        ),
+        None => tracing::info!(profile = ?config.profile.base, "live: updates are sent to CXone"),
+    }
+    if !config.webhook_auth.is_enabled() && !config.is_dry_run() {
+        tracing::warn!(
+            "inbound webhooks are not authenticated; set --webhook-auth and CXRULES_WEBHOOK_SECRET"
+        );
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    announce(&config);
+    let state = AppState::from_config(&config).await?;
+    let listener = TcpListener::bind(config.bind).await.with_context(|| {
+        format!(
+            "cannot listen on {}; pick another --port or --bind",
+            config.bind
+        )
+    })?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        rules = %config.rules_dir.display(),
+        version = %state.engine().rules().version(),
+        watch = config.watch,
+        webhook_auth = config.webhook_auth.mode(),
+        "cxrules serving"
+    );
+    cxrules_server::run(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

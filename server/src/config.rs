@@ -1,0 +1,230 @@
+//! Host configuration: `serve`'s flags and environment variables (the seeds' names keep
+//! working) resolved into a [`Config`]. No CXone credentials means dry-run.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cxone::{AuthFlow, CxoneSettings, Profile, ProfileError, ProfileName, RetryPolicy};
+use crate::effects::EffectsConfig;
+use crate::push::PushConfig;
+use crate::secret::Secret;
+use crate::signature::{decode_whsec, WebhookAuth};
+
+mod args;
+#[cfg(test)]
+mod tests;
+
+pub use args::{parse_duration, parse_size, ServeArgs, WebhookAuthMode};
+
+/// Everything `serve` needs, resolved and checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory of rule files.
+    pub rules_dir: PathBuf,
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Largest accepted request body in bytes.
+    pub body_limit: usize,
+    /// Reload rules when their files change.
+    pub watch: bool,
+    /// CXone endpoint and credentials; `None` runs dry.
+    pub cxone: Option<CxoneSettings>,
+    /// Why the host runs dry, when it does.
+    pub dry_run_reason: Option<String>,
+    /// How updates become calls.
+    pub profile: Profile,
+    /// Retry bounds of outbound calls.
+    pub retry: RetryPolicy,
+    /// The side-effects queue.
+    pub effects: EffectsConfig,
+    /// Longest wait for the queue to drain at shutdown.
+    pub drain_timeout: Duration,
+    /// Inbound authentication.
+    pub webhook_auth: WebhookAuth,
+    /// The optional JSON push of the seeds.
+    pub push: Option<PushConfig>,
+    /// The Retry-After sent with a 503 when the queue is full.
+    pub retry_after: Duration,
+}
+
+impl Default for Config {
+    /// Dry-run with the seed profile, port 3000, the `rules` directory.
+    fn default() -> Self {
+        Self {
+            rules_dir: PathBuf::from("rules"),
+            bind: SocketAddr::from(([0, 0, 0, 0], 3000)),
+            body_limit: 1024 * 1024,
+            watch: true,
+            cxone: None,
+            dry_run_reason: Some("no credentials configured".into()),
+            profile: Profile::builtin(ProfileName::Seed),
+            retry: RetryPolicy::default(),
+            effects: EffectsConfig::default(),
+            drain_timeout: Duration::from_secs(10),
+            webhook_auth: WebhookAuth::None,
+            push: None,
+            retry_after: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The profile file is wrong.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// Inbound authentication is on without a secret.
+    #[error("--webhook-auth {0} needs a secret; set CXRULES_WEBHOOK_SECRET (or --webhook-secret)")]
+    MissingWebhookSecret(&'static str),
+    /// A Standard Webhooks secret does not decode.
+    #[error("a Standard Webhooks secret must be `whsec_` followed by base64; check CXRULES_WEBHOOK_SECRET")]
+    BadWebhookSecret,
+    /// A value is out of range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn first(values: [Option<String>; 2]) -> Option<String> {
+    values.into_iter().flatten().find(|v| !v.trim().is_empty())
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+impl Config {
+    /// Resolves `serve`'s arguments (already merged with the environment by clap).
+    pub fn from_args(args: ServeArgs) -> Result<Self, ConfigError> {
+        let mut profile = match &args.cxone_profile_file {
+            Some(path) => Profile::from_file(path)?,
+            None => Profile::builtin(args.cxone_profile),
+        };
+        if let AuthFlow::ClientCredentials { token_path, scope } = &mut profile.auth {
+            if let Some(path) = args.cxone_token_path.clone() {
+                if !path.starts_with('/') {
+                    let msg = format!(
+                        "--cxone-token-path `{path}` must start with `/`, e.g. /oauth2/token"
+                    );
+                    return Err(ConfigError::Invalid(msg));
+                }
+                *token_path = path;
+            }
+            if args.cxone_scope.is_some() {
+                scope.clone_from(&args.cxone_scope);
+            }
+        }
+        if args.effects_capacity == 0 {
+            return Err(ConfigError::Invalid(
+                "--effects-capacity must be at least 1".into(),
+            ));
+        }
+        let (cxone, dry_run_reason) = credentials(&args, profile.base);
+        Ok(Self {
+            rules_dir: args.rules.clone(),
+            bind: SocketAddr::new(args.bind, args.port),
+            body_limit: args.body_limit,
+            watch: !args.no_watch,
+            cxone,
+            dry_run_reason,
+            profile,
+            retry: RetryPolicy {
+                max_attempts: args.cxone_max_attempts.max(1),
+                base: args.cxone_backoff,
+                max_backoff: args.cxone_backoff_max,
+                max_retry_after: args.cxone_max_retry_after,
+            },
+            effects: EffectsConfig {
+                capacity: args.effects_capacity,
+                coalesce_window: args.coalesce_window,
+                rate_limit: NonZeroU32::new(args.cxone_rate_limit),
+                max_in_flight: args.cxone_max_in_flight.max(1),
+            },
+            drain_timeout: args.drain_timeout,
+            webhook_auth: webhook_auth(&args)?,
+            push: args
+                .metrics_endpoint
+                .clone()
+                .filter(|e| !e.trim().is_empty())
+                .map(|endpoint| PushConfig {
+                    endpoint,
+                    batch_size: args.metrics_batch_size.max(1),
+                    interval: args.metrics_interval,
+                    buffer: 10_000,
+                    environment: args.environment.clone(),
+                }),
+            retry_after: args.retry_after,
+        })
+    }
+
+    /// True when no call leaves the host.
+    pub fn is_dry_run(&self) -> bool {
+        self.cxone.is_none()
+    }
+}
+
+fn credentials(args: &ServeArgs, base: ProfileName) -> (Option<CxoneSettings>, Option<String>) {
+    if args.dry_run {
+        return (None, Some("--dry-run given".into()));
+    }
+    let client_id = first([args.cxone_client_id.clone(), env("CONE_CLIENT_ID")]);
+    let client_secret = first([args.cxone_client_secret.clone(), env("CONE_CLIENT_SECRET")]);
+    let (Some(client_id), Some(client_secret)) = (client_id, client_secret) else {
+        let reason =
+            "no CXONE_CLIENT_ID / CXONE_CLIENT_SECRET (or CONE_CLIENT_ID / CONE_CLIENT_SECRET)";
+        return (None, Some(reason.into()));
+    };
+    if base == ProfileName::Dfo
+        && (args.cxone_access_key_id.is_none() || args.cxone_access_key_secret.is_none())
+    {
+        let reason = "the dfo profile needs CXONE_ACCESS_KEY_ID and CXONE_ACCESS_KEY_SECRET";
+        return (None, Some(reason.into()));
+    }
+    let settings = CxoneSettings {
+        base_url: args.cxone_base_url.clone(),
+        issuer: args.cxone_issuer.clone(),
+        api_url: args.cxone_api_url.clone(),
+        tenant_id: args.cxone_tenant_id.clone(),
+        client_id,
+        client_secret: Secret::new(client_secret),
+        access_key_id: args.cxone_access_key_id.clone(),
+        access_key_secret: args.cxone_access_key_secret.clone().map(Secret::new),
+        timeout: args.cxone_timeout,
+    };
+    (Some(settings), None)
+}
+
+fn webhook_auth(args: &ServeArgs) -> Result<WebhookAuth, ConfigError> {
+    let secrets: Vec<Secret> = [&args.webhook_secret, &args.webhook_secret_previous]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .map(|s| Secret::new(s.clone()))
+        .collect();
+    let mode = args.webhook_auth;
+    if mode != WebhookAuthMode::None && secrets.is_empty() {
+        return Err(ConfigError::MissingWebhookSecret(mode.name()));
+    }
+    Ok(match mode {
+        WebhookAuthMode::None => WebhookAuth::None,
+        WebhookAuthMode::Hmac => WebhookAuth::Hmac {
+            header: args.webhook_signature_header.to_ascii_lowercase(),
+            encoding: args.webhook_signature_encoding,
+            secrets,
+        },
+        WebhookAuthMode::Standard => WebhookAuth::Standard {
+            keys: secrets
+                .iter()
+                .map(decode_whsec)
+                .collect::<Result<_, _>>()
+                .map_err(|_| ConfigError::BadWebhookSecret)?,
+            tolerance: args.webhook_tolerance,
+        },
+        WebhookAuthMode::Bearer => WebhookAuth::Bearer { tokens: secrets },
+    })
+}
+
+/// The bind address default: every interface, as a webhook receiver needs.
+pub const DEFAULT_BIND: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);

@@ -1,0 +1,197 @@
+//! `serve`'s flags; each also reads an environment variable (shown by `cxrules serve --help`).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cxone::ProfileName;
+use crate::signature::SignatureEncoding;
+
+/// Which inbound check requests must pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum WebhookAuthMode {
+    /// No check.
+    #[default]
+    None,
+    /// HMAC-SHA256 of the raw body in a header.
+    Hmac,
+    /// Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+    Standard,
+    /// `Authorization: Bearer <secret>`.
+    Bearer,
+}
+
+impl WebhookAuthMode {
+    /// The flag value.
+    pub fn name(self) -> &'static str {
+        match self {
+            WebhookAuthMode::None => "none",
+            WebhookAuthMode::Hmac => "hmac",
+            WebhookAuthMode::Standard => "standard",
+            WebhookAuthMode::Bearer => "bearer",
+        }
+    }
+}
+
+/// Parses a duration such as `100ms`, `5s` or `2m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 100ms, 5s, 2m"))
+}
+
+/// Parses a size such as `1MiB`, `512KiB`, `64kb` or `1048576`.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size; write e.g. 1MiB or 65536"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        other => return Err(format!("unknown size unit `{other}`; use B, KiB or MiB")),
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+/// Flags of `cxrules serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Directory of rule files (*.yaml, *.yml).
+    #[arg(long, env = "CXRULES_RULES", default_value = "rules")]
+    pub rules: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "CXRULES_BIND", default_value_t = super::DEFAULT_BIND)]
+    pub bind: IpAddr,
+    /// Port to listen on.
+    #[arg(long, short, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// Largest accepted request body (larger: 413).
+    #[arg(long, env = "CXRULES_BODY_LIMIT", default_value = "1MiB", value_parser = parse_size)]
+    pub body_limit: usize,
+    /// Do not reload rules when their files change.
+    #[arg(long, env = "CXRULES_NO_WATCH")]
+    pub no_watch: bool,
+    /// Make no call to CXone even when credentials are set.
+    #[arg(long, env = "CXRULES_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// Built-in call profile: `seed` (the seeds' API) or `dfo` (the real digital API).
+    #[arg(long, env = "CXONE_PROFILE", value_enum, default_value_t = ProfileName::Seed)]
+    pub cxone_profile: ProfileName,
+    /// YAML file overriding the profile's calls (`extends`, `token_path`, `metadata`, `routing`).
+    #[arg(long, env = "CXONE_PROFILE_FILE")]
+    pub cxone_profile_file: Option<PathBuf>,
+    /// API base URL of the `seed` profile (also where its token endpoint is).
+    #[arg(
+        long,
+        env = "CXONE_BASE_URL",
+        default_value = "https://platform.nicecxone.com"
+    )]
+    pub cxone_base_url: String,
+    /// `seed`: token endpoint path (the routing seed used `/oauth/token`).
+    #[arg(long, env = "CXONE_TOKEN_PATH")]
+    pub cxone_token_path: Option<String>,
+    /// `seed`: scope sent with the token request (the dedup seed sent
+    /// `webhooks:write interactions:write oauth2:read`).
+    #[arg(long, env = "CXONE_SCOPE")]
+    pub cxone_scope: Option<String>,
+    /// OAuth client id (the seeds' `CONE_CLIENT_ID` also works).
+    #[arg(long, env = "CXONE_CLIENT_ID", hide_env_values = true)]
+    pub cxone_client_id: Option<String>,
+    /// OAuth client secret (the seeds' `CONE_CLIENT_SECRET` also works).
+    #[arg(long, env = "CXONE_CLIENT_SECRET", hide_env_values = true)]
+    pub cxone_client_secret: Option<String>,
+    /// OpenID issuer of the `dfo` profile.
+    #[arg(
+        long,
+        env = "CXONE_ISSUER",
+        default_value = "https://cxone.niceincontact.com"
+    )]
+    pub cxone_issuer: String,
+    /// `dfo`: the API user's access key id.
+    #[arg(long, env = "CXONE_ACCESS_KEY_ID", hide_env_values = true)]
+    pub cxone_access_key_id: Option<String>,
+    /// `dfo`: the API user's access key secret.
+    #[arg(long, env = "CXONE_ACCESS_KEY_SECRET", hide_env_values = true)]
+    pub cxone_access_key_secret: Option<String>,
+    /// `dfo`: API base URL; skips API discovery.
+    #[arg(long, env = "CXONE_API_URL")]
+    pub cxone_api_url: Option<String>,
+    /// `dfo`: tenant id for API discovery when the id_token carries none.
+    #[arg(long, env = "CXONE_TENANT_ID")]
+    pub cxone_tenant_id: Option<String>,
+    /// Timeout of one CXone request.
+    #[arg(long, env = "CXONE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub cxone_timeout: Duration,
+    /// Most CXone calls per second (0: unlimited).
+    #[arg(long, env = "CXONE_RATE_LIMIT", default_value_t = 15)]
+    pub cxone_rate_limit: u32,
+    /// Most CXone calls in flight at once.
+    #[arg(long, env = "CXONE_MAX_IN_FLIGHT", default_value_t = 32)]
+    pub cxone_max_in_flight: usize,
+    /// Attempts per call on 429, 5xx and transport errors.
+    #[arg(long, env = "CXONE_MAX_ATTEMPTS", default_value_t = 5)]
+    pub cxone_max_attempts: u32,
+    /// Backoff ceiling of the first retry (doubles, full jitter).
+    #[arg(long, env = "CXONE_BACKOFF", default_value = "250ms", value_parser = parse_duration)]
+    pub cxone_backoff: Duration,
+    /// Largest backoff ceiling.
+    #[arg(long, env = "CXONE_BACKOFF_MAX", default_value = "30s", value_parser = parse_duration)]
+    pub cxone_backoff_max: Duration,
+    /// Longest Retry-After honoured.
+    #[arg(long, env = "CXONE_MAX_RETRY_AFTER", default_value = "2m", value_parser = parse_duration)]
+    pub cxone_max_retry_after: Duration,
+
+    /// Most side effects queued or in flight (beyond: 503).
+    #[arg(long, env = "CXRULES_QUEUE_CAPACITY", default_value_t = 10_000)]
+    pub effects_capacity: usize,
+    /// Metadata updates of one interaction this close together are sent as one.
+    #[arg(long, env = "CXRULES_COALESCE_WINDOW", default_value = "100ms", value_parser = parse_duration)]
+    pub coalesce_window: Duration,
+    /// Longest wait for queued updates at shutdown.
+    #[arg(long, env = "CXRULES_DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+    /// Retry-After sent with a 503 when the queue is full.
+    #[arg(long, env = "CXRULES_RETRY_AFTER", default_value = "1s", value_parser = parse_duration)]
+    pub retry_after: Duration,
+
+    /// Inbound check: none, hmac, standard (Standard Webhooks) or bearer.
+    #[arg(long, env = "CXRULES_WEBHOOK_AUTH", value_enum, default_value_t = WebhookAuthMode::None)]
+    pub webhook_auth: WebhookAuthMode,
+    /// Shared secret (hmac), `whsec_...` key (standard) or token (bearer).
+    #[arg(long, env = "CXRULES_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// The previous secret, also accepted while senders rotate.
+    #[arg(long, env = "CXRULES_WEBHOOK_SECRET_PREVIOUS", hide_env_values = true)]
+    pub webhook_secret_previous: Option<String>,
+    /// Header carrying the HMAC signature.
+    #[arg(
+        long,
+        env = "CXRULES_SIGNATURE_HEADER",
+        default_value = "X-Webhook-Signature"
+    )]
+    pub webhook_signature_header: String,
+    /// How the HMAC signature is encoded.
+    #[arg(long, env = "CXRULES_SIGNATURE_ENCODING", value_enum, default_value_t = SignatureEncoding::Hex)]
+    pub webhook_signature_encoding: SignatureEncoding,
+    /// Standard Webhooks timestamp tolerance.
+    #[arg(long, env = "CXRULES_WEBHOOK_TOLERANCE", default_value = "5m", value_parser = parse_duration)]
+    pub webhook_tolerance: Duration,
+
+    /// Where to push the seeds' JSON dedup metrics (off when unset).
+    #[arg(long, env = "METRICS_ENDPOINT")]
+    pub metrics_endpoint: Option<String>,
+    /// Records per push.
+    #[arg(long, env = "METRICS_BATCH_SIZE", default_value_t = 100)]
+    pub metrics_batch_size: usize,
+    /// Longest a record waits before it is pushed.
+    #[arg(long, env = "METRICS_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub metrics_interval: Duration,
+    /// The `environment` tag of pushed metrics.
+    #[arg(long, env = "NODE_ENV", default_value = "production")]
+    pub environment: String,
+}

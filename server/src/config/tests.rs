@@ -1,0 +1,117 @@
+//! Flag parsing and resolution.
+
+use clap::Parser;
+
+use super::*;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+fn config(args: &[&str]) -> Result<Config, ConfigError> {
+    let cli = Cli::try_parse_from(std::iter::once("cxrules").chain(args.iter().copied())).unwrap();
+    Config::from_args(cli.serve)
+}
+
+#[test]
+fn sizes_and_durations() {
+    assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+    assert_eq!(parse_size("64 kb"), Ok(64 << 10));
+    assert_eq!(parse_size("123"), Ok(123));
+    assert!(parse_size("1GiB").is_err());
+    assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
+    assert!(parse_duration("soon").unwrap_err().contains("100ms"));
+}
+
+#[test]
+fn credentials_turn_dry_run_off() {
+    let c = config(&[
+        "--cxone-client-id",
+        "id",
+        "--cxone-client-secret",
+        "s3cret",
+        "--port",
+        "0",
+    ])
+    .unwrap();
+    assert!(!c.is_dry_run());
+    assert!(
+        !format!("{c:?}").contains("s3cret"),
+        "secrets never appear in Debug"
+    );
+    let c = config(&[
+        "--cxone-client-id",
+        "id",
+        "--cxone-client-secret",
+        "s",
+        "--dry-run",
+    ])
+    .unwrap();
+    assert!(c.is_dry_run());
+    let c = config(&[
+        "--cxone-profile",
+        "dfo",
+        "--cxone-client-id",
+        "id",
+        "--cxone-client-secret",
+        "s",
+    ])
+    .unwrap();
+    assert!(c.dry_run_reason.unwrap().contains("CXONE_ACCESS_KEY_ID"));
+}
+
+#[test]
+fn webhook_auth_needs_a_usable_secret() {
+    assert!(matches!(
+        config(&["--webhook-auth", "hmac"]),
+        Err(ConfigError::MissingWebhookSecret("hmac"))
+    ));
+    assert!(matches!(
+        config(&["--webhook-auth", "standard", "--webhook-secret", "whsec_%%"]),
+        Err(ConfigError::BadWebhookSecret)
+    ));
+    let c = config(&[
+        "--webhook-auth",
+        "hmac",
+        "--webhook-secret",
+        "a",
+        "--webhook-secret-previous",
+        "b",
+    ])
+    .unwrap();
+    assert!(
+        matches!(c.webhook_auth, WebhookAuth::Hmac { ref secrets, ref header, .. }
+        if secrets.len() == 2 && header == "x-webhook-signature")
+    );
+}
+
+#[test]
+fn queue_and_push_settings() {
+    let c = config(&[
+        "--coalesce-window",
+        "0ms",
+        "--cxone-rate-limit",
+        "0",
+        "--metrics-endpoint",
+        "http://127.0.0.1:9/x",
+    ])
+    .unwrap();
+    assert_eq!(c.effects.coalesce_window, Duration::ZERO);
+    assert_eq!(c.effects.rate_limit, None);
+    assert_eq!(c.push.unwrap().endpoint, "http://127.0.0.1:9/x");
+    assert!(config(&["--effects-capacity", "0"]).is_err());
+}
+
+#[test]
+fn token_path_and_scope_flags() {
+    let c = config(&["--cxone-token-path", "/oauth/token", "--cxone-scope", "a b"]).unwrap();
+    assert_eq!(
+        c.profile.auth,
+        crate::cxone::AuthFlow::ClientCredentials {
+            token_path: "/oauth/token".into(),
+            scope: Some("a b".into())
+        }
+    );
+}

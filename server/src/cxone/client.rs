@@ -1,0 +1,367 @@
+//! Sends prepared calls to CXone: bearer token, bounded retries, 401/429/404/403 handling, and
+//! a last check that no request leaves the configured API path.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use reqwest::{StatusCode, Url};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+use super::auth::{AuthError, Token, TokenSource};
+use super::health::OutboundHealth;
+use super::profile::{AuthFlow, PreparedCall};
+use super::retry::{parse_retry_after, RetryPolicy};
+use super::CxoneSettings;
+use crate::metrics::Metrics;
+
+/// A call CXone accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    /// The final HTTP status.
+    pub status: u16,
+    /// Attempts made (a 401 refresh-and-retry not counted).
+    pub attempts: u32,
+}
+
+/// A call given up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// 404: the interaction no longer exists (already routed or ended); not retried.
+    #[error("cxone answered 404: the interaction is gone (routed, ended or expired)")]
+    Gone,
+    /// 403: the credentials lack a permission; not retried.
+    #[error("cxone answered 403: the api client lacks permission for this call; grant it (seed: the interactions/routing write scopes; dfo: the api user's security profile)")]
+    Forbidden,
+    /// Another 4xx: the request itself is wrong; not retried.
+    #[error("cxone rejected the call with {0}; check the profile's method, path and body")]
+    Rejected(u16),
+    /// 401 again right after a fresh token.
+    #[error("cxone answered 401 twice, with a fresh token the second time; check the credentials")]
+    Unauthorized,
+    /// No token.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Retries used up.
+    #[error("gave up after {attempts} attempts: {last}")]
+    Exhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        last: String,
+    },
+    /// The URL would not be the configured API path (a hostile id, a bad base URL).
+    #[error("refused to send: {0}")]
+    UnsafePath(String),
+    /// The API host could not be discovered and never will be with this configuration.
+    #[error("cannot find the api host: {0}")]
+    Discovery(String),
+}
+
+enum Step {
+    Done(u16),
+    Unauthorized(Arc<Token>),
+    Retry {
+        label: &'static str,
+        why: String,
+        delay: Duration,
+    },
+    Fatal(SendError),
+}
+
+enum ApiBase {
+    Fixed(String),
+    Discover(Mutex<Option<String>>),
+}
+
+#[derive(Deserialize)]
+struct CxoneConfiguration {
+    api_endpoint: String,
+}
+
+/// The CXone HTTP client.
+pub struct CxoneClient {
+    http: reqwest::Client,
+    settings: Arc<CxoneSettings>,
+    auth: TokenSource,
+    api: ApiBase,
+    policy: RetryPolicy,
+    metrics: Metrics,
+    health: Arc<OutboundHealth>,
+}
+
+impl std::fmt::Debug for CxoneClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CxoneClient")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the `tenantId` claim of an id_token without checking its signature: it only picks
+/// which public discovery document to read.
+fn tenant_from_id_token(id_token: &str) -> Option<String> {
+    let payload = id_token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("tenantId")?.as_str().map(str::to_owned)
+}
+
+impl CxoneClient {
+    /// A client for one profile's auth flow.
+    pub fn new(
+        settings: CxoneSettings,
+        flow: AuthFlow,
+        policy: RetryPolicy,
+        metrics: Metrics,
+        health: Arc<OutboundHealth>,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .user_agent(concat!("cxrules/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let api = match (&flow, &settings.api_url) {
+            (AuthFlow::ClientCredentials { .. }, _) => ApiBase::Fixed(settings.base_url.clone()),
+            (AuthFlow::Password, Some(url)) => ApiBase::Fixed(url.clone()),
+            (AuthFlow::Password, None) => ApiBase::Discover(Mutex::new(None)),
+        };
+        let settings = Arc::new(settings);
+        let auth = TokenSource::new(http.clone(), settings.clone(), flow, metrics.clone());
+        Ok(Self {
+            http,
+            settings,
+            auth,
+            api,
+            policy,
+            metrics,
+            health,
+        })
+    }
+
+    /// The token source (shared by every call).
+    pub fn tokens(&self) -> &TokenSource {
+        &self.auth
+    }
+
+    /// Sends one call, retrying as the policy allows. Failures are also recorded in the health.
+    pub async fn send(&self, call: &PreparedCall) -> Result<Delivered, SendError> {
+        let result = self.send_inner(call).await;
+        if let Err(e) = &result {
+            let ep = call.endpoint.as_str();
+            match e {
+                SendError::Gone => self.health.gone(),
+                SendError::Forbidden => self
+                    .health
+                    .forbidden(ep, format!("{} {}: {e}", call.method, call.path)),
+                other => self.health.failed(ep, None, other.to_string()),
+            }
+        }
+        result
+    }
+
+    async fn send_inner(&self, call: &PreparedCall) -> Result<Delivered, SendError> {
+        let ep = call.endpoint.as_str();
+        let mut attempts = 0u32;
+        let mut refreshed = false;
+        loop {
+            attempts += 1;
+            let (label, why, delay) = match self.attempt(call, attempts).await {
+                Step::Done(status) => return Ok(Delivered { status, attempts }),
+                Step::Unauthorized(token) if !refreshed => {
+                    refreshed = true;
+                    attempts -= 1;
+                    self.auth.invalidate(&token).await;
+                    self.metrics.retry(ep, "unauthorized");
+                    continue;
+                }
+                Step::Unauthorized(_) => return Err(SendError::Unauthorized),
+                Step::Fatal(e) => return Err(e),
+                Step::Retry { label, why, delay } => (label, why, delay),
+            };
+            if attempts >= self.policy.max_attempts {
+                return Err(SendError::Exhausted {
+                    attempts,
+                    last: why,
+                });
+            }
+            self.metrics.retry(ep, label);
+            tracing::debug!(endpoint = ep, attempt = attempts, delay_ms = delay.as_millis() as u64, %why, "retrying cxone call");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn attempt(&self, call: &PreparedCall, attempt: u32) -> Step {
+        let backoff = || self.policy.backoff(attempt);
+        let token = match self.auth.token().await {
+            Ok(t) => t,
+            Err(e) if e.is_transient() => {
+                return Step::Retry {
+                    label: "token",
+                    why: e.to_string(),
+                    delay: backoff(),
+                }
+            }
+            Err(e) => return Step::Fatal(e.into()),
+        };
+        let url = match self.url(call, &token).await {
+            Ok(url) => url,
+            Err(SendError::Exhausted { last, .. }) => {
+                return Step::Retry {
+                    label: "discovery",
+                    why: last,
+                    delay: backoff(),
+                }
+            }
+            Err(e) => return Step::Fatal(e),
+        };
+        let sent = self
+            .http
+            .request(call.method.clone(), url)
+            .bearer_auth(token.access.expose())
+            .json(&call.body)
+            .send()
+            .await;
+        let ep = call.endpoint.as_str();
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                self.metrics.outbound(ep, "transport");
+                let why = e.without_url().to_string();
+                return Step::Retry {
+                    label: "transport",
+                    why,
+                    delay: backoff(),
+                };
+            }
+        };
+        let status = response.status();
+        self.metrics.outbound(ep, status.as_str());
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        self.classify(status, retry_after, token, attempt)
+    }
+
+    fn classify(
+        &self,
+        status: StatusCode,
+        retry_after: Option<Duration>,
+        token: Arc<Token>,
+        attempt: u32,
+    ) -> Step {
+        let why = format!("cxone answered {}", status.as_u16());
+        match status.as_u16() {
+            200..=299 => Step::Done(status.as_u16()),
+            401 => Step::Unauthorized(token),
+            429 => {
+                let delay = self.policy.after_429(retry_after, attempt);
+                Step::Retry {
+                    label: "rate_limited",
+                    why,
+                    delay,
+                }
+            }
+            404 => Step::Fatal(SendError::Gone),
+            403 => Step::Fatal(SendError::Forbidden),
+            408 | 500..=599 => Step::Retry {
+                label: "server_error",
+                why,
+                delay: self.policy.backoff(attempt),
+            },
+            other => Step::Fatal(SendError::Rejected(other)),
+        }
+    }
+
+    async fn url(&self, call: &PreparedCall, token: &Token) -> Result<Url, SendError> {
+        let base = self.api_base(token).await?;
+        let full = format!("{}{}", base.trim_end_matches('/'), call.path);
+        let url = Url::parse(&full).map_err(|e| SendError::UnsafePath(format!("{full}: {e}")))?;
+        // Parsing must not have changed where the request goes: no dot-segment resolution, no
+        // query or fragment, the path ending exactly in the encoded call path.
+        let intact = url.query().is_none()
+            && url.fragment().is_none()
+            && url.path().ends_with(&call.path)
+            && call.path.starts_with(&call.prefix);
+        if !intact {
+            return Err(SendError::UnsafePath(format!(
+                "{full} does not stay under {}",
+                call.prefix
+            )));
+        }
+        Ok(url)
+    }
+
+    async fn api_base(&self, token: &Token) -> Result<String, SendError> {
+        let cache = match &self.api {
+            ApiBase::Fixed(base) => return Ok(base.clone()),
+            ApiBase::Discover(cache) => cache,
+        };
+        let mut cached = cache.lock().await;
+        if let Some(base) = cached.as_ref() {
+            return Ok(base.clone());
+        }
+        let tenant = self
+            .settings
+            .tenant_id
+            .clone()
+            .or_else(|| {
+                token
+                    .id_token
+                    .as_ref()
+                    .and_then(|t| tenant_from_id_token(t.expose()))
+            })
+            .ok_or_else(|| {
+                SendError::Discovery(
+                    "the id_token names no tenant; set CXONE_TENANT_ID or CXONE_API_URL".into(),
+                )
+            })?;
+        let base = self.discover(&tenant).await?;
+        tracing::info!(api = %base, "cxone api host discovered");
+        *cached = Some(base.clone());
+        Ok(base)
+    }
+
+    async fn discover(&self, tenant: &str) -> Result<String, SendError> {
+        let issuer = self.settings.issuer.trim_end_matches('/');
+        let url = format!("{issuer}/.well-known/cxone-configuration");
+        let retryable = |last: String| SendError::Exhausted { attempts: 0, last };
+        let response = self
+            .http
+            .get(url)
+            .query(&[("tenantId", tenant)])
+            .send()
+            .await
+            .map_err(|e| retryable(format!("api discovery: {}", e.without_url())))?;
+        if !response.status().is_success() {
+            return Err(retryable(format!(
+                "api discovery answered {}",
+                response.status().as_u16()
+            )));
+        }
+        let config: CxoneConfiguration = response.json().await.map_err(|e| {
+            SendError::Discovery(format!("api discovery answer: {}", e.without_url()))
+        })?;
+        Ok(config.api_endpoint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_claim_is_read_from_the_id_token() {
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"tenantId":"11e7-abc","name":"api user"}"#);
+        assert_eq!(
+            tenant_from_id_token(&format!("h.{payload}.s")),
+            Some("11e7-abc".into())
+        );
+        assert_eq!(tenant_from_id_token("not-a-jwt"), None);
+    }
+}

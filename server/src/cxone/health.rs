@@ -1,0 +1,86 @@
+//! What outbound traffic has run into lately, for `/rules/status` and `/healthz`.
+
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+/// One recorded problem.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Problem {
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// `metadata`, `routing` or `token`.
+    pub endpoint: String,
+    /// HTTP status, when there was one.
+    pub status: Option<u16>,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+/// Counters and the latest problems of outbound calls.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct HealthSnapshot {
+    /// Calls answered 403 (a permission problem on the CXone side).
+    pub forbidden: u64,
+    /// Calls answered 404 (the interaction is gone).
+    pub gone: u64,
+    /// Calls given up after their retries.
+    pub failed: u64,
+    /// The latest 403.
+    pub last_forbidden: Option<Problem>,
+    /// The latest failure of any kind.
+    pub last_error: Option<Problem>,
+}
+
+/// Shared record of outbound problems.
+#[derive(Debug, Default)]
+pub struct OutboundHealth {
+    inner: Mutex<HealthSnapshot>,
+}
+
+fn problem(endpoint: &str, status: Option<u16>, message: String) -> Problem {
+    let at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    Problem {
+        at,
+        endpoint: endpoint.into(),
+        status,
+        message,
+    }
+}
+
+impl OutboundHealth {
+    fn update(&self, f: impl FnOnce(&mut HealthSnapshot)) {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard);
+    }
+
+    /// Records a 403.
+    pub fn forbidden(&self, endpoint: &str, message: String) {
+        let p = problem(endpoint, Some(403), message);
+        self.update(|h| {
+            h.forbidden += 1;
+            h.last_forbidden = Some(p.clone());
+            h.last_error = Some(p);
+        });
+    }
+
+    /// Records a 404.
+    pub fn gone(&self) {
+        self.update(|h| h.gone += 1);
+    }
+
+    /// Records a call given up.
+    pub fn failed(&self, endpoint: &str, status: Option<u16>, message: String) {
+        let p = problem(endpoint, status, message);
+        self.update(|h| {
+            h.failed += 1;
+            h.last_error = Some(p);
+        });
+    }
+
+    /// A copy of the current record.
+    pub fn snapshot(&self) -> HealthSnapshot {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}

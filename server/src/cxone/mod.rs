@@ -1,0 +1,48 @@
+//! The CXone client: profiles of calls, tokens, retries, and the health of outbound traffic.
+
+mod auth;
+mod client;
+mod health;
+mod path;
+mod profile;
+mod retry;
+mod template;
+mod update;
+
+use std::time::Duration;
+
+use crate::secret::Secret;
+
+pub use auth::{AuthError, Token, TokenSource};
+pub use client::{CxoneClient, Delivered, SendError};
+pub use health::{HealthSnapshot, OutboundHealth, Problem};
+pub use path::{check_id, encode_segment, IdError, MAX_ID_LEN};
+pub use profile::{
+    AuthFlow, CallTemplate, PrepareError, PreparedCall, Profile, ProfileError, ProfileName,
+};
+pub use retry::{parse_retry_after, RetryPolicy};
+pub use template::{BodyTemplate, MissingValue, PathTemplate, TemplateError, Vars};
+pub use update::{DedupStatus, Endpoint, MetadataUpdate, RoutingUpdate, Update};
+
+/// Where CXone is and who we are to it. Present only when credentials are configured.
+#[derive(Debug, Clone)]
+pub struct CxoneSettings {
+    /// API base URL for the `seed` profile (also its token host).
+    pub base_url: String,
+    /// OpenID issuer for the `dfo` profile.
+    pub issuer: String,
+    /// API base URL for `dfo`, skipping API discovery when set.
+    pub api_url: Option<String>,
+    /// Tenant id for `dfo` API discovery, when the id_token does not carry one.
+    pub tenant_id: Option<String>,
+    /// OAuth client id.
+    pub client_id: String,
+    /// OAuth client secret.
+    pub client_secret: Secret,
+    /// `dfo`: the API user's access key id (the password grant's username).
+    pub access_key_id: Option<String>,
+    /// `dfo`: the access key secret (the password grant's password).
+    pub access_key_secret: Option<Secret>,
+    /// Timeout of one HTTP request.
+    pub timeout: Duration,
+}

@@ -1,0 +1,209 @@
+//! The side effects a decision asks for, before a profile turns them into HTTP calls.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::template::Vars;
+
+/// Which CXone call an update becomes; also the `endpoint` label of the outbound metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// The interaction's dedup attributes.
+    Metadata,
+    /// The interaction's routing (skills, queues).
+    Routing,
+}
+
+impl Endpoint {
+    /// The label used in metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Metadata => "metadata",
+            Endpoint::Routing => "routing",
+        }
+    }
+}
+
+/// The dedup status written on an interaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DedupStatus {
+    /// The latest message was new.
+    Processed,
+    /// The latest message was a duplicate.
+    Suppressed,
+}
+
+impl DedupStatus {
+    /// The value written into the attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DedupStatus::Processed => "processed",
+            DedupStatus::Suppressed => "suppressed",
+        }
+    }
+}
+
+/// Placeholders a metadata body may use.
+pub const METADATA_VARS: &[&str] = &[
+    "id",
+    "status",
+    "last_sequence",
+    "fingerprint",
+    "channel",
+    "event_type",
+];
+
+/// Placeholders a routing body may use.
+pub const ROUTING_VARS: &[&str] = &[
+    "id",
+    "route",
+    "sku",
+    "inventory_status",
+    "skills",
+    "queues",
+    "skill_refs",
+    "queue_refs",
+    "skill_id",
+    "reason",
+];
+
+/// The dedup attributes of one interaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetadataUpdate {
+    /// Status of the latest message.
+    pub status: DedupStatus,
+    /// Highest order key seen for the interaction.
+    pub last_sequence: Option<i64>,
+    /// Fingerprint of the latest message (hex).
+    pub fingerprint: String,
+    /// Dedup channel.
+    pub channel: String,
+    /// Event type, when known.
+    pub event_type: Option<String>,
+}
+
+impl MetadataUpdate {
+    /// Folds a later update into this one: the later status and fingerprint win, the sequence
+    /// never goes backwards.
+    pub fn merge(&mut self, later: MetadataUpdate) {
+        let last_sequence = self.last_sequence.max(later.last_sequence);
+        *self = later;
+        self.last_sequence = last_sequence;
+    }
+}
+
+/// The routing of one interaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoutingUpdate {
+    /// The rule route that decided.
+    pub route: String,
+    /// The SKU looked up.
+    pub sku: String,
+    /// The inventory status, when one came back.
+    pub inventory_status: Option<String>,
+    /// Skill ids.
+    pub skills: Vec<String>,
+    /// Queue ids.
+    pub queues: Vec<String>,
+    /// A numeric skill for profiles that need one.
+    pub skill_id: Option<u64>,
+    /// Why a fallback was taken.
+    pub reason: Option<String>,
+}
+
+/// One side effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Update {
+    /// Dedup attributes.
+    Metadata(MetadataUpdate),
+    /// Routing.
+    Routing(RoutingUpdate),
+}
+
+fn refs(ids: &[String]) -> Value {
+    Value::Array(ids.iter().map(|id| json!({ "id": id })).collect())
+}
+
+impl Update {
+    /// Which call this becomes.
+    pub fn endpoint(&self) -> Endpoint {
+        match self {
+            Update::Metadata(_) => Endpoint::Metadata,
+            Update::Routing(_) => Endpoint::Routing,
+        }
+    }
+
+    /// The template values for this update.
+    pub fn vars(&self, id: &str) -> Vars {
+        let mut v = Vars::new();
+        v.insert("id", json!(id));
+        match self {
+            Update::Metadata(m) => {
+                v.insert("status", json!(m.status.as_str()));
+                v.insert("last_sequence", json!(m.last_sequence));
+                v.insert("fingerprint", json!(m.fingerprint));
+                v.insert("channel", json!(m.channel));
+                v.insert("event_type", json!(m.event_type));
+            }
+            Update::Routing(r) => {
+                v.insert("route", json!(r.route));
+                v.insert("sku", json!(r.sku));
+                v.insert("inventory_status", json!(r.inventory_status));
+                v.insert("skills", json!(r.skills));
+                v.insert("queues", json!(r.queues));
+                v.insert("skill_refs", refs(&r.skills));
+                v.insert("queue_refs", refs(&r.queues));
+                v.insert("reason", json!(r.reason));
+                if let Some(skill) = r.skill_id {
+                    v.insert("skill_id", json!(skill));
+                }
+            }
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(status: DedupStatus, seq: Option<i64>, fp: &str) -> MetadataUpdate {
+        MetadataUpdate {
+            status,
+            last_sequence: seq,
+            fingerprint: fp.into(),
+            channel: "chat".into(),
+            event_type: None,
+        }
+    }
+
+    #[test]
+    fn merge_keeps_the_highest_sequence_and_the_latest_status() {
+        let mut a = meta(DedupStatus::Processed, Some(5), "a");
+        a.merge(meta(DedupStatus::Suppressed, Some(3), "b"));
+        assert_eq!(a, meta(DedupStatus::Suppressed, Some(5), "b"));
+        a.merge(meta(DedupStatus::Processed, None, "c"));
+        assert_eq!(a.last_sequence, Some(5));
+        a.merge(meta(DedupStatus::Processed, Some(9), "d"));
+        assert_eq!(a.last_sequence, Some(9));
+    }
+
+    #[test]
+    fn routing_vars_leave_out_a_missing_skill_id() {
+        let r = RoutingUpdate {
+            route: "inventory".into(),
+            sku: "SKU-1".into(),
+            inventory_status: Some("in_stock".into()),
+            skills: vec!["s1".into()],
+            queues: vec![],
+            skill_id: None,
+            reason: None,
+        };
+        let vars = Update::Routing(r).vars("i-1");
+        assert!(!vars.contains_key("skill_id"));
+        assert_eq!(vars["skill_refs"], json!([{"id": "s1"}]));
+    }
+}

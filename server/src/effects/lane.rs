@@ -1,0 +1,136 @@
+//! One interaction's worker: takes its updates in order, merges metadata updates that arrive
+//! within the coalescing window, and delivers each through the sink.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use super::{Inner, Queued};
+use crate::cxone::{PrepareError, SendError, Update};
+
+/// An update ready to go, with the slots of everything merged into it.
+struct Batch {
+    update: Update,
+    received_at: Instant,
+    _slots: Vec<Queued>,
+}
+
+/// Runs until the lane is empty, then removes it (under the map's lock, so an update queued
+/// meanwhile either lands before the removal and is seen, or starts a new worker).
+pub(super) async fn run(inner: Arc<Inner>, id: String) {
+    while let Some(batch) = next(&inner, &id).await {
+        deliver(&inner, &id, &batch).await;
+        drop(batch);
+        if let Some(lane) = inner.lanes().get_mut(&id) {
+            lane.busy = None;
+        }
+        inner.publish_depth();
+    }
+}
+
+/// When the front update may be taken: metadata waits out the window from its arrival.
+fn ready_at(inner: &Inner, id: &str) -> Option<Option<Instant>> {
+    let mut lanes = inner.lanes();
+    let Some(front) = lanes.get(id).and_then(|l| l.queue.front()) else {
+        lanes.remove(id);
+        return None;
+    };
+    let window = inner.config.coalesce_window;
+    let closing = inner.closed.load(Ordering::Acquire);
+    let waits = matches!(front.update, Update::Metadata(_)) && !window.is_zero() && !closing;
+    Some(waits.then(|| front.enqueued_at + window))
+}
+
+async fn next(inner: &Inner, id: &str) -> Option<Batch> {
+    if let Some(at) = ready_at(inner, id)? {
+        tokio::time::sleep_until(at).await;
+    }
+    let mut lanes = inner.lanes();
+    let Some(first) = lanes.get_mut(id).and_then(|l| l.queue.pop_front()) else {
+        lanes.remove(id);
+        return None;
+    };
+    let lane = lanes.get_mut(id)?;
+    let mut update = first.update.clone();
+    let received_at = first.received_at;
+    let mut slots = vec![first];
+    if let Update::Metadata(merged) = &mut update {
+        while let Some(Update::Metadata(_)) = lane.queue.front().map(|q| &q.update) {
+            let Some(later) = lane.queue.pop_front() else {
+                break;
+            };
+            if let Update::Metadata(m) = &later.update {
+                merged.merge(m.clone());
+            }
+            inner.metrics.coalesced();
+            slots.push(later);
+        }
+    }
+    lane.busy = Some(update.clone());
+    Some(Batch {
+        update,
+        received_at,
+        _slots: slots,
+    })
+}
+
+async fn deliver(inner: &Inner, id: &str, batch: &Batch) {
+    let ep = batch.update.endpoint().as_str();
+    let call = match inner.profile.prepare(id, &batch.update) {
+        Ok(call) => call,
+        Err(e @ (PrepareError::NoCall(_) | PrepareError::Missing(_))) => {
+            inner.metrics.effect_skipped(
+                ep,
+                if matches!(e, PrepareError::NoCall(_)) {
+                    "no_call"
+                } else {
+                    "missing_value"
+                },
+            );
+            tracing::warn!(interaction_id = %id, endpoint = ep, reason = %e, "update skipped");
+            return;
+        }
+        Err(e @ PrepareError::Id(_)) => {
+            inner.metrics.effect_failed(ep, "unsafe_id");
+            tracing::error!(interaction_id = %id, endpoint = ep, error = %e, "update refused");
+            return;
+        }
+    };
+    if !inner.sink.is_dry_run() {
+        if let Some(limiter) = &inner.limiter {
+            limiter.until_ready().await;
+        }
+    }
+    let Ok(_slot) = inner.in_flight.acquire().await else {
+        return;
+    };
+    match inner.sink.deliver(&call).await {
+        Ok(_) if inner.sink.is_dry_run() => inner.metrics.outbound(ep, "dry_run"),
+        Ok(done) => {
+            inner
+                .metrics
+                .ack_latency(ep, batch.received_at.elapsed().as_secs_f64());
+            tracing::debug!(interaction_id = %id, endpoint = ep, status = done.status, attempts = done.attempts, "cxone acknowledged");
+        }
+        Err(e) => report_failure(inner, id, ep, &call.body, &e),
+    }
+}
+
+fn report_failure(inner: &Inner, id: &str, ep: &str, body: &serde_json::Value, e: &SendError) {
+    let reason = match e {
+        SendError::Gone => "gone",
+        SendError::Forbidden => "forbidden",
+        SendError::Rejected(_) => "rejected",
+        SendError::Unauthorized | SendError::Auth(_) => "auth",
+        SendError::Exhausted { .. } => "exhausted",
+        SendError::UnsafePath(_) => "unsafe_path",
+        SendError::Discovery(_) => "discovery",
+    };
+    inner.metrics.effect_failed(ep, reason);
+    if matches!(e, SendError::Gone) {
+        tracing::info!(interaction_id = %id, endpoint = ep, "interaction gone; update dropped");
+    } else {
+        tracing::error!(interaction_id = %id, endpoint = ep, error = %e, body = %body, "update not delivered");
+    }
+}

@@ -1,0 +1,219 @@
+//! The side-effects queue: the handler answers once an event's updates are queued here; lanes
+//! deliver them in order per interaction, coalesce metadata updates, respect the rate limit, and
+//! drain on shutdown.
+
+mod lane;
+mod sink;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use crate::cxone::{Profile, Update};
+use crate::metrics::Metrics;
+
+pub use sink::{BoxFuture, DryRun, Sink};
+
+/// Bounds and timings of the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EffectsConfig {
+    /// Most updates queued or in flight; beyond it events are refused with 503.
+    pub capacity: usize,
+    /// Metadata updates of one interaction closer together than this become one call.
+    pub coalesce_window: Duration,
+    /// Most calls per second to CXone (none: unlimited). Not applied in dry-run.
+    pub rate_limit: Option<NonZeroU32>,
+    /// Most calls in flight at once.
+    pub max_in_flight: usize,
+}
+
+impl Default for EffectsConfig {
+    fn default() -> Self {
+        Self {
+            capacity: 10_000,
+            coalesce_window: Duration::from_millis(100),
+            rate_limit: NonZeroU32::new(15),
+            max_in_flight: 32,
+        }
+    }
+}
+
+/// Why updates could not be queued; the caller rolls the event back and answers 503.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EnqueueError {
+    /// The queue is at capacity.
+    #[error("the side-effects queue is full")]
+    Full,
+    /// The host is shutting down.
+    #[error("the host is shutting down")]
+    Closed,
+}
+
+/// One queued update.
+struct Queued {
+    update: Update,
+    received_at: Instant,
+    enqueued_at: Instant,
+    _slot: OwnedSemaphorePermit,
+}
+
+/// The updates of one interaction; present in the map while its worker runs.
+#[derive(Default)]
+struct Lane {
+    queue: VecDeque<Queued>,
+    busy: Option<Update>,
+}
+
+struct Inner {
+    config: EffectsConfig,
+    profile: Profile,
+    sink: Arc<dyn Sink>,
+    slots: Arc<Semaphore>,
+    lanes: Mutex<HashMap<String, Lane>>,
+    closed: AtomicBool,
+    limiter: Option<DefaultDirectRateLimiter>,
+    in_flight: Semaphore,
+    metrics: Metrics,
+}
+
+impl Inner {
+    fn lanes(&self) -> std::sync::MutexGuard<'_, HashMap<String, Lane>> {
+        self.lanes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn depth(&self) -> usize {
+        self.config.capacity - self.slots.available_permits()
+    }
+
+    fn publish_depth(&self) {
+        self.metrics.set_queue_depth(self.depth());
+    }
+}
+
+/// Handle to the queue; cheap to clone.
+#[derive(Clone)]
+pub struct Effects {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Effects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Effects")
+            .field("config", &self.inner.config)
+            .field("depth", &self.depth())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Effects {
+    /// A queue delivering through `sink`, turning updates into calls with `profile`.
+    pub fn new(
+        config: EffectsConfig,
+        profile: Profile,
+        sink: Arc<dyn Sink>,
+        metrics: Metrics,
+    ) -> Self {
+        let limiter = match (config.rate_limit, sink.is_dry_run()) {
+            (Some(rate), false) => Some(RateLimiter::direct(Quota::per_second(rate))),
+            _ => None,
+        };
+        let inner = Inner {
+            slots: Arc::new(Semaphore::new(config.capacity)),
+            in_flight: Semaphore::new(config.max_in_flight.max(1)),
+            lanes: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+            config,
+            profile,
+            sink,
+            limiter,
+            metrics,
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// True when calls are only logged.
+    pub fn is_dry_run(&self) -> bool {
+        self.inner.sink.is_dry_run()
+    }
+
+    /// Updates queued or in flight.
+    pub fn depth(&self) -> usize {
+        self.inner.depth()
+    }
+
+    /// The profile that turns updates into calls.
+    pub fn profile(&self) -> &Profile {
+        &self.inner.profile
+    }
+
+    /// Queues all of an event's updates, or none of them.
+    pub fn try_enqueue(
+        &self,
+        interaction: &str,
+        updates: Vec<Update>,
+        received_at: Instant,
+    ) -> Result<(), EnqueueError> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(EnqueueError::Closed);
+        }
+        let mut slots = Vec::with_capacity(updates.len());
+        for _ in &updates {
+            let slot = self.inner.slots.clone().try_acquire_owned();
+            slots.push(slot.map_err(|_| EnqueueError::Full)?);
+        }
+        let now = Instant::now();
+        let spawn = {
+            let mut lanes = self.inner.lanes();
+            let fresh = !lanes.contains_key(interaction);
+            let lane = lanes.entry(interaction.to_owned()).or_default();
+            for (update, slot) in updates.into_iter().zip(slots) {
+                lane.queue.push_back(Queued {
+                    update,
+                    received_at,
+                    enqueued_at: now,
+                    _slot: slot,
+                });
+            }
+            fresh
+        };
+        if spawn {
+            tokio::spawn(lane::run(self.inner.clone(), interaction.to_owned()));
+        }
+        self.inner.publish_depth();
+        Ok(())
+    }
+
+    /// Stops accepting, waits up to `timeout` for everything queued to be delivered, and logs
+    /// (and counts) whatever is left. Returns the number of updates not delivered.
+    pub async fn drain(&self, timeout: Duration) -> usize {
+        self.inner.closed.store(true, Ordering::Release);
+        let capacity = u32::try_from(self.inner.config.capacity).unwrap_or(u32::MAX);
+        let everything = self.inner.slots.clone().acquire_many_owned(capacity);
+        if tokio::time::timeout(timeout, everything).await.is_ok() {
+            tracing::info!("side-effects queue drained");
+            return 0;
+        }
+        let lanes = self.inner.lanes();
+        let mut left = 0;
+        for (id, lane) in lanes.iter() {
+            for update in lane.busy.iter().chain(lane.queue.iter().map(|q| &q.update)) {
+                left += 1;
+                let ep = update.endpoint().as_str();
+                self.inner.metrics.effect_failed(ep, "shutdown");
+                let body = serde_json::to_string(update).unwrap_or_default();
+                tracing::error!(interaction_id = %id, endpoint = ep, update = %body, "update not sent before shutdown");
+            }
+        }
+        left
+    }
+}

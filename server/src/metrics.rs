@@ -1,0 +1,375 @@
+//! Prometheus metrics of the host: one registry, typed label sets, text encoding for `/metrics`.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Labels of an evaluated event. Every value is bounded by the rules, never taken raw from a sender.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    event_type: String,
+    channel: String,
+    decision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SuppressedLabels {
+    channel: String,
+    verdict: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RoutingLabels {
+    route: String,
+    status: String,
+    matched: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboundLabels {
+    endpoint: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    endpoint: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 50 µs .. ~100 s covers an in-memory decision as well as a retried CXone call.
+    Histogram::new(exponential_buckets(0.000_05, 2.5, 16))
+}
+
+struct Inner {
+    registry: Registry,
+    events: Family<EventLabels, Counter>,
+    suppressed: Family<SuppressedLabels, Counter>,
+    routing: Family<RoutingLabels, Counter>,
+    rejected: Family<ReasonLabels, Counter>,
+    outbound: Family<OutboundLabels, Counter>,
+    retries: Family<ReasonLabels, Counter>,
+    failed: Family<ReasonLabels, Counter>,
+    skipped: Family<ReasonLabels, Counter>,
+    coalesced: Counter,
+    token_refreshes: Family<ResultLabels, Counter>,
+    reloads: Family<ResultLabels, Counter>,
+    push: Family<ResultLabels, Counter>,
+    queue_depth: Gauge,
+    decision_latency: Histogram,
+    ack_latency: HistogramFamily<EndpointLabels>,
+}
+
+/// The host's metrics. Cheap to clone; every clone records into the same registry.
+///
+/// ```
+/// let m = cxrules_server::Metrics::new();
+/// m.event("message_created", "chat", "processed");
+/// assert!(m.encode().contains("cxrules_events_total{event_type=\"message_created\""));
+/// ```
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn reg<M: prometheus_client::registry::Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
+impl Metrics {
+    /// A fresh registry with every family registered under the `cxrules_` prefix.
+    pub fn new() -> Self {
+        let mut r = Registry::with_prefix("cxrules");
+        let ack: HistogramFamily<EndpointLabels> = Family::new_with_constructor(latency_histogram);
+        let inner = Inner {
+            events: reg(
+                &mut r,
+                "events",
+                "Events evaluated, by type, channel and decision",
+                Family::default(),
+            ),
+            suppressed: reg(
+                &mut r,
+                "duplicates_suppressed",
+                "Messages suppressed as duplicates",
+                Family::default(),
+            ),
+            routing: reg(
+                &mut r,
+                "routing_decisions",
+                "Routing decisions by route, inventory status and fallback reason",
+                Family::default(),
+            ),
+            rejected: reg(
+                &mut r,
+                "requests_rejected",
+                "Inbound requests answered with an error, by route and reason",
+                Family::default(),
+            ),
+            outbound: reg(
+                &mut r,
+                "outbound_calls",
+                "Calls to CXone by endpoint and HTTP status",
+                Family::default(),
+            ),
+            retries: reg(
+                &mut r,
+                "outbound_retries",
+                "Retried calls to CXone by endpoint and reason",
+                Family::default(),
+            ),
+            failed: reg(
+                &mut r,
+                "effects_failed",
+                "Side effects given up, by endpoint and reason",
+                Family::default(),
+            ),
+            skipped: reg(
+                &mut r,
+                "effects_skipped",
+                "Side effects with no call to make (profile has none, value missing)",
+                Family::default(),
+            ),
+            coalesced: reg(
+                &mut r,
+                "effects_coalesced",
+                "Metadata updates merged into an earlier one",
+                Counter::default(),
+            ),
+            token_refreshes: reg(
+                &mut r,
+                "token_refreshes",
+                "Token requests by result",
+                Family::default(),
+            ),
+            reloads: reg(
+                &mut r,
+                "rules_reloads",
+                "Rule reloads by result",
+                Family::default(),
+            ),
+            push: reg(
+                &mut r,
+                "metrics_push_batches",
+                "Batches pushed to METRICS_ENDPOINT by result",
+                Family::default(),
+            ),
+            queue_depth: reg(
+                &mut r,
+                "effects_queue_depth",
+                "Side effects queued or in flight",
+                Gauge::default(),
+            ),
+            decision_latency: reg(
+                &mut r,
+                "decision_latency_seconds",
+                "Time to evaluate an event",
+                latency_histogram(),
+            ),
+            ack_latency: reg(
+                &mut r,
+                "ack_latency_seconds",
+                "From receiving an event to CXone acknowledging its update",
+                ack,
+            ),
+            registry: r,
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Counts one evaluated event.
+    pub fn event(&self, event_type: &str, channel: &str, decision: &str) {
+        let labels = EventLabels {
+            event_type: event_type.into(),
+            channel: channel.into(),
+            decision: decision.into(),
+        };
+        self.inner.events.get_or_create(&labels).inc();
+    }
+
+    /// Counts one suppressed duplicate.
+    pub fn suppressed(&self, channel: &str, verdict: &str) {
+        let labels = SuppressedLabels {
+            channel: channel.into(),
+            verdict: verdict.into(),
+        };
+        self.inner.suppressed.get_or_create(&labels).inc();
+    }
+
+    /// Counts one routing decision.
+    pub fn routing(&self, route: &str, status: &str, matched: &str, reason: &str) {
+        let labels = RoutingLabels {
+            route: route.into(),
+            status: status.into(),
+            matched: matched.into(),
+            reason: reason.into(),
+        };
+        self.inner.routing.get_or_create(&labels).inc();
+    }
+
+    /// Counts one inbound request answered with an error.
+    pub fn rejected(&self, route: &str, reason: &str) {
+        let labels = ReasonLabels {
+            endpoint: route.into(),
+            reason: reason.into(),
+        };
+        self.inner.rejected.get_or_create(&labels).inc();
+    }
+
+    /// Counts one outbound call; `status` is the HTTP status or `transport`/`dry_run`.
+    pub fn outbound(&self, endpoint: &str, status: &str) {
+        let labels = OutboundLabels {
+            endpoint: endpoint.into(),
+            status: status.into(),
+        };
+        self.inner.outbound.get_or_create(&labels).inc();
+    }
+
+    /// Counts one retry of an outbound call.
+    pub fn retry(&self, endpoint: &str, reason: &str) {
+        let labels = ReasonLabels {
+            endpoint: endpoint.into(),
+            reason: reason.into(),
+        };
+        self.inner.retries.get_or_create(&labels).inc();
+    }
+
+    /// Counts one side effect given up (`gone`, `forbidden`, `rejected`, `exhausted`, `shutdown`).
+    pub fn effect_failed(&self, endpoint: &str, reason: &str) {
+        let labels = ReasonLabels {
+            endpoint: endpoint.into(),
+            reason: reason.into(),
+        };
+        self.inner.failed.get_or_create(&labels).inc();
+    }
+
+    /// Counts one side effect that needed no call.
+    pub fn effect_skipped(&self, endpoint: &str, reason: &str) {
+        let labels = ReasonLabels {
+            endpoint: endpoint.into(),
+            reason: reason.into(),
+        };
+        self.inner.skipped.get_or_create(&labels).inc();
+    }
+
+    /// Counts one metadata update merged into another.
+    pub fn coalesced(&self) {
+        self.inner.coalesced.inc();
+    }
+
+    /// Counts one token request (`ok` or `error`).
+    pub fn token_refresh(&self, result: &str) {
+        let labels = ResultLabels {
+            result: result.into(),
+        };
+        self.inner.token_refreshes.get_or_create(&labels).inc();
+    }
+
+    /// Counts one rules reload (`ok`, `error`, `unchanged`).
+    pub fn reload(&self, result: &str) {
+        let labels = ResultLabels {
+            result: result.into(),
+        };
+        self.inner.reloads.get_or_create(&labels).inc();
+    }
+
+    /// Counts one batch pushed to `METRICS_ENDPOINT` (`ok`, `error`, `dropped`).
+    pub fn push(&self, result: &str) {
+        let labels = ResultLabels {
+            result: result.into(),
+        };
+        self.inner.push.get_or_create(&labels).inc();
+    }
+
+    /// Sets the number of side effects queued or in flight.
+    pub fn set_queue_depth(&self, depth: usize) {
+        self.inner
+            .queue_depth
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// Records the time one evaluation took.
+    pub fn decision_latency(&self, seconds: f64) {
+        self.inner.decision_latency.observe(seconds);
+    }
+
+    /// Records the time from receiving an event to CXone acknowledging its update.
+    pub fn ack_latency(&self, endpoint: &str, seconds: f64) {
+        let labels = EndpointLabels {
+            endpoint: endpoint.into(),
+        };
+        self.inner
+            .ack_latency
+            .get_or_create(&labels)
+            .observe(seconds);
+    }
+
+    /// The registry in the Prometheus/OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.inner.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_and_histograms_appear_in_the_text() {
+        let m = Metrics::new();
+        m.outbound("metadata", "200");
+        m.outbound("metadata", "200");
+        m.ack_latency("routing", 0.02);
+        m.set_queue_depth(3);
+        let text = m.encode();
+        assert!(
+            text.contains("cxrules_outbound_calls_total{endpoint=\"metadata\",status=\"200\"} 2")
+        );
+        assert!(text.contains("cxrules_ack_latency_seconds_count{endpoint=\"routing\"} 1"));
+        assert!(text.contains("cxrules_effects_queue_depth 3"));
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

@@ -1,0 +1,227 @@
+//! The event routes: content type, size, signature, JSON, evaluate, queue the side effects,
+//! answer with the decision. Bad input gets a 4xx, never a 5xx.
+
+use std::time::SystemTime;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cxrules_engine::{Decision, EvalError, Outcome};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::app::AppState;
+use crate::cxone::{check_id, Endpoint};
+use crate::decide;
+use crate::effects::EnqueueError;
+use crate::error::ApiError;
+
+/// The answer to an accepted event.
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    /// processed, suppressed or ignored.
+    pub outcome: Outcome,
+    /// Why, in one line.
+    pub explanation: String,
+    /// The side effects queued.
+    pub queued: Vec<Endpoint>,
+    /// True when queued calls are only logged.
+    pub dry_run: bool,
+    /// Time from receiving the event to answering, in milliseconds.
+    pub latency_ms: f64,
+    /// The engine's full decision.
+    pub decision: Decision,
+}
+
+/// `POST /webhook/cxone/events` (the dedup seed's path).
+pub async fn cxone_events(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    handle(&s, "cxone_events", &h, body).await
+}
+
+/// `POST /webhook/routing-events` (the routing seed's path).
+pub async fn routing_events(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    handle(&s, "routing_events", &h, body).await
+}
+
+/// `POST /events`: any event type the rules know.
+pub async fn events(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    handle(&s, "events", &h, body).await
+}
+
+async fn handle(
+    state: &AppState,
+    route: &'static str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let span = tracing::info_span!("event", route, interaction_id = tracing::field::Empty);
+    match ingest(state, headers, body).instrument(span.clone()).await {
+        Ok(accepted) => (StatusCode::OK, Json(accepted)).into_response(),
+        Err(e) => {
+            state.inner.metrics.rejected(route, e.reason);
+            span.in_scope(|| tracing::info!(status = e.status.as_u16(), reason = e.reason, error = %e.error, "event refused"));
+            e.into_response()
+        }
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(ApiError::unsupported_type(None));
+    };
+    let text = value.to_str().unwrap_or("(not text)");
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_type(Some(text)))
+    }
+}
+
+fn read_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(state.inner.body_limit)
+        } else {
+            ApiError::bad_request(
+                "unreadable_body",
+                format!("cannot read the request body: {}", rejection.body_text()),
+                "send the whole body in one request",
+            )
+        }
+    })
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("body is not valid JSON: {e}"),
+            "send one JSON object per request",
+        )
+    })
+}
+
+fn eval_error(state: &AppState, e: EvalError) -> ApiError {
+    if e.is_client_error() {
+        let hint = match &e {
+            EvalError::NotAnObject => {
+                "send the event as a JSON object, e.g. {\"type\": ..., \"data\": {...}}".to_owned()
+            }
+            EvalError::MissingField { field, .. } => format!(
+                "add `{field}` to the event, or point the rule's `fields.{field}` at where it is"
+            ),
+            EvalError::WrongType {
+                field, expected, ..
+            } => format!("send `{field}` as {expected}"),
+            _ => "send an id of printable characters, at most 256 bytes".to_owned(),
+        };
+        return ApiError::bad_request("invalid_event", e.to_string(), hint);
+    }
+    tracing::error!(error = %e, "event not decided");
+    ApiError::unavailable("store", e.to_string(), state.inner.retry_after)
+}
+
+async fn ingest(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, ApiError> {
+    let received_at = Instant::now();
+    is_json(headers)?;
+    let bytes = read_body(state, body)?;
+    state
+        .inner
+        .auth
+        .verify(headers, &bytes, SystemTime::now())
+        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    let event = parse_json(&bytes)?;
+    let eval = state
+        .inner
+        .engine
+        .evaluate(&event)
+        .await
+        .map_err(|e| eval_error(state, e))?;
+    if let Some(id) = &eval.decision.interaction_id {
+        tracing::Span::current().record("interaction_id", id.as_str());
+    }
+    let updates = decide::updates_for(&eval.decision);
+    let queued: Vec<Endpoint> = updates.iter().map(|u| u.endpoint()).collect();
+    if !updates.is_empty() {
+        let id = eval.decision.interaction_id.clone().unwrap_or_default();
+        if let Err(e) = check_id(&id) {
+            eval.rollback().await;
+            return Err(ApiError::bad_request(
+                "invalid_id",
+                format!("interaction id cannot be used: {e}"),
+                "send the interaction id CXone gave the interaction",
+            ));
+        }
+        if let Err(e) = state.inner.effects.try_enqueue(&id, updates, received_at) {
+            eval.rollback().await;
+            let reason = if e == EnqueueError::Full {
+                "queue_full"
+            } else {
+                "shutting_down"
+            };
+            return Err(ApiError::unavailable(
+                reason,
+                e.to_string(),
+                state.inner.retry_after,
+            ));
+        }
+    }
+    let decision = eval.commit();
+    finish(state, decision, queued, received_at)
+}
+
+fn finish(
+    state: &AppState,
+    decision: Decision,
+    queued: Vec<Endpoint>,
+    received_at: Instant,
+) -> Result<Accepted, ApiError> {
+    decide::count(&state.inner.metrics, &decision);
+    if let (Some(_), Some(id)) = (&decision.dedup, &decision.interaction_id) {
+        let status = if decision.outcome == Outcome::Suppressed {
+            "dropped"
+        } else {
+            "processed"
+        };
+        state.inner.pusher.record(id, status);
+    }
+    let explanation = decide::explain(&decision);
+    tracing::info!(outcome = decide::outcome_str(decision.outcome), latency_us = decision.latency_us, %explanation, "event decided");
+    Ok(Accepted {
+        outcome: decision.outcome,
+        explanation,
+        queued,
+        dry_run: state.is_dry_run(),
+        latency_ms: received_at.elapsed().as_secs_f64() * 1000.0,
+        decision,
+    })
+}

@@ -1,0 +1,161 @@
+//! Health, readiness, metrics and the rules status page.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cxrules_engine::dedup::store::StoreStats;
+use cxrules_engine::ReloadStatus;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::cxone::{HealthSnapshot, ProfileName};
+use crate::error::ApiError;
+
+/// The host part of `/rules/status`.
+#[derive(Debug, Serialize)]
+pub struct HostStatus {
+    /// True when no call leaves the host.
+    pub dry_run: bool,
+    /// Why, when it runs dry.
+    pub dry_run_reason: Option<String>,
+    /// `seed` or `dfo`.
+    pub profile: &'static str,
+    /// Inbound authentication mode.
+    pub webhook_auth: &'static str,
+    /// Updates queued or in flight.
+    pub queue_depth: usize,
+    /// Queue capacity.
+    pub queue_capacity: usize,
+    /// True once the rules are loaded and until shutdown.
+    pub ready: bool,
+}
+
+/// `GET /rules/status`.
+#[derive(Debug, Serialize)]
+pub struct RulesStatus {
+    /// Version, load time, last error, recent reloads.
+    #[serde(flatten)]
+    pub rules: ReloadStatus,
+    /// Event types the rules handle.
+    pub event_types: Vec<String>,
+    /// Dedup store counters by channel.
+    pub dedup: BTreeMap<String, StoreStats>,
+    /// The host.
+    pub host: HostStatus,
+    /// Problems of outbound calls (403s show up here).
+    pub outbound: HealthSnapshot,
+}
+
+/// Counts reload attempts newer than the last one seen, so `cxrules_rules_reloads_total`
+/// follows the engine's own record.
+fn count_reloads(state: &AppState, status: &ReloadStatus) {
+    let mut seen = state
+        .inner
+        .reloads_seen
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    for record in &status.history {
+        if seen.as_ref().is_none_or(|last| record.at > *last) {
+            state.inner.metrics.reload(&record.result);
+        }
+    }
+    if let Some(last) = status.history.last() {
+        *seen = Some(last.at.clone());
+    }
+}
+
+fn host(state: &AppState) -> HostStatus {
+    HostStatus {
+        dry_run: state.is_dry_run(),
+        dry_run_reason: state
+            .inner
+            .dry_run_reason
+            .clone()
+            .filter(|_| state.is_dry_run()),
+        profile: match state.profile().base {
+            ProfileName::Seed => "seed",
+            ProfileName::Dfo => "dfo",
+        },
+        webhook_auth: state.inner.auth.mode(),
+        queue_depth: state.effects().depth(),
+        queue_capacity: state.inner.capacity,
+        ready: state.is_ready(),
+    }
+}
+
+/// The whole status document.
+pub fn rules_status_of(state: &AppState) -> RulesStatus {
+    let engine = state.engine();
+    let rules = engine.reload_status();
+    count_reloads(state, &rules);
+    RulesStatus {
+        rules,
+        event_types: engine.rules().event_types(),
+        dedup: engine.dedup_stats().into_iter().collect(),
+        host: host(state),
+        outbound: state.inner.health.snapshot(),
+    }
+}
+
+/// `GET /rules/status`.
+pub async fn rules_status(State(state): State<AppState>) -> Json<RulesStatus> {
+    Json(rules_status_of(&state))
+}
+
+/// `GET /healthz`: the process is alive; outbound permission problems are shown, not fatal.
+pub async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let outbound = state.inner.health.snapshot();
+    let status = if outbound.forbidden > 0 {
+        "degraded"
+    } else {
+        "ok"
+    };
+    Json(json!({
+        "status": status,
+        "dry_run": state.is_dry_run(),
+        "forbidden": outbound.forbidden,
+        "last_forbidden": outbound.last_forbidden,
+    }))
+}
+
+/// `GET /readyz`: 200 once rules are loaded and until shutdown starts, else 503.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.is_ready() {
+        let version = state.engine().rules().version().to_owned();
+        (
+            StatusCode::OK,
+            Json(json!({"ready": true, "rules_version": version})),
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false})),
+        )
+            .into_response()
+    }
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    count_reloads(&state, &state.engine().reload_status());
+    state.metrics().set_queue_depth(state.effects().depth());
+    let body = state.metrics().encode();
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// Any other path.
+pub async fn not_found() -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        error: "no such route".into(),
+        hint: "post events to /webhook/cxone/events, /webhook/routing-events or /events".into(),
+        reason: "not_found",
+        retry_after: None,
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end: the real server on a local port, real rule files, a mock CXone and inventory.
+
+mod dedup;
+mod hostile;
+mod outbound;
+mod overload;
+mod reload;
+mod routing;
+mod signatures;

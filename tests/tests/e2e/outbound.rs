@@ -1,0 +1,301 @@
+//! The CXone client under failure: token refresh, rate limits, retries, gone and forbidden.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use cxrules_server::cxone::ProfileName;
+use cxrules_tests::{message, routing_event, Harness, Options};
+use serde_json::json;
+use wiremock::matchers::{body_string_contains, header, method, path, path_regex, query_param};
+use wiremock::{Mock, ResponseTemplate};
+
+const ROUTE: &str = "/webhook/cxone/events";
+
+async fn api_answers(h: &Harness, response: ResponseTemplate, times: Option<u64>) {
+    let mock = Mock::given(method("PATCH"))
+        .and(path_regex("^/api/v2/"))
+        .respond_with(response)
+        .with_priority(1);
+    match times {
+        Some(n) => mock.up_to_n_times(n).mount(&h.cxone).await,
+        None => mock.mount(&h.cxone).await,
+    }
+}
+
+async fn metrics(h: &Harness) -> String {
+    h.http
+        .get(format!("{}/metrics", h.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_401_refreshes_the_token_once_then_succeeds() {
+    let h = Harness::start().await;
+    Mock::given(path("/oauth2/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "tok-old", "expires_in": 3600})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&h.cxone)
+        .await;
+    Mock::given(header("authorization", "Bearer tok-old"))
+        .respond_with(ResponseTemplate::new(401))
+        .with_priority(1)
+        .mount(&h.cxone)
+        .await;
+    assert_eq!(
+        h.post(ROUTE, &message("int-401", "c", "hi", 1)).await.0,
+        200
+    );
+    h.settle().await;
+    assert_eq!(h.token_calls().await, 2);
+    let requests = h.cxone_requests().await;
+    let api: Vec<_> = requests
+        .iter()
+        .filter(|r| r.url.path().starts_with("/api/"))
+        .collect();
+    assert_eq!(api.len(), 2);
+    assert_eq!(api[1].headers.get("authorization").unwrap(), "Bearer tok-1");
+    let token_form = String::from_utf8_lossy(&requests[0].body).to_string();
+    assert!(
+        token_form.contains("grant_type=client_credentials")
+            && token_form.contains("client_id=client-1")
+    );
+}
+
+#[tokio::test]
+async fn a_429_waits_for_retry_after() {
+    let h = Harness::start().await;
+    api_answers(
+        &h,
+        ResponseTemplate::new(429).insert_header("retry-after", "1"),
+        Some(1),
+    )
+    .await;
+    let started = Instant::now();
+    assert_eq!(
+        h.post(ROUTE, &message("int-429", "c", "hi", 1)).await.0,
+        200
+    );
+    h.settle().await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(h.api_calls().await.len(), 2);
+    assert!(metrics(&h).await.contains(
+        "cxrules_outbound_retries_total{endpoint=\"metadata\",reason=\"rate_limited\"} 1"
+    ));
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_a_bounded_number_of_times() {
+    let h = Harness::start().await;
+    api_answers(&h, ResponseTemplate::new(503), Some(2)).await;
+    assert_eq!(
+        h.post(ROUTE, &message("int-5xx", "c", "hi", 1)).await.0,
+        200
+    );
+    h.settle().await;
+    assert_eq!(h.api_calls().await.len(), 3, "two failures, then success");
+
+    api_answers(&h, ResponseTemplate::new(500), None).await;
+    assert_eq!(
+        h.post(ROUTE, &message("int-5xx-2", "c", "hi", 1)).await.0,
+        200
+    );
+    h.settle().await;
+    let to_second = h
+        .api_calls()
+        .await
+        .into_iter()
+        .filter(|(_, p, _)| p.ends_with("int-5xx-2"))
+        .count();
+    assert_eq!(to_second, 4, "max_attempts");
+    assert!(metrics(&h)
+        .await
+        .contains("cxrules_effects_failed_total{endpoint=\"metadata\",reason=\"exhausted\"} 1"));
+}
+
+#[tokio::test]
+async fn a_404_is_not_retried_and_a_403_shows_on_the_status_page() {
+    let h = Harness::start().await;
+    Mock::given(path("/api/v2/interactions/int-gone"))
+        .respond_with(ResponseTemplate::new(404))
+        .with_priority(1)
+        .mount(&h.cxone)
+        .await;
+    Mock::given(path("/api/v2/interactions/int-denied"))
+        .respond_with(ResponseTemplate::new(403))
+        .with_priority(1)
+        .mount(&h.cxone)
+        .await;
+    h.post(ROUTE, &message("int-gone", "c", "hi", 1)).await;
+    h.post(ROUTE, &message("int-denied", "c", "hi", 1)).await;
+    h.settle().await;
+    assert_eq!(h.api_calls().await.len(), 2, "one call each, no retry");
+    let text = metrics(&h).await;
+    assert!(
+        text.contains("reason=\"gone\"} 1") && text.contains("reason=\"forbidden\"} 1"),
+        "{text}"
+    );
+    let (_, status) = h.get_json("/rules/status").await;
+    assert_eq!(status["outbound"]["forbidden"], 1);
+    assert_eq!(status["outbound"]["gone"], 1);
+    assert!(status["outbound"]["last_forbidden"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("int-denied"));
+    let (_, health) = h.get_json("/healthz").await;
+    assert_eq!(health["status"], "degraded");
+}
+
+#[tokio::test]
+async fn concurrent_events_during_a_token_refresh_make_one_token_call() {
+    let h = Harness::start().await;
+    Mock::given(path("/oauth2/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "tok-slow", "expires_in": 3600}))
+                .set_delay(Duration::from_millis(300)),
+        )
+        .with_priority(1)
+        .mount(&h.cxone)
+        .await;
+    let tasks: Vec<_> = (0..20)
+        .map(|n| {
+            let (http, url) = (h.http.clone(), format!("{}{ROUTE}", h.base));
+            let event = message(&format!("int-c{n}"), "c", "hi", 1);
+            tokio::spawn(async move {
+                http.post(url)
+                    .json(&event)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    h.settle().await;
+    assert_eq!(h.token_calls().await, 1);
+    let calls = h.api_calls().await;
+    assert_eq!(calls.len(), 20);
+    let requests = h.cxone_requests().await;
+    assert!(requests
+        .iter()
+        .filter(|r| r.url.path().starts_with("/api/"))
+        .all(|r| r.headers.get("authorization").unwrap() == "Bearer tok-slow"));
+}
+
+fn id_token(tenant: &str) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let claims = b64.encode(json!({"tenantId": tenant, "iss": "test"}).to_string());
+    format!("{}.{claims}.sig", b64.encode(r#"{"alg":"none"}"#))
+}
+
+const DFO_RULES: &str = r#"
+version: 1
+events:
+  routing_interaction_created:
+    type: routing.interaction.created
+    route: inventory
+routing:
+  inventory:
+    sku:
+      template: "SKU-{media_type|upper}-{interaction_id|last:6}"
+    inventory:
+      url: "@INVENTORY@/products/{sku}"
+      timeout: 300ms
+      status_at: /status
+    statuses:
+      in_stock: { skill_id: 42 }
+    unknown: { skill_id: 7 }
+    fallback: { skill_id: 7 }
+"#;
+
+#[tokio::test]
+async fn the_dfo_profile_discovers_authenticates_and_puts_the_skill() {
+    let opts = Options {
+        profile: ProfileName::Dfo,
+        rules: Some(vec![("routing.yaml".into(), DFO_RULES.into())]),
+        ..Options::default()
+    };
+    let h = Harness::with(opts).await;
+    Mock::given(path("/products/SKU-CHAT-000123"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "in_stock"})))
+        .mount(&h.inventory)
+        .await;
+    mount_dfo(&h).await;
+    let (code, body) = h.post("/events", &routing_event("ct-000123", "chat")).await;
+    assert_eq!(code, 200, "{body}");
+    h.settle().await;
+    let calls = h.api_calls().await;
+    assert_eq!(
+        calls,
+        [(
+            "PUT".to_owned(),
+            "/dfo/3.0/contacts/ct-000123/routing-queue".to_owned(),
+            json!({"skillId": 42})
+        )]
+    );
+    let paths: Vec<String> = h
+        .cxone_requests()
+        .await
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/.well-known/openid-configuration",
+            "/auth/token",
+            "/.well-known/cxone-configuration",
+            "/dfo/3.0/contacts/ct-000123/routing-queue"
+        ]
+    );
+}
+
+async fn mount_dfo(h: &Harness) {
+    let issuer = h.cxone.uri();
+    Mock::given(path("/.well-known/openid-configuration"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "issuer": issuer, "token_endpoint": format!("{issuer}/auth/token"),
+            "token_endpoint_auth_methods_supported": ["client_secret_basic"]})))
+        .mount(&h.cxone)
+        .await;
+    let basic = base64::engine::general_purpose::STANDARD.encode("client-1:client-secret-1");
+    Mock::given(method("POST"))
+        .and(path("/auth/token"))
+        .and(header("authorization", format!("Basic {basic}").as_str()))
+        .and(body_string_contains("grant_type=password"))
+        .and(body_string_contains("username=key-id"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "dfo-tok", "token_type": "Bearer", "expires_in": 3600,
+            "refresh_token": "r", "id_token": id_token("tenant-42")})))
+        .mount(&h.cxone)
+        .await;
+    Mock::given(path("/.well-known/cxone-configuration"))
+        .and(query_param("tenantId", "tenant-42"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "api_endpoint": issuer, "area": "na1", "domain": "niceincontact.com"})))
+        .mount(&h.cxone)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path_regex("^/dfo/3.0/contacts/"))
+        .and(header("authorization", "Bearer dfo-tok"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&h.cxone)
+        .await;
+}
