@@ -283,7 +283,7 @@ impl Drop for Harness {
 
 async fn build_state(config: &Config) -> AppState {
     let dir = config.rules_dir.clone();
-    let engine = tokio::task::spawn_blocking(move || crate::store::engine(&dir))
+    let engine = tokio::task::spawn_blocking(move || cxrules_engine::Engine::from_dir(&dir))
         .await
         .expect("load task")
         .unwrap_or_else(|e| panic!("rules do not load:\n{e}"));
