@@ -82,8 +82,10 @@ impl CompiledRules {
 /// Kubernetes ConfigMap mount keeps its real files under `..data`, linked from visible names).
 pub fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
     let read = std::fs::read_dir(dir).map_err(|e| {
-        Box::new(Diagnostic::file(dir, format!("cannot read the rules directory: {e}"))
-            .with_hint("pass the directory that holds the *.yaml rule files"))
+        Box::new(
+            Diagnostic::file(dir, format!("cannot read the rules directory: {e}"))
+                .with_hint("pass the directory that holds the *.yaml rule files"),
+        )
     })?;
     let mut files: Vec<PathBuf> = read
         .filter_map(Result::ok)

@@ -19,7 +19,9 @@ struct Counts {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9100".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9100".into());
     let counts = Arc::new(Counts::default());
     let app = Router::new()
         .route("/oauth2/token", post(token))

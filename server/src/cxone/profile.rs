@@ -236,10 +236,11 @@ impl Profile {
 
     /// Parses profile YAML over its `extends` built-in.
     pub fn from_yaml(text: &str) -> Result<Self, ProfileError> {
-        let raw: RawProfile = cxrules_engine::yaml::from_str(text).map_err(|source| ProfileError::Parse {
-            path: String::new(),
-            source,
-        })?;
+        let raw: RawProfile =
+            cxrules_engine::yaml::from_str(text).map_err(|source| ProfileError::Parse {
+                path: String::new(),
+                source,
+            })?;
         let mut profile = Self::builtin(raw.extends);
         if let AuthFlow::ClientCredentials { token_path, scope } = &mut profile.auth {
             if let Some(p) = raw.token_path {
