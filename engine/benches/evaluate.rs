@@ -19,7 +19,10 @@ fn message(interaction: u64, seq: u64) -> Value {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
     let engine = Engine::from_dir(&rules).unwrap();
     let events: Vec<Value> = (0..4096u64).map(|i| message(i % 1024, i)).collect();

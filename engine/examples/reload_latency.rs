@@ -15,7 +15,10 @@ fn rules(n: usize) -> String {
 
 #[tokio::main]
 async fn main() {
-    let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20);
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("rules.yaml");
     std::fs::write(&file, rules(0)).unwrap();
@@ -28,7 +31,10 @@ async fn main() {
         let started = Instant::now();
         std::fs::write(&file, rules(n)).unwrap();
         while engine.rules().version() == old {
-            assert!(started.elapsed() < Duration::from_secs(10), "reload {n} never happened");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "reload {n} never happened"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         samples.push(started.elapsed());

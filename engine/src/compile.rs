@@ -23,6 +23,9 @@ use crate::routing::route::Route;
 use crate::rulefile::{parse_file, Entry, ParsedFile};
 use crate::testcase::TestCaseSpec;
 
+/// The longest dedup window accepted (the in-memory store keeps times as 32-bit milliseconds).
+const MAX_WINDOW: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
 /// The compiled, immutable rule set. Evaluation reads it; nothing mutates it.
 #[derive(Debug)]
 pub struct CompiledRules {
@@ -79,8 +82,10 @@ impl CompiledRules {
 /// Kubernetes ConfigMap mount keeps its real files under `..data`, linked from visible names).
 pub fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
     let read = std::fs::read_dir(dir).map_err(|e| {
-        Box::new(Diagnostic::file(dir, format!("cannot read the rules directory: {e}"))
-            .with_hint("pass the directory that holds the *.yaml rule files"))
+        Box::new(
+            Diagnostic::file(dir, format!("cannot read the rules directory: {e}"))
+                .with_hint("pass the directory that holds the *.yaml rule files"),
+        )
     })?;
     let mut files: Vec<PathBuf> = read
         .filter_map(Result::ok)
@@ -367,6 +372,10 @@ impl<'a> Compiler<'a, '_> {
                 return None;
             }
             Some(w) => match w.parse() {
+                Ok(d) if d > MAX_WINDOW => {
+                    self.diags.push(file.diag(&at("window"), "the dedup window is longer than 7 days").with_hint("a duplicate is a re-send within minutes or hours; write a window such as `45s` or `1h`"));
+                    return None;
+                }
                 Ok(d) if !d.is_zero() => d,
                 Ok(_) => {
                     self.diags.push(

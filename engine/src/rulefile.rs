@@ -138,7 +138,10 @@ pub(crate) fn parse_file(path: &Path, text: String, diags: &mut Vec<Diagnostic>)
             "dedup" => read_dedup(&mut file, value, diags),
             "tests" => file.tests = read_tests(&file, value, diags),
             _ => {
-                let mut d = file.diag(std::slice::from_ref(&key), format!("unknown section `{key}`"));
+                let mut d = file.diag(
+                    std::slice::from_ref(&key),
+                    format!("unknown section `{key}`"),
+                );
                 d = d.with_hint(match did_you_mean(&key, SECTIONS.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("the sections are {}", quoted(SECTIONS)),

@@ -53,11 +53,7 @@ pub struct TestFailures(pub Vec<CaseResult>);
 
 impl fmt::Display for TestFailures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{} rule test case(s) failed; the rules in force stay",
-            self.0.len()
-        )?;
+        writeln!(f, "{} rule test case(s) failed", self.0.len())?;
         for case in &self.0 {
             writeln!(f, "case `{}`:", case.name)?;
             for line in &case.failures {

@@ -16,6 +16,18 @@ pub struct SyntaxError {
     pub column: Option<usize>,
 }
 
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, " (line {l}, column {c})"),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for SyntaxError {}
+
 /// A value that does not fit its type, with the path inside the value where it failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShapeError {

@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     pub(crate) capacity: usize,
     pub(crate) ready: AtomicBool,
     pub(crate) reloads_seen: Mutex<Option<String>>,
+    pub(crate) admin_token: Option<crate::secret::Secret>,
+    pub(crate) unready_after_failed_reloads: Option<u32>,
     watch: Mutex<Option<WatchHandle>>,
 }
 
@@ -124,6 +126,8 @@ impl AppState {
             capacity: config.effects.capacity,
             ready: AtomicBool::new(true),
             reloads_seen: Mutex::new(None),
+            admin_token: config.admin_token.clone(),
+            unready_after_failed_reloads: config.unready_after_failed_reloads,
             watch: Mutex::new(None),
         };
         Self {
@@ -182,9 +186,14 @@ impl AppState {
         self.inner.ready.store(ready, Ordering::Release);
     }
 
-    /// True once the rules are loaded and until shutdown starts.
+    /// True once the rules are loaded and until shutdown starts (and, with
+    /// `unready_after_failed_reloads`, while fewer reloads than that have failed in a row).
     pub fn is_ready(&self) -> bool {
-        self.inner.ready.load(Ordering::Acquire)
+        let failing = self
+            .inner
+            .unready_after_failed_reloads
+            .is_some_and(|n| self.inner.engine.reload_status().consecutive_failures >= n.max(1));
+        self.inner.ready.load(Ordering::Acquire) && !failing
     }
 }
 
@@ -199,6 +208,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(status::readyz))
         .route("/metrics", get(status::metrics))
         .route("/rules/status", get(status::rules_status))
+        .route("/rules/reload", post(crate::reload::reload))
         .fallback(status::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -47,6 +47,10 @@ pub struct Config {
     pub push: Option<PushConfig>,
     /// The Retry-After sent with a 503 when the queue is full.
     pub retry_after: Duration,
+    /// The token `POST /rules/reload` requires; `None` turns the endpoint off.
+    pub admin_token: Option<Secret>,
+    /// Not ready after this many failed reloads in a row (`None`: stay ready).
+    pub unready_after_failed_reloads: Option<u32>,
 }
 
 impl Default for Config {
@@ -66,6 +70,8 @@ impl Default for Config {
             webhook_auth: WebhookAuth::None,
             push: None,
             retry_after: Duration::from_secs(1),
+            admin_token: None,
+            unready_after_failed_reloads: None,
         }
     }
 }
@@ -156,6 +162,12 @@ impl Config {
                     environment: args.environment.clone(),
                 }),
             retry_after: args.retry_after,
+            admin_token: args
+                .admin_token
+                .clone()
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
+            unready_after_failed_reloads: args.unready_after_failed_reloads,
         })
     }
 

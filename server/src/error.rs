@@ -53,6 +53,11 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, reason, error, hint)
     }
 
+    /// 404: nothing here (or a feature that is turned off).
+    pub fn not_found(error: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", error, hint)
+    }
+
     /// 401: the request failed authentication.
     pub fn unauthorized(error: impl Into<String>) -> Self {
         Self::new(

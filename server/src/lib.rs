@@ -7,6 +7,7 @@
 //!
 //! - [`config`]: `serve`'s flags and environment → a [`Config`] (no credentials: dry-run).
 //! - [`mod@app`]: [`AppState`], the [`app()`] router and [`run`] (serve, then drain).
+//! - [`reload`]: `POST /rules/reload` (admin token) and SIGHUP.
 //! - [`routes`]: the event routes; [`status`]: health, readiness, metrics, rules status;
 //!   [`error`]: [`ApiError`], every error answer as `{"error", "hint"}`.
 //! - [`decide`]: from the engine's decision to updates, metrics and an explanation.
@@ -37,6 +38,7 @@ pub mod effects;
 pub mod error;
 pub mod metrics;
 pub mod push;
+pub mod reload;
 pub mod routes;
 mod secret;
 pub mod signature;

@@ -35,6 +35,10 @@ pub struct Options {
     pub body_limit: usize,
     /// Call profile.
     pub profile: ProfileName,
+    /// Admin token for `POST /rules/reload` (`None`: endpoint off).
+    pub admin_token: Option<String>,
+    /// Not ready after this many failed reloads in a row.
+    pub unready_after_failed_reloads: Option<u32>,
 }
 
 impl Default for Options {
@@ -54,6 +58,8 @@ impl Default for Options {
             watch: false,
             body_limit: 1024 * 1024,
             profile: ProfileName::Seed,
+            admin_token: None,
+            unready_after_failed_reloads: None,
         }
     }
 }
@@ -148,6 +154,8 @@ impl Harness {
             drain_timeout: Duration::from_secs(5),
             webhook_auth: opts.webhook_auth.clone(),
             retry_after: Duration::from_secs(1),
+            admin_token: opts.admin_token.clone().map(cxrules_server::Secret::new),
+            unready_after_failed_reloads: opts.unready_after_failed_reloads,
             ..Config::default()
         };
         let state = build_state(&config).await;
@@ -283,7 +291,7 @@ impl Drop for Harness {
 
 async fn build_state(config: &Config) -> AppState {
     let dir = config.rules_dir.clone();
-    let engine = tokio::task::spawn_blocking(move || crate::store::engine(&dir))
+    let engine = tokio::task::spawn_blocking(move || cxrules_engine::Engine::from_dir(&dir))
         .await
         .expect("load task")
         .unwrap_or_else(|e| panic!("rules do not load:\n{e}"));

@@ -3,7 +3,6 @@
 
 mod fixtures;
 mod harness;
-mod store;
 
 pub use fixtures::*;
 pub use harness::*;

@@ -45,6 +45,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         webhook_auth = config.webhook_auth.mode(),
         "cxrules serving"
     );
+    cxrules_server::reload::reload_on_sighup(state.clone());
     cxrules_server::run(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -146,6 +146,15 @@ pub struct ServeArgs {
     #[arg(long, env = "CXONE_MAX_RETRY_AFTER", default_value = "2m", value_parser = parse_duration)]
     pub cxone_max_retry_after: Duration,
 
+    /// Token that `POST /rules/reload` requires (`Authorization: Bearer ...`); without one the
+    /// endpoint is off.
+    #[arg(long, env = "CXRULES_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Report not ready on `/readyz` once this many rule reloads in a row have failed (off when
+    /// unset: stale but valid rules keep serving).
+    #[arg(long, env = "CXRULES_UNREADY_AFTER_FAILED_RELOADS")]
+    pub unready_after_failed_reloads: Option<u32>,
+
     /// Most side effects queued or in flight (beyond: 503).
     #[arg(long, env = "CXRULES_QUEUE_CAPACITY", default_value_t = 10_000)]
     pub effects_capacity: usize,

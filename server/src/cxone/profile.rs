@@ -107,7 +107,7 @@ pub enum ProfileError {
         /// The file.
         path: String,
         /// Why.
-        source: serde_yaml::Error,
+        source: cxrules_engine::yaml::SyntaxError,
     },
     /// A call template is wrong.
     #[error("profile file {path}, {call} call: {source}")]
@@ -236,10 +236,11 @@ impl Profile {
 
     /// Parses profile YAML over its `extends` built-in.
     pub fn from_yaml(text: &str) -> Result<Self, ProfileError> {
-        let raw: RawProfile = serde_yaml::from_str(text).map_err(|source| ProfileError::Parse {
-            path: String::new(),
-            source,
-        })?;
+        let raw: RawProfile =
+            cxrules_engine::yaml::from_str(text).map_err(|source| ProfileError::Parse {
+                path: String::new(),
+                source,
+            })?;
         let mut profile = Self::builtin(raw.extends);
         if let AuthFlow::ClientCredentials { token_path, scope } = &mut profile.auth {
             if let Some(p) = raw.token_path {

@@ -55,7 +55,9 @@ async fn next(inner: &Inner, id: &str) -> Option<Batch> {
     let mut update = first.update.clone();
     let received_at = first.received_at;
     let mut slots = vec![first];
-    if let Update::Metadata(merged) = &mut update {
+    // A zero window turns coalescing off entirely: one call per update, even behind a busy lane.
+    let coalesce = !inner.config.coalesce_window.is_zero();
+    if let (Update::Metadata(merged), true) = (&mut update, coalesce) {
         while let Some(Update::Metadata(_)) = lane.queue.front().map(|q| &q.update) {
             let Some(later) = lane.queue.pop_front() else {
                 break;

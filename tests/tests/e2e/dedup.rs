@@ -84,7 +84,7 @@ async fn resends_are_suppressed_and_never_marked_processed_again() {
     }
     h.settle().await;
     let got = statuses(&h.api_calls().await);
-    assert_eq!(got.len(), 5);
+    assert_eq!(got.len(), 5, "{:?}", h.api_calls().await);
     let wanted: Vec<&str> = sends.iter().map(|s| s.2).collect();
     assert_eq!(
         got.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(),

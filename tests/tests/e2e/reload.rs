@@ -93,3 +93,66 @@ async fn edits_go_live_and_a_broken_edit_keeps_the_old_rules() {
         "{metrics}"
     );
 }
+
+async fn post_reload(h: &Harness, token: Option<&str>) -> (u16, Value) {
+    let mut req = h.http.post(format!("{}/rules/reload", h.base));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_reload_endpoint_is_off_without_an_admin_token() {
+    let h = Harness::start().await;
+    let (status, body) = post_reload(&h, Some("anything")).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body["hint"]
+        .as_str()
+        .unwrap()
+        .contains("CXRULES_ADMIN_TOKEN"));
+}
+
+#[tokio::test]
+async fn the_reload_endpoint_needs_the_token_and_keeps_good_rules_on_a_failed_test() {
+    let opts = Options {
+        admin_token: Some("s3cret".into()),
+        unready_after_failed_reloads: Some(1),
+        rules: Some(vec![("dedup.yaml".into(), DEDUP_RULES.into())]),
+        ..Options::default()
+    };
+    let h = Harness::with(opts).await;
+    assert_eq!(post_reload(&h, None).await.0, 401);
+    assert_eq!(post_reload(&h, Some("wrong")).await.0, 401);
+    let (status, body) = post_reload(&h, Some("s3cret")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["reloaded"]["result"], "loaded");
+
+    // A rule test case that fails keeps the rules in force, names the case, and (with the
+    // readiness option) takes the host out of rotation until the files are fixed.
+    let failing = "version: 1\ntests:\n  - name: hello is suppressed at once\n    steps:\n      - event: {type: conversations.messages.messageCreated, data: {message: {interactionId: t, senderId: s, content: hello}}}\n        expect: {outcome: suppressed}\n";
+    std::fs::write(h.rules_dir.path().join("tests.yaml"), failing).unwrap();
+    let (_, before) = h.get_json("/rules/status").await;
+    let (status, body) = post_reload(&h, Some("s3cret")).await;
+    assert_eq!(status, 422, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("hello is suppressed at once")
+            && error.contains("expected Suppressed, got Processed"),
+        "{error}"
+    );
+    let (_, after) = h.get_json("/rules/status").await;
+    assert_eq!(after["version"], before["version"]);
+    assert_eq!(after["stale"], true);
+    assert!(after["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("hello is suppressed at once"));
+    assert_eq!(h.get_json("/readyz").await.0, 503);
+
+    std::fs::remove_file(h.rules_dir.path().join("tests.yaml")).unwrap();
+    assert_eq!(post_reload(&h, Some("s3cret")).await.0, 200);
+    assert_eq!(h.get_json("/readyz").await.0, 200);
+}

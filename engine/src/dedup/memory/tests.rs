@@ -1,0 +1,266 @@
+//! Behaviour of the memory store: verdicts, windows, order keys, bounds, rollback, concurrency.
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use super::MemoryStore;
+mod bounds;
+mod model;
+
+use crate::dedup::store::{
+    CheckOutcome, CheckRequest, DedupStore, Fingerprint, StoreStats, Verdict, WindowPolicy,
+};
+
+const WINDOW: Duration = Duration::from_secs(45);
+
+fn policy(sliding: bool) -> WindowPolicy {
+    WindowPolicy {
+        window: WINDOW,
+        sliding,
+        max_interactions: 1000,
+        max_fingerprints: 16,
+    }
+}
+
+fn fp(content: &str) -> Fingerprint {
+    Sha256::digest(content.as_bytes()).into()
+}
+
+/// One message of a scenario.
+#[derive(Debug, Clone, Copy)]
+struct Msg {
+    at_secs: u64,
+    interaction: &'static str,
+    content: &'static str,
+    event_id: Option<&'static str>,
+    order: Option<i64>,
+}
+
+const fn msg(at_secs: u64, content: &'static str) -> Msg {
+    Msg {
+        at_secs,
+        interaction: "i1",
+        content,
+        event_id: None,
+        order: None,
+    }
+}
+
+impl Msg {
+    const fn order(self, order: i64) -> Self {
+        Self {
+            order: Some(order),
+            ..self
+        }
+    }
+    const fn event(self, id: &'static str) -> Self {
+        Self {
+            event_id: Some(id),
+            ..self
+        }
+    }
+    const fn on(self, interaction: &'static str) -> Self {
+        Self {
+            interaction,
+            ..self
+        }
+    }
+}
+
+fn check(store: &MemoryStore, t0: Instant, m: Msg) -> CheckOutcome {
+    store.check_sync(&CheckRequest {
+        interaction: m.interaction,
+        fingerprint: fp(m.content),
+        event_id: m.event_id,
+        order: m.order,
+        now: t0 + Duration::from_secs(m.at_secs),
+    })
+}
+
+fn verdicts(store: &MemoryStore, t0: Instant, msgs: &[Msg]) -> Vec<Verdict> {
+    msgs.iter().map(|&m| check(store, t0, m).verdict).collect()
+}
+
+use Verdict::{Duplicate as D, OutOfOrder as O, Redelivery as R, Unique as U};
+
+#[tokio::test(start_paused = true)]
+async fn scenarios_give_the_expected_verdicts_and_highest() {
+    type Case = (&'static str, bool, Vec<(Msg, Verdict, Option<i64>)>);
+    let cases: Vec<Case> = vec![
+        (
+            "a a",
+            false,
+            vec![(msg(0, "a"), U, None), (msg(1, "a"), D, None)],
+        ),
+        (
+            "a b a",
+            false,
+            vec![
+                (msg(0, "a"), U, None),
+                (msg(1, "b"), U, None),
+                (msg(2, "a"), D, None),
+            ],
+        ),
+        (
+            "interactions are separate",
+            false,
+            vec![(msg(0, "a"), U, None), (msg(0, "a").on("i2"), U, None)],
+        ),
+        (
+            "fixed window runs out at 45 s",
+            false,
+            vec![
+                (msg(0, "a"), U, None),
+                (msg(30, "a"), D, None),
+                (msg(44, "a"), D, None),
+                (msg(45, "a"), U, None),
+                (msg(60, "a"), D, None),
+            ],
+        ),
+        (
+            "sliding hits every 30 s keep it alive",
+            true,
+            vec![
+                (msg(0, "a"), U, None),
+                (msg(30, "a"), D, None),
+                (msg(60, "a"), D, None),
+                (msg(90, "a"), D, None),
+                (msg(134, "a"), D, None),
+                (msg(179, "a"), U, None),
+            ],
+        ),
+        (
+            "out of order",
+            false,
+            vec![
+                (msg(0, "a").order(5), U, Some(5)),
+                (msg(1, "b").order(3), O, Some(5)),
+                (msg(2, "a").order(9), D, Some(9)),
+                (msg(3, "c").order(7), O, Some(9)),
+                (msg(4, "d"), U, Some(9)),
+                (msg(5, "e").order(10), U, Some(10)),
+            ],
+        ),
+        (
+            "redelivery by event id",
+            false,
+            vec![
+                (msg(0, "a").event("e1"), U, None),
+                (msg(1, "b").event("e1"), R, None),
+                (msg(2, "a").event("e2"), D, None),
+                (msg(3, "c").event("e3"), U, None),
+                (msg(4, "c").event("e3").on("i2"), U, None),
+            ],
+        ),
+        (
+            "redelivery raises highest too",
+            false,
+            vec![
+                (msg(0, "a").event("e1").order(1), U, Some(1)),
+                (msg(1, "a").event("e1").order(4), R, Some(4)),
+            ],
+        ),
+    ];
+    for (name, sliding, steps) in cases {
+        let store = MemoryStore::new(policy(sliding));
+        let t0 = Instant::now();
+        for (i, (m, verdict, highest)) in steps.into_iter().enumerate() {
+            let out = check(&store, t0, m);
+            assert_eq!(
+                (out.verdict, out.highest),
+                (verdict, highest),
+                "{name}: step {i}"
+            );
+            assert_eq!(
+                out.rollback.is_some(),
+                !verdict.is_suppressed(),
+                "{name}: step {i} token"
+            );
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_makes_the_retry_new_and_restores_highest() {
+    let store = MemoryStore::new(policy(false));
+    let t0 = Instant::now();
+    check(&store, t0, msg(0, "a").order(5));
+    let out = check(&store, t0, msg(1, "b").order(7).event("e2"));
+    let token = out.rollback.expect("a new message gets a token");
+    assert_eq!(
+        (token.previous_highest, token.set_highest),
+        (Some(5), Some(7))
+    );
+    store.rollback(token.clone()).await.unwrap();
+    assert_eq!(
+        check(&store, t0, msg(2, "c").order(6)).verdict,
+        U,
+        "highest is back to 5"
+    );
+    store.rollback_sync(&token);
+    let retry = check(&store, t0, msg(3, "b").order(7).event("e2"));
+    assert_eq!((retry.verdict, retry.highest), (U, Some(7)));
+    assert_eq!(store.stats().fingerprints, 4, "a, c, b and its event id");
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_keeps_a_highest_raised_since() {
+    let store = MemoryStore::new(policy(false));
+    let t0 = Instant::now();
+    let token = check(&store, t0, msg(0, "a").order(5)).rollback.unwrap();
+    check(&store, t0, msg(1, "b").order(9));
+    store.rollback_sync(&token);
+    let retry = check(&store, t0, msg(2, "a").order(5));
+    assert_eq!((retry.verdict, retry.highest), (O, Some(9)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_twice_or_after_expiry_is_harmless() {
+    let store = MemoryStore::new(policy(false));
+    let t0 = Instant::now();
+    let only = check(&store, t0, msg(0, "a").order(1).on("i2"))
+        .rollback
+        .unwrap();
+    store.rollback_sync(&only);
+    store.rollback_sync(&only);
+    assert_eq!(
+        store.stats(),
+        StoreStats::default(),
+        "the emptied interaction is gone"
+    );
+    let token = check(&store, t0, msg(0, "a").event("e1")).rollback.unwrap();
+    check(&store, t0, msg(1, "b"));
+    store.rollback_sync(&token);
+    store.rollback_sync(&token);
+    assert_eq!(
+        verdicts(&store, t0, &[msg(2, "b"), msg(3, "a").event("e1")]),
+        [D, U]
+    );
+    let late = check(&store, t0, msg(4, "z")).rollback.unwrap();
+    check(&store, t0, msg(60, "q").on("i3"));
+    store.rollback_sync(&late);
+    store.rollback_sync(&late);
+    let stats = store.stats();
+    assert_eq!((stats.interactions, stats.fingerprints), (1, 1));
+    assert_eq!(check(&store, t0, msg(61, "a").event("e1")).verdict, U);
+}
+
+#[tokio::test(start_paused = true)]
+async fn works_behind_the_trait_object() {
+    let store: Box<dyn DedupStore> = Box::new(MemoryStore::new(policy(false)));
+    let req = CheckRequest {
+        interaction: "i1",
+        fingerprint: fp("a"),
+        event_id: Some("e1"),
+        order: Some(2),
+        now: Instant::now(),
+    };
+    let first = store.check(req.clone()).await.unwrap();
+    assert_eq!(first.verdict, U);
+    assert_eq!(store.check(req.clone()).await.unwrap().verdict, R);
+    store.rollback(first.rollback.unwrap()).await.unwrap();
+    assert_eq!(store.check(req).await.unwrap().verdict, U);
+    assert_eq!(store.stats().fingerprints, 2);
+}

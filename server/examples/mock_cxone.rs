@@ -1,0 +1,56 @@
+//! A fast local stand-in for CXone (token + interaction updates) for load runs; counts what it gets.
+//!
+//! `cargo run --release -p cxrules-server --example mock_cxone -- 127.0.0.1:9100`
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+#[derive(Default)]
+struct Counts {
+    tokens: AtomicU64,
+    updates: AtomicU64,
+    processed: AtomicU64,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9100".into());
+    let counts = Arc::new(Counts::default());
+    let app = Router::new()
+        .route("/oauth2/token", post(token))
+        .route("/oauth/token", post(token))
+        .route("/counts", get(report))
+        .fallback(any(update))
+        .with_state(counts);
+    let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
+    eprintln!("mock cxone on http://{addr}");
+    axum::serve(listener, app).await.unwrap();
+}
+
+async fn token(State(c): State<Arc<Counts>>) -> Json<Value> {
+    c.tokens.fetch_add(1, Ordering::Relaxed);
+    Json(json!({"access_token": "mock-token", "token_type": "Bearer", "expires_in": 3600}))
+}
+
+async fn update(State(c): State<Arc<Counts>>, body: axum::body::Bytes) -> Json<Value> {
+    c.updates.fetch_add(1, Ordering::Relaxed);
+    if body.windows(9).any(|w| w == b"processed") {
+        c.processed.fetch_add(1, Ordering::Relaxed);
+    }
+    Json(json!({"ok": true}))
+}
+
+async fn report(State(c): State<Arc<Counts>>) -> Json<Value> {
+    Json(json!({
+        "tokens": c.tokens.load(Ordering::Relaxed),
+        "updates": c.updates.load(Ordering::Relaxed),
+        "processed_updates": c.processed.load(Ordering::Relaxed),
+    }))
+}

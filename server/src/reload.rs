@@ -1,0 +1,79 @@
+//! Reload controls: `POST /rules/reload` behind an admin token, and SIGHUP.
+//!
+//! Both call the engine's own reload, the same path as start-up and the file watcher: the rules
+//! in force stay when the new ones do not compile or fail their test cases.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// `POST /rules/reload`: reload now. 404 when no admin token is configured, 401 without the
+/// right `Authorization: Bearer <token>`, 200 with what happened, or 422 with the located
+/// errors (the rules in force stay).
+pub async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(token) = &state.inner.admin_token else {
+        return ApiError::not_found(
+            "rule reload over HTTP is off",
+            "set CXRULES_ADMIN_TOKEN to turn it on, or send SIGHUP",
+        )
+        .into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+        return ApiError::unauthorized("missing or wrong admin token").into_response();
+    }
+    match reload_now(&state).await {
+        Ok(report) => (StatusCode::OK, Json(json!({"reloaded": report}))).into_response(),
+        Err((error, diagnostics)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({
+                "error": error,
+                "diagnostics": diagnostics,
+                "hint": "the rules in force stay; fix the files and reload again",
+                "version_in_force": state.engine().rules().version(),
+            })),
+        )
+            .into_response(),
+    }
+}
+
+type Failure = (String, Vec<cxrules_engine::diag::Diagnostic>);
+
+async fn reload_now(state: &AppState) -> Result<cxrules_engine::ReloadReport, Failure> {
+    let engine = state.engine().clone();
+    match tokio::task::spawn_blocking(move || engine.reload()).await {
+        Ok(Ok(report)) => Ok(report),
+        Ok(Err(e)) => Err((e.to_string(), e.diagnostics().to_vec())),
+        Err(e) => Err((format!("the reload task failed: {e}"), Vec::new())),
+    }
+}
+
+/// Reloads the rules on every SIGHUP until the runtime stops (unix only).
+pub fn reload_on_sighup(state: AppState) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload with POST /rules/reload instead");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the rules");
+            if let Err((error, _)) = reload_now(&state).await {
+                tracing::error!(%error, "SIGHUP reload failed; the rules in force stay");
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = state;
+}
