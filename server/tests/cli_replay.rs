@@ -521,3 +521,141 @@ fn a_generated_file_is_counted_consistently() {
     );
     assert!(t["verdicts"]["unique"].as_u64().unwrap() > 1000, "{t}");
 }
+
+const DEDUP_NOW: &str = "
+version: 1
+normalizers:
+  plain: [trim]
+events:
+  message:
+    type: conversations.messages.messageCreated
+    dedup: true
+dedup:
+  default: { window: 45s, mode: fixed, normalizer: plain }
+";
+
+/// The candidate: a 5 s window, and case no longer tells messages apart.
+const DEDUP_NEXT: &str = "
+version: 1
+normalizers:
+  folded: [trim, lowercase]
+events:
+  message:
+    type: conversations.messages.messageCreated
+    dedup: true
+dedup:
+  default: { window: 5s, mode: fixed, normalizer: folded }
+";
+
+fn message(interaction: &str, text: &str, seq: i64, at_s: i64) -> (i64, String) {
+    let event = json!({"type": "conversations.messages.messageCreated", "timestamp": at_s * 1000,
+        "data": {"message": {"interactionId": interaction, "senderId": "cust-1",
+                             "content": text, "sequenceNumber": seq}}});
+    (at_s, event.to_string())
+}
+
+#[test]
+fn against_counts_dedup_changes_from_the_event_times() {
+    let mut timed = Vec::new();
+    for i in 0..3 {
+        // 10 s apart: inside 45 s (suppressed now), outside 5 s (processed by the candidate).
+        timed.push(message(&format!("ten-{i}"), "hello", 1, i));
+        timed.push(message(&format!("ten-{i}"), "hello", 2, i + 10));
+    }
+    for i in 0..2 {
+        // 2 s apart: suppressed by both.
+        timed.push(message(&format!("two-{i}"), "hello", 1, 100 + i));
+        timed.push(message(&format!("two-{i}"), "hello", 2, 102 + i));
+    }
+    for i in 0..4 {
+        // 60 s apart: processed by both.
+        timed.push(message(&format!("sixty-{i}"), "hello", 1, 200 + i));
+        timed.push(message(&format!("sixty-{i}"), "hello", 2, 260 + i));
+    }
+    for i in 0..2 {
+        // Case only: distinct now, a duplicate for the candidate.
+        timed.push(message(&format!("case-{i}"), "Hello", 1, 400 + i));
+        timed.push(message(&format!("case-{i}"), "hello", 2, 401 + i));
+    }
+    // A late message is flagged by both.
+    timed.push(message("late", "second", 5, 500));
+    timed.push(message("late", "first", 3, 501));
+    timed.sort_by_key(|(t, _)| *t);
+    let events: Vec<String> = timed.into_iter().map(|(_, e)| e).collect();
+
+    let now = dir_with(&[("dedup.yaml", DEDUP_NOW)]);
+    let next = dir_with(&[("dedup.yaml", DEDUP_NEXT)]);
+    let files = dir_with(&[("events.jsonl", &lines(&events))]);
+    let ev = files.path().join("events.jsonl");
+    let run = cxrules(&[
+        "replay",
+        arg(&ev),
+        "--rules",
+        arg(now.path()),
+        "--against",
+        arg(next.path()),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let s = summary(&run.stdout);
+    let (before, after) = (&s["runs"][0]["summary"], &s["runs"][1]["summary"]);
+    assert_eq!(before["events"], 24);
+    assert_eq!(
+        (before["suppressed"].as_u64(), after["suppressed"].as_u64()),
+        (Some(3 + 2), Some(2 + 2))
+    );
+    assert_eq!(
+        (
+            before["verdicts"]["out_of_order"].as_u64(),
+            after["verdicts"]["out_of_order"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(s["changed"], 5);
+    let counts: Vec<(String, u64)> = s["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_string(),
+                c["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("no_longer_suppressed".to_string(), 3),
+            ("now_suppressed".to_string(), 2)
+        ]
+    );
+    assert_eq!(
+        s["changes"][0]["description"],
+        "3 messages would no longer be suppressed"
+    );
+    assert_eq!(
+        s["changes"][1]["description"],
+        "2 messages would be suppressed (processed now)"
+    );
+    assert_eq!(s["changes"][0]["examples"][0]["interaction_id"], "ten-0");
+
+    // With a fixed spacing instead, everything is 100 ms apart: the 5 s window still holds them.
+    let spaced = cxrules(&[
+        "replay",
+        arg(&ev),
+        "--rules",
+        arg(now.path()),
+        "--against",
+        arg(next.path()),
+        "--format",
+        "json",
+        "--spacing",
+        "100ms",
+    ]);
+    let s = summary(&spaced.stdout);
+    assert_eq!(s["runs"][0]["summary"]["suppressed"], 3 + 2 + 4);
+    assert_eq!(s["changes"][0]["kind"], "now_suppressed");
+    assert_eq!(s["changes"][0]["count"], 2);
+}
