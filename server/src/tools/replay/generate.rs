@@ -66,9 +66,23 @@ struct Generator {
     rng: Rng,
     now_ms: i64,
     sequence: Vec<i64>,
+    /// The last chat message (interaction, phrase): a re-send repeats it moments later.
+    last_chat: Option<(usize, &'static str)>,
+    /// The last digital event: a re-delivery repeats it exactly.
+    last_digital: Option<serde_json::Value>,
 }
 
 impl Generator {
+    fn new(seed: u64) -> Self {
+        Self {
+            rng: Rng(seed.max(1)),
+            now_ms: START_MS,
+            sequence: vec![0; 2000],
+            last_chat: None,
+            last_digital: None,
+        }
+    }
+
     fn line(&mut self, n: u64) -> serde_json::Value {
         self.now_ms += 1 + self.rng.below(100) as i64;
         match self.rng.below(100) {
@@ -81,14 +95,16 @@ impl Generator {
     }
 
     fn chat(&mut self) -> serde_json::Value {
-        let i = self.rng.below(self.sequence.len() as u64) as usize;
         let roll = self.rng.below(100);
-        let phrase = PHRASES[self.rng.below(PHRASES.len() as u64) as usize];
-        // A tenth re-send with other spacing and case; a twentieth arrives with an older sequence.
-        let content = if roll < 10 {
-            format!("  {}  ", phrase.to_uppercase())
-        } else {
-            phrase.to_string()
+        // A tenth re-send the last message with other spacing and case; a twentieth arrive late.
+        let (i, content) = match self.last_chat {
+            Some((i, phrase)) if roll < 10 => (i, format!("  {}  ", phrase.to_uppercase())),
+            _ => {
+                let i = self.rng.below(self.sequence.len() as u64) as usize;
+                let phrase = PHRASES[self.rng.below(PHRASES.len() as u64) as usize];
+                self.last_chat = Some((i, phrase));
+                (i, phrase.to_string())
+            }
         };
         let sequence = if roll >= 95 {
             (self.sequence[i] - 2).max(0)
@@ -102,19 +118,22 @@ impl Generator {
     }
 
     fn digital(&mut self, n: u64) -> serde_json::Value {
-        // One in ten re-delivers the previous digital event's id.
-        let id = if self.rng.below(10) == 0 {
-            n.saturating_sub(1)
-        } else {
-            n
-        };
+        if let Some(previous) = self
+            .last_digital
+            .clone()
+            .filter(|_| self.rng.below(10) == 0)
+        {
+            return previous;
+        }
         let case = self.rng.below(5000);
         let text = PHRASES[self.rng.below(PHRASES.len() as u64) as usize];
-        json!({"eventId": format!("0f1e2d3c-0000-4000-8000-{id:012}"), "eventType": "MessageCreated",
+        let event = json!({"eventId": format!("0f1e2d3c-0000-4000-8000-{n:012}"), "eventType": "MessageCreated",
                "createdAtWithMilliseconds": rfc3339(self.now_ms),
                "data": {"channel": {"id": "chat_51eafd7d"}, "case": {"interactionId": format!("case-{case:06}")},
                         "message": {"messageContent": {"type": "TEXT", "text": text},
-                                    "authorEndUserIdentity": {"idOnExternalPlatform": format!("+1555{:04}", case % 1000)}}}})
+                                    "authorEndUserIdentity": {"idOnExternalPlatform": format!("+1555{:04}", case % 1000)}}}});
+        self.last_digital = Some(event.clone());
+        event
     }
 
     fn routing(&mut self) -> serde_json::Value {
@@ -157,11 +176,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<Status> {
         )
     };
     let mut out = BufWriter::with_capacity(1 << 16, sink);
-    let mut generator = Generator {
-        rng: Rng(args.seed.max(1)),
-        now_ms: START_MS,
-        sequence: vec![0; 2000],
-    };
+    let mut generator = Generator::new(args.seed);
     for n in 1..=args.count {
         if args.broken_every > 0 && n % args.broken_every == 0 {
             writeln!(
@@ -222,12 +237,7 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_events() {
-        let mk = || Generator {
-            rng: Rng(7),
-            now_ms: START_MS,
-            sequence: vec![0; 2000],
-        };
-        let (mut a, mut b) = (mk(), mk());
+        let (mut a, mut b) = (Generator::new(7), Generator::new(7));
         for n in 1..50 {
             assert_eq!(a.line(n), b.line(n));
         }
