@@ -659,3 +659,43 @@ fn against_counts_dedup_changes_from_the_event_times() {
     assert_eq!(s["changes"][0]["kind"], "now_suppressed");
     assert_eq!(s["changes"][0]["count"], 2);
 }
+
+#[tokio::test]
+async fn live_inventory_asks_the_url_the_rules_name() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/products/SKU-001"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "in_stock"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let rules = ROUTING.replace(
+        "http://127.0.0.1:9/{sku}",
+        "${CXRULES_TEST_INVENTORY}/products/{sku}",
+    );
+    let dir = dir_with(&[
+        ("routing.yaml", &rules),
+        ("data/events.jsonl", &lines(&[routed("int-001")])),
+    ]);
+    let ev = dir.path().join("data/events.jsonl");
+    let args = [
+        "replay",
+        arg(&ev),
+        "--rules",
+        arg(dir.path()),
+        "--live-inventory",
+        "--format",
+        "jsonl",
+    ];
+    let mut cmd = command(dir.path(), &args);
+    cmd.env("CXRULES_TEST_INVENTORY", server.uri());
+    let run = tokio::task::spawn_blocking(move || cli_support::finish(cmd))
+        .await
+        .unwrap();
+    assert_eq!(run.code, 0, "{run:?}");
+    let d: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(d["routing"]["status"], "in_stock");
+    assert_eq!(d["routing"]["skills"], json!(["skill-premium"]));
+}
