@@ -38,6 +38,35 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // The same decision with 1,000 vs 1,000,000 interactions tracked: each event is new content
+    // on an already-tracked interaction, so every decision looks up and inserts.
+    let mut group = c.benchmark_group("evaluate_by_tracked_interactions");
+    group.throughput(Throughput::Elements(1));
+    group.measurement_time(Duration::from_secs(4));
+    group.sample_size(30);
+    for tracked in [1_000u64, 1_000_000] {
+        let engine = Engine::from_dir(&rules).unwrap();
+        for i in 0..tracked {
+            rt.block_on(engine.evaluate(&message(i, 0)))
+                .unwrap()
+                .commit();
+        }
+        let mut seq = 1u64;
+        let mut k = 0u64;
+        group.bench_function(format!("{tracked}"), |b| {
+            b.iter_batched(
+                || {
+                    seq += 1;
+                    k = (k + 7919) % tracked;
+                    message(k, seq)
+                },
+                |event| black_box(rt.block_on(engine.evaluate(&event)).unwrap().commit()),
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, bench);

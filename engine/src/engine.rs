@@ -435,7 +435,7 @@ async fn evaluate_on(
             channel: ch.name().to_string(),
             window_ms: ch.policy().window.as_millis() as u64,
             sliding: ch.policy().sliding,
-            fingerprint: hex::encode(fingerprint),
+            fingerprint: crate::dedup::config::to_hex(&fingerprint),
             verdict: out.verdict,
             order,
             highest_sequence: out.highest,

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use crate::pointer::Pointer;
 use crate::EvalError;
 
 /// One JSON pointer, or several tried in order (the first present wins).
@@ -135,9 +136,9 @@ fn defaults(field: &str) -> &'static [&'static str] {
 pub struct EventRule {
     pub(crate) name: String,
     pub(crate) types: Vec<String>,
-    pub(crate) type_at: Vec<String>,
-    /// Pointers per field, in `FIELD_NAMES` order, then the extra fields.
-    pub(crate) fields: BTreeMap<String, Vec<String>>,
+    pub(crate) type_at: Vec<Pointer>,
+    /// Pointers per field (the known fields, then the extra fields).
+    pub(crate) fields: BTreeMap<String, Vec<Pointer>>,
     pub(crate) dedup: bool,
     pub(crate) route: Option<String>,
     pub(crate) order_by: OrderBy,
@@ -203,6 +204,11 @@ impl EventRule {
         if !errors.is_empty() {
             return Err(errors);
         }
+        let parsed = |list: Vec<String>| -> Vec<Pointer> {
+            list.iter().filter_map(|p| Pointer::parse(p)).collect()
+        };
+        let type_at = parsed(type_at);
+        let fields = fields.into_iter().map(|(k, v)| (k, parsed(v))).collect();
         Ok(Self {
             name: name.to_string(),
             types: match &spec.types {
@@ -289,7 +295,11 @@ impl EventRule {
     pub(crate) fn missing(&self, field: &str) -> EvalError {
         EvalError::MissingField {
             field: field.to_string(),
-            pointers: self.fields.get(field).cloned().unwrap_or_default(),
+            pointers: self
+                .fields
+                .get(field)
+                .map(|ps| ps.iter().map(|p| p.as_str().to_string()).collect())
+                .unwrap_or_default(),
         }
     }
 
@@ -351,7 +361,7 @@ impl EventRule {
         let pointers = self.fields.get(field)?;
         pointers
             .iter()
-            .find_map(|p| event.pointer(p).map(|v| (p.as_str(), v)))
+            .find_map(|p| p.get(event).map(|v| (p.as_str(), v)))
     }
 }
 
@@ -367,8 +377,8 @@ fn owned(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-fn first<'e>(event: &'e Json, pointers: &[String]) -> Option<&'e Json> {
-    pointers.iter().find_map(|p| event.pointer(p))
+fn first<'e>(event: &'e Json, pointers: &[Pointer]) -> Option<&'e Json> {
+    pointers.iter().find_map(|p| p.get(event))
 }
 
 /// Rejects ids that could smuggle anything into a URL, a header or a log line.

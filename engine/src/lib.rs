@@ -60,6 +60,7 @@ pub mod events;
 pub mod hint;
 mod locate;
 pub mod normalize;
+pub mod pointer;
 #[cfg(feature = "watch")]
 pub mod reload;
 pub mod replay;
