@@ -1,21 +1,16 @@
 //! Runs the rule files' own test cases: deterministic time, a mock inventory, no network.
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
-use tokio::time::Instant;
 
 use crate::compile::CompiledRules;
 use crate::decision::Decision;
-use crate::dedup::store::BoxFuture;
 use crate::engine::Engine;
-use crate::routing::source::{InventorySource, LookupError, LookupRequest};
+use crate::replay::{ManualClock, MapInventory};
 use crate::status::LoadError;
-use crate::testcase::{Expect, MockAnswer, TestCaseSpec};
+use crate::testcase::{Expect, TestCaseSpec};
 
 /// One case's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -99,51 +94,11 @@ pub fn run_tests(rules: &Arc<CompiledRules>) -> TestReport {
     })
 }
 
-/// Time that moves only when a step says so.
-#[derive(Debug)]
-pub(crate) struct ManualClock {
-    base: Instant,
-    offset_ms: AtomicU64,
-}
-
-impl ManualClock {
-    fn now(&self) -> Instant {
-        self.base + Duration::from_millis(self.offset_ms.load(Ordering::Relaxed))
-    }
-}
-
-struct MockInventory(BTreeMap<String, MockAnswer>);
-
-impl InventorySource for MockInventory {
-    fn lookup<'a>(
-        &'a self,
-        req: &'a LookupRequest<'a>,
-    ) -> BoxFuture<'a, Result<String, LookupError>> {
-        let answer = match self.0.get(req.sku) {
-            None => Err(LookupError::Client(404)),
-            Some(MockAnswer::Status(s)) if s == "timeout" => Err(LookupError::Timeout),
-            Some(MockAnswer::Status(s)) if s == "unreachable" => {
-                Err(LookupError::Unreachable("mock".into()))
-            }
-            Some(MockAnswer::Status(s)) | Some(MockAnswer::Literal { status: s }) => Ok(s.clone()),
-            Some(MockAnswer::Error { error }) if *error >= 500 => {
-                Err(LookupError::Upstream(*error))
-            }
-            Some(MockAnswer::Error { error }) => Err(LookupError::Client(*error)),
-        };
-        Box::pin(async move { answer })
-    }
-}
-
 async fn run_case(rules: &Arc<CompiledRules>, case: &TestCaseSpec) -> CaseResult {
-    let clock = Arc::new(ManualClock {
-        base: Instant::now(),
-        offset_ms: AtomicU64::new(0),
-    });
-    let c = clock.clone();
+    let clock = Arc::new(ManualClock::new());
     let built = Engine::with_rules(rules.clone())
-        .inventory(Arc::new(MockInventory(case.inventory.clone())))
-        .clock(Arc::new(move || c.now()))
+        .inventory(Arc::new(MapInventory::new(case.inventory.clone())))
+        .clock(clock.hook())
         .build();
     let mut failures = Vec::new();
     let engine = match built {
@@ -159,9 +114,7 @@ async fn run_case(rules: &Arc<CompiledRules>, case: &TestCaseSpec) -> CaseResult
         let n = i + 1;
         if let Some(at) = &step.at {
             match at.parse() {
-                Ok(d) => clock
-                    .offset_ms
-                    .store(d.as_millis() as u64, Ordering::Relaxed),
+                Ok(d) => clock.set(d),
                 Err(e) => failures.push(format!("step {n}: {e}")),
             }
         }
