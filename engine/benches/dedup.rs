@@ -9,6 +9,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use cxrules_engine::dedup::memory::MemoryStore;
 use cxrules_engine::dedup::store::{CheckRequest, Fingerprint, WindowPolicy};
+use cxrules_engine::normalize::{Normalizer, StepSpec};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
@@ -128,19 +129,6 @@ fn store_by_size(c: &mut Criterion) {
     group.finish();
 }
 
-/// Trims, lowercases and collapses whitespace runs to one space.
-fn normalize(text: &str) -> String {
-    let lower = text.trim().to_lowercase();
-    let mut out = String::with_capacity(lower.len());
-    for word in lower.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
-}
-
 /// One raw event as the webhook would see it.
 struct Event {
     interaction: String,
@@ -168,8 +156,18 @@ fn event(k: u64, t0: Instant) -> Event {
     }
 }
 
-fn decide(store: &MemoryStore, ev: &Event) {
-    let normalized = normalize(&ev.text);
+/// The default rules' normalizer: trim, lowercase, collapse white space.
+fn seed_normalizer() -> Normalizer {
+    Normalizer::compile(&[
+        StepSpec::Trim,
+        StepSpec::Lowercase,
+        StepSpec::CollapseWhitespace,
+    ])
+    .unwrap()
+}
+
+fn decide(store: &MemoryStore, normalizer: &Normalizer, ev: &Event) {
+    let normalized = normalizer.apply(&ev.text);
     let mut hasher = Sha256::new();
     hasher.update(ev.sender.as_bytes());
     hasher.update(b"|");
@@ -191,6 +189,7 @@ fn decision_path(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(1));
     let t0 = Instant::now();
     let store = MemoryStore::new(policy(100_000));
+    let normalizer = seed_normalizer();
     let mut k = 0;
     group.bench_function("message_200_bytes", |b| {
         b.iter_batched(
@@ -199,7 +198,7 @@ fn decision_path(c: &mut Criterion) {
                 event(k, t0)
             },
             |ev| {
-                decide(&store, &ev);
+                decide(&store, &normalizer, &ev);
                 ev
             },
             BatchSize::SmallInput,
