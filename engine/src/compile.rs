@@ -8,23 +8,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use sha2::{Digest, Sha256};
-
-use crate::dedup::config::{
-    Channel, DedupConfig, WindowMode, WindowSpec, DEFAULT_FIELDS, DEFAULT_MAX_FINGERPRINTS,
-    DEFAULT_MAX_INTERACTIONS,
-};
-use crate::dedup::store::WindowPolicy;
+use crate::dedup::config::DedupConfig;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::events::{EventRule, FIELD_NAMES};
+use crate::events::EventRule;
 use crate::hint::unknown_name_hint;
 use crate::normalize::Normalizer;
 use crate::routing::route::Route;
 use crate::rulefile::{parse_file, Entry, ParsedFile};
 use crate::testcase::TestCaseSpec;
 
-/// The longest dedup window accepted (the in-memory store keeps times as 32-bit milliseconds).
-const MAX_WINDOW: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+use crate::sources::content_hash;
+pub use crate::sources::{read_sources, rule_files, Sources};
 
 /// The compiled, immutable rule set. Evaluation reads it; nothing mutates it.
 #[derive(Debug)]
@@ -78,72 +72,10 @@ impl CompiledRules {
     }
 }
 
-/// The rule files of a directory: `*.yaml` and `*.yml`, sorted, hidden entries skipped (a
-/// Kubernetes ConfigMap mount keeps its real files under `..data`, linked from visible names).
-pub fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
-    let read = std::fs::read_dir(dir).map_err(|e| {
-        Box::new(
-            Diagnostic::file(dir, format!("cannot read the rules directory: {e}"))
-                .with_hint("pass the directory that holds the *.yaml rule files"),
-        )
-    })?;
-    let mut files: Vec<PathBuf> = read
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            !name.starts_with('.')
-                && (name.ends_with(".yaml") || name.ends_with(".yml"))
-                && p.is_file()
-        })
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(Box::new(
-            Diagnostic::file(dir, "no rule files (*.yaml, *.yml) in the rules directory")
-                .with_hint("add a rule file, for example a copy of the project's rules/dedup.yaml"),
-        ));
-    }
-    Ok(files)
-}
-
 /// Reads and compiles every rule file of `dir`.
 pub fn load_dir(dir: &Path) -> Result<CompiledRules, Diagnostics> {
     let sources = read_sources(dir)?;
     compile_sources(sources.files, sources.problems)
-}
-
-/// The texts of a directory's rule files, with the read errors met on the way.
-#[derive(Debug, Clone)]
-pub struct Sources {
-    /// (path, text) of every file read.
-    pub files: Vec<(PathBuf, String)>,
-    /// Files that could not be read.
-    pub problems: Vec<Diagnostic>,
-}
-
-impl Sources {
-    /// The content hash the compiled rules will carry as their version.
-    pub fn version(&self) -> String {
-        content_hash(&self.files)
-    }
-}
-
-/// Reads the rule files of `dir` without compiling them.
-pub fn read_sources(dir: &Path) -> Result<Sources, Diagnostics> {
-    let paths = rule_files(dir).map_err(|d| Diagnostics(vec![*d]))?;
-    let mut problems = Vec::new();
-    let mut files = Vec::new();
-    for path in paths {
-        match std::fs::read_to_string(&path) {
-            Ok(text) => files.push((path, text)),
-            Err(e) => problems.push(
-                Diagnostic::file(&path, format!("cannot read the rule file: {e}"))
-                    .with_hint("check the file's permissions"),
-            ),
-        }
-    }
-    Ok(Sources { files, problems })
 }
 
 /// Compiles rule files given as (path, text); `diags` carries problems found before this step.
@@ -169,27 +101,12 @@ pub fn compile_sources(
     }
 }
 
-fn content_hash(sources: &[(PathBuf, String)]) -> String {
-    let mut h = Sha256::new();
-    for (path, text) in sources {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        h.update((name.len() as u64).to_le_bytes());
-        h.update(name.as_bytes());
-        h.update((text.len() as u64).to_le_bytes());
-        h.update(text.as_bytes());
-    }
-    hex::encode(&h.finalize()[..8])
-}
-
 /// Where each named thing was defined, to report both places of a duplicate.
 type Seen<'a> = HashMap<String, (&'a ParsedFile, &'a [String])>;
 
-struct Compiler<'a, 'd> {
-    parsed: &'a [ParsedFile],
-    diags: &'d mut Vec<Diagnostic>,
+pub(crate) struct Compiler<'a, 'd> {
+    pub(crate) parsed: &'a [ParsedFile],
+    pub(crate) diags: &'d mut Vec<Diagnostic>,
 }
 
 impl<'a> Compiler<'a, '_> {
@@ -217,7 +134,7 @@ impl<'a> Compiler<'a, '_> {
     }
 
     /// Collects one kind of named entry over all files, reporting names defined twice.
-    fn unique<T>(
+    pub(crate) fn unique<T>(
         &mut self,
         kind: &str,
         pick: impl Fn(&'a ParsedFile) -> &'a [Entry<T>],
@@ -285,198 +202,6 @@ impl<'a> Compiler<'a, '_> {
             }
         }
         out
-    }
-
-    fn dedup(
-        &mut self,
-        normalizers: &HashMap<String, Arc<Normalizer>>,
-        extra: &[String],
-    ) -> Option<DedupConfig> {
-        let defaults: Vec<_> = self
-            .parsed
-            .iter()
-            .filter_map(|f| f.dedup_default.as_ref().map(|d| (f, d)))
-            .collect();
-        if let Some((second, entry)) = defaults.get(1) {
-            let first = defaults[0].0;
-            self.diags.push(
-                second
-                    .diag(&entry.path, "`dedup.default` is defined twice")
-                    .with_hint(format!(
-                        "it is also defined in {}; keep one",
-                        first.path.display()
-                    )),
-            );
-        }
-        let channels = self.unique("dedup channel", |f| &f.channels);
-        let Some((file, default)) = defaults.first().copied() else {
-            if self.parsed.iter().any(|f| f.has_dedup_default) {
-                // The default failed to read (already reported); still report the channels' own
-                // mistakes, against a stand-in window so no missing-window error is invented.
-                let stand_in = WindowSpec {
-                    window: Some("1s".into()),
-                    ..WindowSpec::default()
-                };
-                for (f, entry) in channels {
-                    self.channel(f, &entry.name, entry, &stand_in, normalizers, extra);
-                }
-                return None;
-            }
-            if let Some((file, entry)) = channels.first() {
-                self.diags.push(
-                    file.diag(&entry.path, "dedup channels need a `dedup.default`")
-                        .with_hint("add `dedup:` → `default:` with at least `window: 45s`"),
-                );
-            }
-            return None;
-        };
-        let base = WindowSpec::default();
-        let default_ch = self.channel(file, "default", default, &base, normalizers, extra)?;
-        let mut out = BTreeMap::new();
-        for (f, entry) in channels {
-            if let Some(ch) = self.channel(f, &entry.name, entry, &default.spec, normalizers, extra)
-            {
-                out.insert(entry.name.clone(), ch);
-            }
-        }
-        Some(DedupConfig {
-            default: default_ch,
-            channels: out,
-        })
-    }
-
-    fn channel(
-        &mut self,
-        file: &ParsedFile,
-        name: &str,
-        entry: &Entry<WindowSpec>,
-        base: &WindowSpec,
-        normalizers: &HashMap<String, Arc<Normalizer>>,
-        extra: &[String],
-    ) -> Option<Channel> {
-        let spec = &entry.spec;
-        let at = |key: &str| -> Vec<String> {
-            entry
-                .path
-                .iter()
-                .cloned()
-                .chain([key.to_string()])
-                .collect()
-        };
-        let window = match spec.window.as_ref().or(base.window.as_ref()) {
-            None => {
-                self.diags.push(
-                    file.diag(&entry.path, "the dedup window is not set")
-                        .with_hint("add `window: 45s`"),
-                );
-                return None;
-            }
-            Some(w) => match w.parse() {
-                Ok(d) if d > MAX_WINDOW => {
-                    self.diags.push(file.diag(&at("window"), "the dedup window is longer than 7 days").with_hint("a duplicate is a re-send within minutes or hours; write a window such as `45s` or `1h`"));
-                    return None;
-                }
-                Ok(d) if !d.is_zero() => d,
-                Ok(_) => {
-                    self.diags.push(
-                        file.diag(&at("window"), "the dedup window must be longer than zero")
-                            .with_hint("write a window such as `45s`"),
-                    );
-                    return None;
-                }
-                Err(e) => {
-                    self.diags.push(
-                        file.diag(&at("window"), e)
-                            .with_hint(crate::duration::DurationStr::HINT),
-                    );
-                    return None;
-                }
-            },
-        };
-        let fields: Vec<String> = spec
-            .fingerprint
-            .clone()
-            .or_else(|| base.fingerprint.clone())
-            .unwrap_or_else(|| DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect());
-        let known: Vec<&str> = FIELD_NAMES
-            .iter()
-            .copied()
-            .chain(extra.iter().map(String::as_str))
-            .collect();
-        let mut ok = true;
-        for (i, f) in fields.iter().enumerate() {
-            if !known.contains(&f.as_str()) {
-                let path: Vec<String> = at("fingerprint")
-                    .into_iter()
-                    .chain([i.to_string()])
-                    .collect();
-                self.diags.push(
-                    file.diag(&path, format!("unknown fingerprint field `{f}`"))
-                        .with_hint(unknown_name_hint(f, known.iter().copied())),
-                );
-                ok = false;
-            }
-        }
-        if fields.is_empty() {
-            self.diags.push(
-                file.diag(
-                    &at("fingerprint"),
-                    "the fingerprint needs at least one field",
-                )
-                .with_hint("write `fingerprint: [sender, content]`"),
-            );
-            ok = false;
-        }
-        let normalizer_name = spec.normalizer.clone().or_else(|| base.normalizer.clone());
-        let normalizer = match &normalizer_name {
-            None => None,
-            Some(n) => match normalizers.get(n) {
-                Some(norm) => Some(norm.clone()),
-                None => {
-                    let names: Vec<&str> = self
-                        .parsed
-                        .iter()
-                        .flat_map(|f| f.normalizers.iter().map(|e| e.name.as_str()))
-                        .collect();
-                    self.diags.push(
-                        file.diag(&at("normalizer"), format!("unknown normalizer `{n}`"))
-                            .with_hint(unknown_name_hint(n, names.iter().copied())),
-                    );
-                    ok = false;
-                    None
-                }
-            },
-        };
-        let mode = spec.mode.or(base.mode).unwrap_or_default();
-        let policy = WindowPolicy {
-            window,
-            sliding: mode == WindowMode::Sliding,
-            max_interactions: spec
-                .max_interactions
-                .or(base.max_interactions)
-                .unwrap_or(DEFAULT_MAX_INTERACTIONS) as usize,
-            max_fingerprints: spec
-                .max_fingerprints_per_interaction
-                .or(base.max_fingerprints_per_interaction)
-                .unwrap_or(DEFAULT_MAX_FINGERPRINTS) as usize,
-        };
-        let steps = normalizer_name
-            .as_ref()
-            .and_then(|n| {
-                self.parsed
-                    .iter()
-                    .flat_map(|f| &f.normalizers)
-                    .find(|e| &e.name == n)
-            })
-            .map(|e| format!("{:?}", e.spec));
-        let identity = format!("{policy:?}|{fields:?}|{steps:?}");
-        ok.then(|| Channel {
-            name: name.to_string(),
-            policy,
-            fields,
-            normalizer,
-            identity,
-        })
     }
 
     fn routes(&mut self, events: &[EventRule]) -> BTreeMap<String, Route> {

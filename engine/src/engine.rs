@@ -9,9 +9,10 @@ use serde_json::Value as Json;
 use tokio::time::Instant;
 
 use crate::compile::{compile_sources, read_sources, CompiledRules};
-use crate::decision::{Decision, DedupDecision, EvalError, Outcome};
+use crate::decision::EvalError;
 use crate::dedup::memory::MemoryStore;
-use crate::dedup::store::{CheckRequest, DedupStore, RollbackToken, StoreStats};
+use crate::dedup::store::{DedupStore, StoreStats};
+use crate::evaluation::Evaluation;
 use crate::routing::route::RouteState;
 use crate::routing::source::InventorySource;
 use crate::status::{LoadError, ReloadReport, ReloadStatus, StatusBook};
@@ -27,9 +28,9 @@ pub type StoreFactory =
 pub(crate) struct Snapshot {
     pub(crate) rules: Arc<CompiledRules>,
     /// Dedup store per channel name, with the channel identity it was made for.
-    stores: BTreeMap<String, (String, Arc<dyn DedupStore>)>,
+    pub(crate) stores: BTreeMap<String, (String, Arc<dyn DedupStore>)>,
     /// Breaker and cache per route name.
-    routes: BTreeMap<String, Arc<RouteState>>,
+    pub(crate) routes: BTreeMap<String, Arc<RouteState>>,
 }
 
 struct Inner {
@@ -318,131 +319,10 @@ impl Engine {
         let started = std::time::Instant::now();
         // A full Arc, not a guard: the evaluation may await the store and the inventory.
         let snap = self.inner.current.load_full();
-        let mut eval = evaluate_on(&snap, &*self.inner.inventory, &self.inner.clock, event).await?;
+        let mut eval =
+            crate::evaluation::evaluate_on(&snap, &*self.inner.inventory, &self.inner.clock, event)
+                .await?;
         eval.decision.latency_us = started.elapsed().as_micros() as u64;
         Ok(eval)
     }
-}
-
-/// The evaluation of one event: its decision, and a pending dedup record to keep or undo.
-#[must_use = "commit the evaluation once side effects are queued, or roll it back"]
-pub struct Evaluation {
-    /// What was decided.
-    pub decision: Decision,
-    pending: Option<(Arc<dyn DedupStore>, RollbackToken)>,
-}
-
-impl std::fmt::Debug for Evaluation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Evaluation")
-            .field("decision", &self.decision)
-            .field("pending", &self.pending.is_some())
-            .finish()
-    }
-}
-
-impl Evaluation {
-    /// Keeps what dedup recorded (the side effects are safely queued) and returns the decision.
-    pub fn commit(self) -> Decision {
-        self.decision
-    }
-
-    /// Forgets what dedup recorded for this event, so the sender's retry is not a duplicate.
-    pub async fn rollback(self) -> Decision {
-        if let Some((store, token)) = self.pending {
-            if let Err(e) = store.rollback(token).await {
-                tracing::warn!(error = %e, "dedup rollback failed");
-            }
-        }
-        self.decision
-    }
-}
-
-async fn evaluate_on(
-    snap: &Snapshot,
-    inventory: &dyn InventorySource,
-    clock: &Clock,
-    event: &Json,
-) -> Result<Evaluation, EvalError> {
-    if !event.is_object() {
-        return Err(EvalError::NotAnObject);
-    }
-    let rules = &snap.rules;
-    let mut decision = Decision {
-        outcome: Outcome::Ignored,
-        event: None,
-        event_type: None,
-        interaction_id: None,
-        channel: None,
-        dedup: None,
-        routing: None,
-        rules_version: rules.version().to_string(),
-        latency_us: 0,
-    };
-    let Some((rule, event_type)) = rules
-        .events
-        .iter()
-        .find_map(|r| r.matches(event).map(|t| (r, t)))
-    else {
-        decision.event_type = ["/type", "/event_type", "/eventType"]
-            .iter()
-            .find_map(|p| event.pointer(p)?.as_str().map(str::to_string));
-        return Ok(Evaluation {
-            decision,
-            pending: None,
-        });
-    };
-    decision.event = Some(rule.name().to_string());
-    decision.event_type = Some(event_type);
-    let interaction = rule.required_id(event, "interaction_id")?;
-    let channel = rule.id(event, "channel")?;
-    decision.interaction_id = Some(interaction.to_string());
-    decision.channel = channel.as_ref().map(|c| c.to_string());
-    decision.outcome = Outcome::Processed;
-    // The SKU is rendered before dedup records anything, so a bad event leaves no trace.
-    let route = match &rule.route {
-        Some(name) => Some((
-            &rules.routes[name],
-            &snap.routes[name],
-            rules.routes[name].sku(rule, event)?,
-        )),
-        None => None,
-    };
-    let mut pending = None;
-    if let (true, Some(dedup)) = (rule.dedup, rules.dedup()) {
-        if rule.text(event, "content")?.is_none() {
-            return Err(rule.missing("content"));
-        }
-        rule.id(event, "sender")?;
-        let event_id = rule.id(event, "event_id")?;
-        let order = rule.order(event)?;
-        let ch = dedup.channel(channel.as_deref());
-        let fingerprint = ch.fingerprint(rule, event)?;
-        let (_, store) = &snap.stores[ch.name()];
-        let req = CheckRequest {
-            interaction: &interaction,
-            fingerprint,
-            event_id: event_id.as_deref(),
-            order,
-            now: clock(),
-        };
-        let out = store.check(req).await?;
-        if out.verdict.is_suppressed() {
-            decision.outcome = Outcome::Suppressed;
-        }
-        pending = out.rollback.map(|t| (store.clone(), t));
-        decision.dedup = Some(DedupDecision {
-            channel: ch.name().to_string(),
-            window_ms: ch.policy().window.as_millis() as u64,
-            sliding: ch.policy().sliding,
-            fingerprint: crate::dedup::config::to_hex(&fingerprint),
-            verdict: out.verdict,
-            order,
-            highest_sequence: out.highest,
-        });
-    }
-    if let (Some((route, state, sku)), Outcome::Processed) = (route, decision.outcome) {
-        decision.routing = Some(route.evaluate(sku, state, inventory, clock).await);
-    }
-    Ok(Evaluation { decision, pending })
 }

@@ -217,6 +217,19 @@ impl Harness {
         request.send().await.expect("request")
     }
 
+    /// The server's `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        let url = format!("{}/metrics", self.base);
+        self.http
+            .get(url)
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// GETs a path as JSON.
     pub async fn get_json(&self, route: &str) -> (u16, Value) {
         let response = self

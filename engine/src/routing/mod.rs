@@ -12,4 +12,5 @@ pub mod http;
 pub mod route;
 pub mod sku;
 pub mod source;
+pub mod spec;
 pub mod target;

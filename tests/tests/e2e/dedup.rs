@@ -147,15 +147,7 @@ async fn dry_run_decides_but_calls_nothing() {
     );
     h.settle().await;
     assert!(h.cxone_requests().await.is_empty());
-    let metrics = h
-        .http
-        .get(format!("{}/metrics", h.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics_text().await;
     assert!(
         metrics
             .contains("cxrules_outbound_calls_total{endpoint=\"metadata\",status=\"dry_run\"} 2"),

@@ -23,14 +23,7 @@ async fn api_answers(h: &Harness, response: ResponseTemplate, times: Option<u64>
 }
 
 async fn metrics(h: &Harness) -> String {
-    h.http
-        .get(format!("{}/metrics", h.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    h.metrics_text().await
 }
 
 #[tokio::test]

@@ -79,15 +79,7 @@ async fn edits_go_live_and_a_broken_edit_keeps_the_old_rules() {
         (200, Some("processed")),
         "{body}"
     );
-    let metrics = h
-        .http
-        .get(format!("{}/metrics", h.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics_text().await;
     assert!(
         metrics.contains("cxrules_rules_reloads_total{result=\"failed\"}"),
         "{metrics}"

@@ -126,14 +126,6 @@ async fn the_breaker_opens_after_repeated_failures_and_spares_the_inventory() {
     assert_eq!(reasons[3..], ["breaker_open", "breaker_open"]);
     assert_eq!(h.inventory.received_requests().await.unwrap().len(), 3);
     h.settle().await;
-    let text = h
-        .http
-        .get(format!("{}/metrics", h.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = h.metrics_text().await;
     assert!(text.contains("reason=\"breaker_open\"} 2"), "{text}");
 }
