@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::{Inner, Queued};
-use crate::cxone::{PrepareError, SendError, Update};
+use crate::cxone::{PrepareError, PreparedCall, SendError, Update};
 
 /// An update ready to go, with the slots of everything merged into it.
 struct Batch {
@@ -77,27 +77,33 @@ async fn next(inner: &Inner, id: &str) -> Option<Batch> {
     })
 }
 
-async fn deliver(inner: &Inner, id: &str, batch: &Batch) {
-    let ep = batch.update.endpoint().as_str();
-    let call = match inner.profile.prepare(id, &batch.update) {
-        Ok(call) => call,
+/// The call for an update, or `None` (counted and logged) when there is none to make.
+pub(super) fn prepare(inner: &Inner, id: &str, update: &Update) -> Option<PreparedCall> {
+    let ep = update.endpoint().as_str();
+    match inner.profile.prepare(id, update) {
+        Ok(call) => Some(call),
         Err(e @ (PrepareError::NoCall(_) | PrepareError::Missing(_))) => {
-            inner.metrics.effect_skipped(
-                ep,
-                if matches!(e, PrepareError::NoCall(_)) {
-                    "no_call"
-                } else {
-                    "missing_value"
-                },
-            );
+            let reason = if matches!(e, PrepareError::NoCall(_)) {
+                "no_call"
+            } else {
+                "missing_value"
+            };
+            inner.metrics.effect_skipped(ep, reason);
             tracing::warn!(interaction_id = %id, endpoint = ep, reason = %e, "update skipped");
-            return;
+            None
         }
         Err(e @ PrepareError::Id(_)) => {
             inner.metrics.effect_failed(ep, "unsafe_id");
             tracing::error!(interaction_id = %id, endpoint = ep, error = %e, "update refused");
-            return;
+            None
         }
+    }
+}
+
+async fn deliver(inner: &Inner, id: &str, batch: &Batch) {
+    let ep = batch.update.endpoint().as_str();
+    let Some(call) = prepare(inner, id, &batch.update) else {
+        return;
     };
     if !inner.sink.is_dry_run() {
         if let Some(limiter) = &inner.limiter {

@@ -166,6 +166,10 @@ impl Effects {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(EnqueueError::Closed);
         }
+        if self.inner.sink.is_dry_run() {
+            self.log_dry_run(interaction, &updates);
+            return Ok(());
+        }
         let mut slots = Vec::with_capacity(updates.len());
         for _ in &updates {
             let slot = self.inner.slots.clone().try_acquire_owned();
@@ -191,6 +195,19 @@ impl Effects {
         }
         self.inner.publish_depth();
         Ok(())
+    }
+
+    /// Dry-run: nothing will be sent, so nothing is queued; each update is prepared (checked),
+    /// logged as the call it would be, and counted, right away.
+    fn log_dry_run(&self, interaction: &str, updates: &[Update]) {
+        for update in updates {
+            if let Some(call) = lane::prepare(&self.inner, interaction, update) {
+                self.inner
+                    .metrics
+                    .outbound(update.endpoint().as_str(), "dry_run");
+                tracing::info!(method = %call.method, path = %call.path, body = %call.body, "dry-run: cxone call not sent");
+            }
+        }
     }
 
     /// Stops accepting, waits up to `timeout` for everything queued to be delivered, and logs
