@@ -72,7 +72,21 @@ async fn handle(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let span = tracing::info_span!("event", route, interaction_id = tracing::field::Empty);
-    match ingest(state, headers, body).instrument(span.clone()).await {
+    // The work runs on a task of its own: if the sender hangs up while the inventory is looked
+    // up, dropping this future must not drop an evaluation whose fingerprint is recorded but
+    // whose updates are not yet queued (the retry would then be taken for a duplicate).
+    let (task_state, task_headers) = (state.clone(), headers.clone());
+    let work =
+        async move { ingest(&task_state, &task_headers, body).await }.instrument(span.clone());
+    let outcome = match tokio::spawn(work).await {
+        Ok(outcome) => outcome,
+        Err(e) => Err(ApiError::unavailable(
+            "internal",
+            format!("the event task failed: {e}"),
+            state.inner.retry_after,
+        )),
+    };
+    match outcome {
         Ok(accepted) => (StatusCode::OK, Json(accepted)).into_response(),
         Err(e) => {
             state.inner.metrics.rejected(route, e.reason);
