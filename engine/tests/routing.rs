@@ -240,3 +240,30 @@ async fn the_default_rules_pass_their_own_tests() {
         assert!(case.passed(), "{}: {:#?}", case.name, case.failures);
     }
 }
+
+#[tokio::test]
+async fn a_reload_that_changes_where_the_status_is_read_starts_a_fresh_cache() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"status": "in_stock", "state": "low_stock"})),
+        )
+        .mount(&server)
+        .await;
+    let (engine, dir) = engine(&server, "      cache_ttl: 1m").await;
+    assert_eq!(route(&engine, "i-000001").await.skills, vec!["premium"]);
+    assert!(route(&engine, "i-000001").await.cached);
+    let text = rules(
+        &server.uri(),
+        "      cache_ttl: 1m\n      status_at: /state",
+    );
+    std::fs::write(dir.path().join("rules.yaml"), text).unwrap();
+    engine.reload().unwrap();
+    let after = route(&engine, "i-000001").await;
+    assert!(
+        !after.cached,
+        "a status read with the old pointer must not be served"
+    );
+    assert_eq!(after.skills, vec!["expedited"]);
+}

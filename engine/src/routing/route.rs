@@ -48,7 +48,8 @@ type RouteError = (Vec<String>, String, String);
 pub struct RouteState {
     breaker: CircuitBreaker,
     cache: Option<StatusCache>,
-    fits: (BreakerPolicy, Option<(Duration, usize)>, String),
+    /// Everything that gives the cached statuses and the breaker's record their meaning.
+    fits: String,
 }
 
 impl RouteState {
@@ -56,13 +57,13 @@ impl RouteState {
         Self {
             breaker: CircuitBreaker::new(route.breaker),
             cache: route.cache.map(|(ttl, max)| StatusCache::new(ttl, max)),
-            fits: (route.breaker, route.cache, route.url.clone()),
+            fits: route.identity(),
         }
     }
 
     /// True when this state was made for the same inventory settings.
     pub(crate) fn fits(&self, route: &Route) -> bool {
-        self.fits == (route.breaker, route.cache, route.url.clone())
+        self.fits == route.identity()
     }
 
     /// The breaker's state, for status pages.
@@ -102,6 +103,15 @@ fn substituted(text: &str, path: Vec<String>, errors: &mut Vec<RouteError>) -> O
 }
 
 impl Route {
+    /// The inventory settings a route's breaker and cache depend on: a reload that changes any
+    /// of them starts both afresh.
+    fn identity(&self) -> String {
+        format!(
+            "{:?}|{:?}|{}|{:?}|{}|{:?}",
+            self.breaker, self.cache, self.url, self.timeout, self.status_at, self.headers
+        )
+    }
+
     /// Compiles a route; `extra` are the extra field names the events define.
     pub(crate) fn compile(
         name: &str,
