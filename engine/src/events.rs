@@ -344,15 +344,9 @@ impl EventRule {
                 .as_i64()
                 .map(Some)
                 .ok_or_else(|| wrong(field, pointer, expected)),
-            Json::String(s) => {
-                let t = humantime::parse_rfc3339_weak(s.trim_end_matches('Z').trim())
-                    .or_else(|_| humantime::parse_rfc3339(s))
-                    .map_err(|_| wrong(field, pointer, expected))?;
-                let ms = t
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_err(|_| wrong(field, pointer, expected))?;
-                Ok(Some(i64::try_from(ms.as_millis()).unwrap_or(i64::MAX)))
-            }
+            Json::String(_) => crate::timestamp::epoch_ms(value)
+                .map(Some)
+                .ok_or_else(|| wrong(field, pointer, expected)),
             _ => Err(wrong(field, pointer, expected)),
         }
     }

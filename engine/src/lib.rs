@@ -72,6 +72,7 @@ pub mod sources;
 pub mod status;
 pub mod testcase;
 pub mod testrun;
+pub mod timestamp;
 pub mod yaml;
 
 pub use compile::CompiledRules;
