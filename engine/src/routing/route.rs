@@ -370,10 +370,12 @@ impl Route {
             Err(_) => Err(LookupError::Timeout),
         };
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        let failed = matches!(
-            result,
-            Err(LookupError::Timeout | LookupError::Upstream(_) | LookupError::Unreachable(_))
-        );
+        // The failures that lead to a fallback are the ones the breaker counts.
+        let failed = result
+            .as_ref()
+            .err()
+            .and_then(FallbackReason::for_lookup_error)
+            .is_some();
         state.breaker.record(permit, !failed, clock());
         if let (Ok(status), Some(cache)) = (&result, &state.cache) {
             cache.insert(&sku, status.clone(), now);
@@ -393,27 +395,22 @@ impl Route {
                 Some(t) => (Some(status), RouteMatch::Status, t, None, None),
                 None => (Some(status), RouteMatch::Unknown, &self.unknown, None, None),
             },
-            Err(e @ (LookupError::Client(_) | LookupError::BadResponse(_))) => (
-                None,
-                RouteMatch::Unknown,
-                &self.unknown,
-                None,
-                Some(e.to_string()),
-            ),
-            Err(e) => {
-                let reason = match e {
-                    LookupError::Timeout => FallbackReason::Timeout,
-                    LookupError::Upstream(_) => FallbackReason::UpstreamError,
-                    _ => FallbackReason::Unreachable,
-                };
-                (
+            Err(e) => match FallbackReason::for_lookup_error(&e) {
+                None => (
+                    None,
+                    RouteMatch::Unknown,
+                    &self.unknown,
+                    None,
+                    Some(e.to_string()),
+                ),
+                Some(reason) => (
                     None,
                     RouteMatch::Fallback,
                     &self.fallback,
                     Some(reason),
                     Some(e.to_string()),
-                )
-            }
+                ),
+            },
         };
         RoutingDecision {
             route: self.name.clone(),
