@@ -80,8 +80,9 @@ pub(crate) async fn evaluate_on(
     };
     decision.event = Some(rule.name().to_string());
     decision.event_type = Some(event_type);
-    let interaction = rule.required_id(event, "interaction_id")?;
-    let channel = rule.id(event, "channel")?;
+    let view = rule.view(event);
+    let interaction = view.required_id("interaction_id")?;
+    let channel = view.id("channel")?;
     decision.interaction_id = Some(interaction.to_string());
     decision.channel = channel.as_ref().map(|c| c.to_string());
     decision.outcome = Outcome::Processed;
@@ -90,20 +91,20 @@ pub(crate) async fn evaluate_on(
         Some(name) => Some((
             &rules.routes[name],
             &snap.routes[name],
-            rules.routes[name].sku(rule, event)?,
+            rules.routes[name].sku(&view)?,
         )),
         None => None,
     };
     let mut pending = None;
     if let (true, Some(dedup)) = (rule.dedup, rules.dedup()) {
-        if rule.text(event, "content")?.is_none() {
+        if view.text("content")?.is_none() {
             return Err(rule.missing("content"));
         }
-        rule.id(event, "sender")?;
-        let event_id = rule.id(event, "event_id")?;
-        let order = rule.order(event)?;
+        view.id("sender")?;
+        let event_id = view.id("event_id")?;
+        let order = view.order()?;
         let ch = dedup.channel(channel.as_deref());
-        let fingerprint = ch.fingerprint(rule, event)?;
+        let fingerprint = ch.fingerprint(&view)?;
         let (_, store) = &snap.stores[ch.name()];
         let req = CheckRequest {
             interaction: &interaction,

@@ -1,5 +1,7 @@
 //! Event rules: which events a rule applies to, and where each field lives (JSON pointers).
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
@@ -139,6 +141,8 @@ pub struct EventRule {
     pub(crate) type_at: Vec<Pointer>,
     /// Pointers per field (the known fields, then the extra fields).
     pub(crate) fields: BTreeMap<String, Vec<Pointer>>,
+    /// The pointers of the [`FIELD_NAMES`] fields, in that order, for lookups without a map.
+    known: Box<[Vec<Pointer>]>,
     pub(crate) dedup: bool,
     pub(crate) route: Option<String>,
     pub(crate) order_by: OrderBy,
@@ -208,7 +212,12 @@ impl EventRule {
             list.iter().filter_map(|p| Pointer::parse(p)).collect()
         };
         let type_at = parsed(type_at);
-        let fields = fields.into_iter().map(|(k, v)| (k, parsed(v))).collect();
+        let fields: BTreeMap<String, Vec<Pointer>> =
+            fields.into_iter().map(|(k, v)| (k, parsed(v))).collect();
+        let known = FIELD_NAMES
+            .iter()
+            .map(|f| fields.get(*f).cloned().unwrap_or_default())
+            .collect();
         Ok(Self {
             name: name.to_string(),
             types: match &spec.types {
@@ -217,6 +226,7 @@ impl EventRule {
             },
             type_at,
             fields,
+            known,
             dedup: spec.dedup,
             route: spec.route.clone(),
             order_by: spec.order_by,
@@ -239,55 +249,12 @@ impl EventRule {
         self.types.iter().any(|x| x == t).then(|| t.to_string())
     }
 
-    /// Reads a text field (ids may also be integers); `None` when absent or JSON null.
-    pub(crate) fn text<'e>(
-        &self,
-        event: &'e Json,
-        field: &str,
-    ) -> Result<Option<std::borrow::Cow<'e, str>>, EvalError> {
-        let Some((pointer, value)) = self.find(event, field) else {
-            return Ok(None);
-        };
-        match value {
-            Json::Null => Ok(None),
-            Json::String(s) => Ok(Some(std::borrow::Cow::Borrowed(s.as_str()))),
-            Json::Number(n) if field != "content" => {
-                Ok(Some(std::borrow::Cow::Owned(n.to_string())))
-            }
-            _ => Err(EvalError::WrongType {
-                field: field.to_string(),
-                pointer: pointer.to_string(),
-                expected: if field == "content" {
-                    "a string"
-                } else {
-                    "a string or an integer"
-                },
-            }),
-        }
-    }
-
-    /// Reads an id-like field and rejects what must never reach a URL or a log line.
-    pub(crate) fn id<'e>(
-        &self,
-        event: &'e Json,
-        field: &str,
-    ) -> Result<Option<std::borrow::Cow<'e, str>>, EvalError> {
-        let value = self.text(event, field)?;
-        if let Some(v) = &value {
-            check_id(field, v)?;
-        }
-        Ok(value)
-    }
-
-    /// Like [`EventRule::id`], but the field must be there.
-    pub(crate) fn required_id<'e>(
-        &self,
-        event: &'e Json,
-        field: &str,
-    ) -> Result<std::borrow::Cow<'e, str>, EvalError> {
-        match self.id(event, field)? {
-            Some(v) if !v.is_empty() => Ok(v),
-            _ => Err(self.missing(field)),
+    /// A reader of `event`'s fields under this rule, each field looked up at most once.
+    pub(crate) fn view<'r, 'e>(&'r self, event: &'e Json) -> EventView<'r, 'e> {
+        EventView {
+            rule: self,
+            event,
+            found: Default::default(),
         }
     }
 
@@ -302,12 +269,77 @@ impl EventRule {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// Where a field was found: the pointer that matched and the value there.
+type Found<'r, 'e> = Option<(&'r str, &'e Json)>;
+
+/// One event read through one rule. The [`FIELD_NAMES`] fields are looked up once and
+/// remembered, so dedup, fingerprinting and routing can all ask for `content` or `sender`
+/// without walking the JSON again.
+pub(crate) struct EventView<'r, 'e> {
+    rule: &'r EventRule,
+    event: &'e Json,
+    found: [OnceCell<Found<'r, 'e>>; FIELD_COUNT],
+}
+
+const FIELD_COUNT: usize = 8;
+const _: () = assert!(FIELD_NAMES.len() == FIELD_COUNT);
+
+impl<'r, 'e> EventView<'r, 'e> {
+    /// The rule this view reads through.
+    pub(crate) fn rule(&self) -> &'r EventRule {
+        self.rule
+    }
+
+    /// The event itself.
+    pub(crate) fn event(&self) -> &'e Json {
+        self.event
+    }
+
+    /// Reads a text field (ids may also be integers); `None` when absent or JSON null.
+    pub(crate) fn text(&self, field: &str) -> Result<Option<Cow<'e, str>>, EvalError> {
+        let Some((pointer, value)) = self.find(field) else {
+            return Ok(None);
+        };
+        match value {
+            Json::Null => Ok(None),
+            Json::String(s) => Ok(Some(Cow::Borrowed(s.as_str()))),
+            Json::Number(n) if field != "content" => Ok(Some(Cow::Owned(n.to_string()))),
+            _ => Err(EvalError::WrongType {
+                field: field.to_string(),
+                pointer: pointer.to_string(),
+                expected: if field == "content" {
+                    "a string"
+                } else {
+                    "a string or an integer"
+                },
+            }),
+        }
+    }
+
+    /// Reads an id-like field and rejects what must never reach a URL or a log line.
+    pub(crate) fn id(&self, field: &str) -> Result<Option<Cow<'e, str>>, EvalError> {
+        let value = self.text(field)?;
+        if let Some(v) = &value {
+            check_id(field, v)?;
+        }
+        Ok(value)
+    }
+
+    /// Like [`EventView::id`], but the field must be there.
+    pub(crate) fn required_id(&self, field: &str) -> Result<Cow<'e, str>, EvalError> {
+        match self.id(field)? {
+            Some(v) if !v.is_empty() => Ok(v),
+            _ => Err(self.rule.missing(field)),
+        }
+    }
 
     /// The order key: sequence number, or timestamp in epoch ms, as `order_by` says.
-    pub(crate) fn order(&self, event: &Json) -> Result<Option<i64>, EvalError> {
-        let seq = || self.integer(event, "sequence");
-        let ts = || self.timestamp(event);
-        match self.order_by {
+    pub(crate) fn order(&self) -> Result<Option<i64>, EvalError> {
+        let seq = || self.integer("sequence");
+        let ts = || self.timestamp();
+        match self.rule.order_by {
             OrderBy::None => Ok(None),
             OrderBy::Sequence => seq(),
             OrderBy::Timestamp => ts(),
@@ -318,8 +350,8 @@ impl EventRule {
         }
     }
 
-    fn integer(&self, event: &Json, field: &str) -> Result<Option<i64>, EvalError> {
-        let Some((pointer, value)) = self.find(event, field) else {
+    fn integer(&self, field: &str) -> Result<Option<i64>, EvalError> {
+        let Some((pointer, value)) = self.find(field) else {
             return Ok(None);
         };
         match value {
@@ -332,9 +364,9 @@ impl EventRule {
         }
     }
 
-    fn timestamp(&self, event: &Json) -> Result<Option<i64>, EvalError> {
+    fn timestamp(&self) -> Result<Option<i64>, EvalError> {
         let field = "timestamp";
-        let Some((pointer, value)) = self.find(event, field) else {
+        let Some((pointer, value)) = self.find(field) else {
             return Ok(None);
         };
         let expected = "RFC 3339 text or epoch milliseconds";
@@ -351,11 +383,16 @@ impl EventRule {
         }
     }
 
-    fn find<'e, 'r>(&'r self, event: &'e Json, field: &str) -> Option<(&'r str, &'e Json)> {
-        let pointers = self.fields.get(field)?;
-        pointers
-            .iter()
-            .find_map(|p| p.get(event).map(|v| (p.as_str(), v)))
+    fn find(&self, field: &str) -> Found<'r, 'e> {
+        let search = |pointers: &'r [Pointer]| {
+            pointers
+                .iter()
+                .find_map(|p| p.get(self.event).map(|v| (p.as_str(), v)))
+        };
+        match FIELD_NAMES.iter().position(|f| *f == field) {
+            Some(slot) => *self.found[slot].get_or_init(|| search(&self.rule.known[slot])),
+            None => search(self.rule.fields.get(field)?),
+        }
     }
 }
 

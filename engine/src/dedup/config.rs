@@ -5,12 +5,11 @@ use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use super::store::{Fingerprint, WindowPolicy};
 use crate::duration::DurationStr;
-use crate::events::EventRule;
+use crate::events::EventView;
 use crate::normalize::Normalizer;
 use crate::EvalError;
 
@@ -90,14 +89,10 @@ impl Channel {
 
     /// SHA-256 over the fingerprint fields, each length-prefixed so no two field lists collide
     /// (`a|b` + `c` and `a` + `b|c` hash differently); an absent field is marked as absent.
-    pub(crate) fn fingerprint(
-        &self,
-        rule: &EventRule,
-        event: &Json,
-    ) -> Result<Fingerprint, EvalError> {
+    pub(crate) fn fingerprint(&self, view: &EventView<'_, '_>) -> Result<Fingerprint, EvalError> {
         let mut hasher = Sha256::new();
         for field in &self.fields {
-            let value = rule.text(event, field)?;
+            let value = view.text(field)?;
             match value {
                 None => hasher.update([0u8]),
                 Some(v) => {

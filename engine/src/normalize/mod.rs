@@ -148,6 +148,21 @@ impl Step {
     }
 }
 
+/// Runs `collapse_whitespace` before a `lowercase` that directly precedes it. The result is the
+/// same either way (lowercasing never turns white space into anything else, nor anything else
+/// into white space: `lowercase_keeps_white_space_apart` checks every character), but in this
+/// order the collapse's new string is lowercased in place instead of being copied a second time.
+fn commute_lowercase_after_collapse(steps: &mut [Step]) {
+    for i in 1..steps.len() {
+        if matches!(
+            (&steps[i - 1], &steps[i]),
+            (Step::Lowercase, Step::CollapseWhitespace)
+        ) {
+            steps.swap(i - 1, i);
+        }
+    }
+}
+
 /// A compiled pipeline, cheap to clone and safe to share between threads.
 ///
 /// The default pipeline has no steps and returns its input unchanged.
@@ -187,6 +202,7 @@ impl Normalizer {
             }
         }
         if errors.is_empty() {
+            commute_lowercase_after_collapse(&mut compiled);
             Ok(Self { steps: compiled })
         } else {
             Err(errors)

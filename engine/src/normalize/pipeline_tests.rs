@@ -222,3 +222,38 @@ fn normalizer_is_shareable_between_threads() {
     fn assert_send_sync<T: Send + Sync + 'static>() {}
     assert_send_sync::<Normalizer>();
 }
+
+#[test]
+fn lowercase_keeps_white_space_apart() {
+    // What makes running collapse_whitespace before lowercase give the same result.
+    for c in (0..=char::MAX as u32).filter_map(char::from_u32) {
+        let lowered: Vec<char> = c.to_lowercase().collect();
+        if c.is_whitespace() {
+            assert_eq!(lowered, [c], "U+{:04X}", u32::from(c));
+        } else {
+            assert!(
+                !lowered.iter().any(|l| l.is_whitespace()),
+                "U+{:04X} lowers to white space",
+                u32::from(c)
+            );
+        }
+    }
+}
+
+#[test]
+fn lowercase_then_collapse_agrees_with_the_steps_one_by_one() {
+    let fused = Normalizer::compile(&[StepSpec::Lowercase, StepSpec::CollapseWhitespace]).unwrap();
+    let lower = Normalizer::compile(&[StepSpec::Lowercase]).unwrap();
+    let collapse = Normalizer::compile(&[StepSpec::CollapseWhitespace]).unwrap();
+    for text in [
+        "",
+        "plain",
+        "Hello   WORLD",
+        "  İstanbul \u{3000}\u{A0} DİYARBAKIR\t\n",
+        "ΟΔΥΣΣΕΥΣ  ΟΔΥΣΣΕΥΣ",
+        "\u{2003}Ａ  Ｂ\u{85}",
+    ] {
+        let one_by_one = collapse.apply(&lower.apply(text)).into_owned();
+        assert_eq!(fused.apply(text), one_by_one, "{text:?}");
+    }
+}

@@ -13,7 +13,7 @@ use super::target::{FallbackReason, RouteMatch, TargetSpec};
 use crate::decision::{EvalError, RoutingDecision};
 use crate::duration::DurationStr;
 use crate::engine::Clock;
-use crate::events::{check_pointer, EventRule, FIELD_NAMES};
+use crate::events::{check_pointer, EventView, FIELD_NAMES};
 
 pub use super::spec::{InventorySpec, RouteSpec, SkuCase, SkuSpec};
 
@@ -284,7 +284,8 @@ impl Route {
     }
 
     /// The SKU for an event; a field the SKU needs that the event lacks is the sender's error.
-    pub(crate) fn sku(&self, rule: &EventRule, event: &Json) -> Result<String, EvalError> {
+    pub(crate) fn sku(&self, view: &EventView<'_, '_>) -> Result<String, EvalError> {
+        let (rule, event) = (view.rule(), view.event());
         let value = |name: &str| -> Result<Option<String>, EvalError> {
             if name.starts_with('/') {
                 return Ok(event.pointer(name).and_then(|v| match v {
@@ -293,7 +294,7 @@ impl Route {
                     _ => None,
                 }));
             }
-            Ok(rule.text(event, name)?.map(|c| c.into_owned()))
+            Ok(view.text(name)?.map(|c| c.into_owned()))
         };
         let sku = if let Some(field) = &self.sku.field {
             value(field)?.ok_or_else(|| rule.missing(field))?
