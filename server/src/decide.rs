@@ -85,27 +85,31 @@ pub fn count(metrics: &Metrics, decision: &Decision) {
 
 /// One line saying why the event was decided as it was.
 pub fn explain(decision: &Decision) -> String {
+    use std::fmt::Write as _;
     let Some(rule) = &decision.event else {
         let t = decision.event_type.as_deref().unwrap_or("(none)");
         return format!("no event rule matches type `{t}`; ignored");
     };
-    let mut parts = vec![format!("rule `{rule}`")];
+    let mut out = String::with_capacity(128);
+    // Writing to a String cannot fail.
+    let _ = write!(out, "rule `{rule}`");
     if let Some(d) = &decision.dedup {
-        let seen = match d.verdict {
-            Verdict::Unique => "new message".to_owned(),
-            Verdict::OutOfOrder => "new message, older than the highest order key".to_owned(),
-            Verdict::Duplicate => format!("same fingerprint seen within {} ms", d.window_ms),
-            Verdict::Redelivery => format!("same event id seen within {} ms", d.window_ms),
+        let _ = write!(out, "; dedup channel `{}`: ", d.channel);
+        let _ = match d.verdict {
+            Verdict::Unique => write!(out, "new message"),
+            Verdict::OutOfOrder => write!(out, "new message, older than the highest order key"),
+            Verdict::Duplicate => write!(out, "same fingerprint seen within {} ms", d.window_ms),
+            Verdict::Redelivery => write!(out, "same event id seen within {} ms", d.window_ms),
         };
-        parts.push(format!("dedup channel `{}`: {seen}", d.channel));
     }
     if let Some(r) = &decision.routing {
-        let why = match (&r.status, r.reason) {
-            (_, Some(reason)) => format!("fallback ({})", reason.as_str()),
-            (Some(s), None) => format!("inventory status `{s}` ({})", r.matched.as_str()),
-            (None, None) => r.matched.as_str().to_owned(),
+        let _ = write!(out, "; route `{}` for sku `{}`: ", r.route, r.sku);
+        let _ = match (&r.status, r.reason) {
+            (_, Some(reason)) => write!(out, "fallback ({})", reason.as_str()),
+            (Some(s), None) => write!(out, "inventory status `{s}` ({})", r.matched.as_str()),
+            (None, None) => write!(out, "{}", r.matched.as_str()),
         };
-        parts.push(format!("route `{}` for sku `{}`: {why}", r.route, r.sku));
     }
-    format!("{}; {}", parts.join("; "), outcome_str(decision.outcome))
+    let _ = write!(out, "; {}", outcome_str(decision.outcome));
+    out
 }

@@ -8,7 +8,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use cxrules_engine::{Decision, EvalError, Outcome};
 use serde::Serialize;
 use serde_json::Value;
@@ -72,26 +71,60 @@ async fn handle(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let span = tracing::info_span!("event", route, interaction_id = tracing::field::Empty);
-    // The work runs on a task of its own: if the sender hangs up while the inventory is looked
-    // up, dropping this future must not drop an evaluation whose fingerprint is recorded but
-    // whose updates are not yet queued (the retry would then be taken for a duplicate).
-    let (task_state, task_headers) = (state.clone(), headers.clone());
-    let work =
-        async move { ingest(&task_state, &task_headers, body).await }.instrument(span.clone());
-    let outcome = match tokio::spawn(work).await {
-        Ok(outcome) => outcome,
-        Err(e) => Err(ApiError::unavailable(
-            "internal",
-            format!("the event task failed: {e}"),
-            state.inner.retry_after,
-        )),
+    let received_at = Instant::now();
+    let outcome = match span.in_scope(|| read_event(state, headers, body)) {
+        // The decision runs on a task of its own: if the sender hangs up while the inventory is
+        // looked up, dropping this future must not drop an evaluation whose fingerprint is
+        // recorded but whose updates are not yet queued (the retry would then be taken for a
+        // duplicate).
+        Ok(event) => {
+            let task_state = state.clone();
+            let work = async move { decide_event(&task_state, event, received_at).await }
+                .instrument(span.clone());
+            match tokio::spawn(work).await {
+                Ok(outcome) => outcome,
+                Err(e) => Err(ApiError::unavailable(
+                    "internal",
+                    format!("the event task failed: {e}"),
+                    state.inner.retry_after,
+                )),
+            }
+        }
+        Err(e) => Err(e),
     };
     match outcome {
-        Ok(accepted) => (StatusCode::OK, Json(accepted)).into_response(),
+        Ok(accepted) => json_response(&accepted),
         Err(e) => {
             state.inner.metrics.rejected(route, e.reason);
             span.in_scope(|| tracing::info!(status = e.status.as_u16(), reason = e.reason, error = %e.error, "event refused"));
             e.into_response()
+        }
+    }
+}
+
+/// `200 OK` with the answer as JSON, written into one buffer sized for a typical answer.
+fn json_response(accepted: &Accepted) -> Response {
+    let mut body = Vec::with_capacity(1024);
+    match serde_json::to_writer(&mut body, accepted) {
+        Ok(()) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+        // Serializing a decision cannot fail (no maps with non-string keys, no I/O); answer
+        // with the outcome alone if it ever did, never with an error the sender would retry.
+        Err(e) => {
+            tracing::error!(error = %e, "answer not serializable");
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                format!(
+                    r#"{{"outcome":"{}"}}"#,
+                    decide::outcome_str(accepted.outcome)
+                ),
+            )
+                .into_response()
         }
     }
 }
@@ -160,12 +193,12 @@ fn eval_error(state: &AppState, e: EvalError) -> ApiError {
     ApiError::unavailable("store", e.to_string(), state.inner.retry_after)
 }
 
-async fn ingest(
+/// The checks that need the request itself: content type, size, signature, JSON.
+fn read_event(
     state: &AppState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Accepted, ApiError> {
-    let received_at = Instant::now();
+) -> Result<Value, ApiError> {
     is_json(headers)?;
     let bytes = read_body(state, body)?;
     state
@@ -173,7 +206,15 @@ async fn ingest(
         .auth
         .verify(headers, &bytes, SystemTime::now())
         .map_err(|e| ApiError::unauthorized(e.to_string()))?;
-    let event = parse_json(&bytes)?;
+    parse_json(&bytes)
+}
+
+/// Evaluates the event, queues its updates and commits the evaluation (or rolls it back).
+async fn decide_event(
+    state: &AppState,
+    event: Value,
+    received_at: Instant,
+) -> Result<Accepted, ApiError> {
     let eval = state
         .inner
         .engine

@@ -221,7 +221,8 @@ impl CxoneClient {
             .http
             .request(call.method.clone(), url)
             .bearer_auth(token.access.expose())
-            .json(&call.body)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(call.body.clone())
             .send()
             .await;
         let ep = call.endpoint.as_str();

@@ -72,8 +72,8 @@ pub struct PreparedCall {
     pub path: String,
     /// The path prefix the request must stay under.
     pub prefix: String,
-    /// JSON body.
-    pub body: Value,
+    /// JSON body, as the text sent.
+    pub body: String,
 }
 
 /// Why no call could be prepared.
@@ -275,7 +275,7 @@ impl Profile {
             method: template.method.clone(),
             path: template.path.render(id)?,
             prefix: template.path.prefix().to_owned(),
-            body: template.body.render(&update.vars(id))?,
+            body: template.body.render_text(&update.vars(id))?,
         })
     }
 }
@@ -313,6 +313,10 @@ mod tests {
     use super::*;
     use crate::cxone::update::{DedupStatus, MetadataUpdate, RoutingUpdate};
 
+    fn body(call: &PreparedCall) -> Value {
+        serde_json::from_str(&call.body).expect("a prepared body is JSON")
+    }
+
     fn meta() -> Update {
         Update::Metadata(MetadataUpdate {
             status: DedupStatus::Processed,
@@ -340,17 +344,17 @@ mod tests {
         let p = Profile::builtin(ProfileName::Seed);
         let m = p.prepare("i-1", &meta()).unwrap();
         assert_eq!(
-            (m.method, m.path.as_str()),
+            (m.method.clone(), m.path.as_str()),
             (Method::PATCH, "/api/v2/interactions/i-1")
         );
         assert_eq!(
-            m.body,
+            body(&m),
             json!({"attributes": {"deduplication:status": "processed", "deduplication:lastSequence": 4}})
         );
         let r = p.prepare("i-1", &routing(None)).unwrap();
         assert_eq!(r.path, "/api/v2/routing/interactions/i-1");
         assert_eq!(
-            r.body,
+            body(&r),
             json!({"routing": {"skills": [{"id": "skill-premium"}], "queues": []}})
         );
     }
@@ -360,15 +364,15 @@ mod tests {
         let p = Profile::builtin(ProfileName::Dfo);
         let r = p.prepare("123", &routing(Some(42))).unwrap();
         assert_eq!(
-            (r.method, r.path.as_str()),
+            (r.method.clone(), r.path.as_str()),
             (Method::PUT, "/dfo/3.0/contacts/123/routing-queue")
         );
-        assert_eq!(r.body, json!({"skillId": 42}));
+        assert_eq!(body(&r), json!({"skillId": 42}));
         let err = p.prepare("123", &routing(None)).unwrap_err();
         assert_eq!(err, PrepareError::Missing(MissingValue("skill_id".into())));
         let m = p.prepare("123", &meta()).unwrap();
         assert_eq!(
-            m.body[1],
+            body(&m)[1],
             json!({"ident": "deduplication-last-sequence", "value": "4"})
         );
     }
@@ -386,7 +390,7 @@ mod tests {
         );
         let r = p.prepare("a b", &routing(Some(7))).unwrap();
         assert_eq!(
-            (r.method, r.path.as_str()),
+            (r.method.clone(), r.path.as_str()),
             (Method::PUT, "/v9/route/a%20b")
         );
         assert_eq!(

@@ -140,50 +140,84 @@ fn lookup<'v>(vars: &'v Vars, name: &str) -> Result<&'v Value, MissingValue> {
     vars.get(name).ok_or_else(|| MissingValue(name.into()))
 }
 
-fn render_string(s: &str, vars: &Vars) -> Result<Value, MissingValue> {
-    // Checked at parse time, so a split error cannot happen here; keep the text as it is if it did.
-    let Ok(pieces) = split_pieces(s) else {
-        return Ok(Value::String(s.into()));
-    };
-    if let [Piece::Var {
-        name,
-        as_string: false,
-    }] = pieces.as_slice()
-    {
-        return lookup(vars, name).cloned();
-    }
+fn join_pieces(pieces: &[Piece], vars: &Vars) -> Result<String, MissingValue> {
     let mut out = String::new();
     for piece in pieces {
         match piece {
-            Piece::Text(t) => out.push_str(&t),
-            Piece::Var { name, .. } => out.push_str(&as_text(lookup(vars, &name)?)),
+            Piece::Text(t) => out.push_str(t),
+            Piece::Var { name, .. } => out.push_str(&as_text(lookup(vars, name)?)),
         }
     }
-    Ok(Value::String(out))
+    Ok(out)
 }
 
-fn render_value(value: &Value, vars: &Vars) -> Result<Value, MissingValue> {
-    Ok(match value {
-        Value::String(s) => render_string(s, vars)?,
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| render_value(v, vars))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), render_value(v, vars)?)))
-                .collect::<Result<_, MissingValue>>()?,
-        ),
-        other => other.clone(),
+/// A template string: kept as its pieces, or as the one placeholder it is exactly.
+fn split_string(s: &str) -> Result<Rendered, TemplateError> {
+    let pieces = split_pieces(s)?;
+    Ok(match pieces.as_slice() {
+        [Piece::Var {
+            name,
+            as_string: false,
+        }] => Rendered::Value(name.clone()),
+        _ if pieces.iter().all(|p| matches!(p, Piece::Text(_))) => {
+            Rendered::Json(Value::String(s.into()).to_string())
+        }
+        _ => Rendered::Text(pieces),
     })
+}
+
+/// One run of a body template's JSON text.
+#[derive(Debug, Clone, PartialEq)]
+enum Rendered {
+    /// JSON text written as it is (structure, keys, literal values).
+    Json(String),
+    /// A placeholder that is a whole value: written with its own JSON type.
+    Value(String),
+    /// A string with placeholders inside text: written as one JSON string.
+    Text(Vec<Piece>),
+}
+
+/// Flattens a template value into runs, merging neighbouring literal text.
+fn flatten(value: &Value, out: &mut Vec<Rendered>) -> Result<(), TemplateError> {
+    let raw = |out: &mut Vec<Rendered>, text: &str| match out.last_mut() {
+        Some(Rendered::Json(last)) => last.push_str(text),
+        _ => out.push(Rendered::Json(text.to_owned())),
+    };
+    match value {
+        Value::String(s) => match split_string(s)? {
+            Rendered::Json(text) => raw(out, &text),
+            other => out.push(other),
+        },
+        Value::Array(items) => {
+            raw(out, "[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    raw(out, ",");
+                }
+                flatten(item, out)?;
+            }
+            raw(out, "]");
+        }
+        Value::Object(map) => {
+            raw(out, "{");
+            for (i, (key, item)) in map.iter().enumerate() {
+                let key = Value::String(key.clone()).to_string();
+                raw(out, &format!("{}{key}:", if i > 0 { "," } else { "" }));
+                flatten(item, out)?;
+            }
+            raw(out, "}");
+        }
+        literal => raw(out, &literal.to_string()),
+    }
+    Ok(())
 }
 
 /// A JSON body whose strings may hold `{name}` placeholders.
 ///
 /// A string that is exactly one placeholder takes the value with its JSON type (a number stays a
 /// number, a list a list); `{name|string}` or a placeholder inside other text is written as text.
+/// The template is split into runs once, when it is parsed, so rendering writes the JSON text
+/// directly.
 ///
 /// ```
 /// use cxrules_server::cxone::BodyTemplate;
@@ -193,21 +227,47 @@ fn render_value(value: &Value, vars: &Vars) -> Result<Value, MissingValue> {
 /// ).unwrap();
 /// let vars = [("n", serde_json::json!(7))].into_iter().collect();
 /// assert_eq!(t.render(&vars).unwrap(), serde_json::json!({"seq": 7, "label": "seq 7", "text": "7"}));
+/// assert_eq!(t.render_text(&vars).unwrap(), r#"{"label":"seq 7","seq":7,"text":"7"}"#);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct BodyTemplate(Value);
+pub struct BodyTemplate {
+    runs: Vec<Rendered>,
+}
 
 impl BodyTemplate {
     /// Checks that every placeholder is one of `allowed`.
     pub fn parse(body: Value, allowed: &[&str]) -> Result<Self, TemplateError> {
         check_names(&body, allowed)?;
-        Ok(Self(body))
+        let mut runs = Vec::new();
+        flatten(&body, &mut runs)?;
+        Ok(Self { runs })
     }
 
-    /// Fills the placeholders.
-    pub fn render(&self, vars: &Vars) -> Result<Value, MissingValue> {
-        render_value(&self.0, vars)
+    /// Fills the placeholders, giving the body as JSON text.
+    pub fn render_text(&self, vars: &Vars) -> Result<String, MissingValue> {
+        let mut out = String::with_capacity(256);
+        for run in &self.runs {
+            match run {
+                Rendered::Json(text) => out.push_str(text),
+                Rendered::Value(name) => push_json(&mut out, lookup(vars, name)?),
+                Rendered::Text(pieces) => {
+                    push_json(&mut out, &Value::String(join_pieces(pieces, vars)?));
+                }
+            }
+        }
+        Ok(out)
     }
+
+    /// Fills the placeholders, giving the body as a JSON value.
+    pub fn render(&self, vars: &Vars) -> Result<Value, MissingValue> {
+        let text = self.render_text(vars)?;
+        Ok(serde_json::from_str(&text).expect("a rendered template is JSON"))
+    }
+}
+
+fn push_json(out: &mut String, value: &Value) {
+    use std::fmt::Write as _;
+    write!(out, "{value}").expect("writing to a string");
 }
 
 /// Parses an HTTP method name such as `PATCH`.
@@ -274,5 +334,33 @@ mod tests {
             t.render(&vars).unwrap(),
             json!({"routing": {"skills": [{"id": "s1"}]}})
         );
+    }
+
+    #[test]
+    fn text_rendering_matches_the_value_it_stands_for() {
+        let template = json!({
+            "a \"quoted\" key": ["{x}", 1, true, null, {"n": 2.5, "s": "say \"{x|string}\"\n"}],
+            "fixed": "no placeholder {here} is allowed to stay",
+            "empty": {}, "list": [],
+            "id": "{id}"
+        });
+        let t = BodyTemplate::parse(template, &["x", "id", "here"]).unwrap();
+        let vars: Vars = [
+            ("x", json!({"deep": ["v", 1]})),
+            ("id", json!("i\u{1}d\u{e9}")),
+            ("here", json!("h")),
+        ]
+        .into_iter()
+        .collect();
+        let text = t.render_text(&vars).unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(text, value.to_string());
+        assert_eq!(value["id"], json!("i\u{1}d\u{e9}"));
+        assert_eq!(value["a \"quoted\" key"][0], json!({"deep": ["v", 1]}));
+        assert_eq!(
+            value["a \"quoted\" key"][4]["s"],
+            json!("say \"{\"deep\":[\"v\",1]}\"\n")
+        );
+        assert_eq!(value["fixed"], json!("no placeholder h is allowed to stay"));
     }
 }

@@ -125,7 +125,7 @@ async fn deliver(inner: &Inner, id: &str, batch: &Batch) {
     }
 }
 
-fn report_failure(inner: &Inner, id: &str, ep: &str, body: &serde_json::Value, e: &SendError) {
+fn report_failure(inner: &Inner, id: &str, ep: &str, body: &str, e: &SendError) {
     let reason = match e {
         SendError::Gone => "gone",
         SendError::Forbidden => "forbidden",

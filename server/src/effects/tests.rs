@@ -43,7 +43,7 @@ impl Recorder {
             .lock()
             .unwrap()
             .iter()
-            .map(|c| (c.path.clone(), c.body.clone()))
+            .map(|c| (c.path.clone(), serde_json::from_str(&c.body).unwrap()))
             .collect()
     }
 }
