@@ -86,6 +86,8 @@ pub struct CxoneClient {
     settings: Arc<CxoneSettings>,
     auth: TokenSource,
     api: ApiBase,
+    /// The API base last used, parsed, so a call parses only its own path.
+    parsed_base: std::sync::Mutex<Option<(String, Url)>>,
     policy: RetryPolicy,
     metrics: Metrics,
     health: Arc<OutboundHealth>,
@@ -135,6 +137,7 @@ impl CxoneClient {
             settings,
             auth,
             api,
+            parsed_base: std::sync::Mutex::new(None),
             policy,
             metrics,
             health,
@@ -280,8 +283,12 @@ impl CxoneClient {
 
     async fn url(&self, call: &PreparedCall, token: &Token) -> Result<Url, SendError> {
         let base = self.api_base(token).await?;
-        let full = format!("{}{}", base.trim_end_matches('/'), call.path);
-        let url = Url::parse(&full).map_err(|e| SendError::UnsafePath(format!("{full}: {e}")))?;
+        let full = || format!("{}{}", base.trim_end_matches('/'), call.path);
+        let mut url = self
+            .base_url(&base)
+            .map_err(|e| SendError::UnsafePath(format!("{}: {e}", full())))?;
+        let path = format!("{}{}", url.path().trim_end_matches('/'), call.path);
+        url.set_path(&path);
         // Parsing must not have changed where the request goes: no dot-segment resolution, no
         // query or fragment, the path ending exactly in the encoded call path.
         let intact = url.query().is_none()
@@ -290,10 +297,25 @@ impl CxoneClient {
             && call.path.starts_with(&call.prefix);
         if !intact {
             return Err(SendError::UnsafePath(format!(
-                "{full} does not stay under {}",
+                "{} does not stay under {}",
+                full(),
                 call.prefix
             )));
         }
+        Ok(url)
+    }
+
+    /// The API base as a URL without query or fragment, parsed once per base.
+    fn base_url(&self, base: &str) -> Result<Url, String> {
+        let mut cached = self.parsed_base.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, url)) = cached.as_ref().filter(|(text, _)| text == base) {
+            return Ok(url.clone());
+        }
+        let url = Url::parse(base).map_err(|e| e.to_string())?;
+        if url.cannot_be_a_base() || url.query().is_some() || url.fragment().is_some() {
+            return Err("the API base must be a plain http(s) URL".to_owned());
+        }
+        *cached = Some((base.to_owned(), url.clone()));
         Ok(url)
     }
 

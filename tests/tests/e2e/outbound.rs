@@ -230,7 +230,7 @@ async fn the_dfo_profile_discovers_authenticates_and_puts_the_skill() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "in_stock"})))
         .mount(&h.inventory)
         .await;
-    mount_dfo(&h).await;
+    mount_dfo(&h, "").await;
     let (code, body) = h.post("/events", &routing_event("ct-000123", "chat")).await;
     assert_eq!(code, 200, "{body}");
     h.settle().await;
@@ -260,7 +260,43 @@ async fn the_dfo_profile_discovers_authenticates_and_puts_the_skill() {
     );
 }
 
-async fn mount_dfo(h: &Harness) {
+/// The DFO flow's endpoints; the discovered API host is the mock's address plus `prefix`.
+#[tokio::test]
+async fn an_api_host_with_a_path_keeps_it_and_the_id_stays_one_segment() {
+    let opts = Options {
+        profile: ProfileName::Dfo,
+        rules: Some(vec![("routing.yaml".into(), DFO_RULES.into())]),
+        ..Options::default()
+    };
+    let h = Harness::with(opts).await;
+    Mock::given(path_regex("^/products/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "in_stock"})))
+        .mount(&h.inventory)
+        .await;
+    mount_dfo(&h, "/gateway/v1/").await;
+    for id in ["ct-000123", "ct-9 ?x=1"] {
+        let (code, body) = h.post("/events", &routing_event(id, "chat")).await;
+        assert_eq!(code, 200, "{body}");
+    }
+    h.settle().await;
+    let mut paths: Vec<String> = h
+        .cxone_requests()
+        .await
+        .iter()
+        .filter(|r| r.method.as_str() == "PUT")
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "/gateway/v1/dfo/3.0/contacts/ct-000123/routing-queue",
+            "/gateway/v1/dfo/3.0/contacts/ct-9%20%3Fx%3D1/routing-queue"
+        ]
+    );
+}
+
+async fn mount_dfo(h: &Harness, prefix: &str) {
     let issuer = h.cxone.uri();
     Mock::given(path("/.well-known/openid-configuration"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -282,11 +318,14 @@ async fn mount_dfo(h: &Harness) {
     Mock::given(path("/.well-known/cxone-configuration"))
         .and(query_param("tenantId", "tenant-42"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "api_endpoint": issuer, "area": "na1", "domain": "niceincontact.com"})))
+            "api_endpoint": format!("{issuer}{prefix}"), "area": "na1", "domain": "niceincontact.com"})))
         .mount(&h.cxone)
         .await;
     Mock::given(method("PUT"))
-        .and(path_regex("^/dfo/3.0/contacts/"))
+        .and(path_regex(format!(
+            "^{}/dfo/3.0/contacts/",
+            prefix.trim_end_matches('/')
+        )))
         .and(header("authorization", "Bearer dfo-tok"))
         .respond_with(ResponseTemplate::new(202))
         .mount(&h.cxone)
