@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load run for the host (BENCHMARKS.md): cxrules pinned to core 0; wrk and a mock CXone on core 1.
-# Usage: bench/load.sh [live|dry|bare] [seconds]   (needs wrk: apt-get install wrk)
+# Usage: bench/load.sh [live|live-h2|dry|bare] [seconds]   (live-h2: HTTP/2 to the mock, h2c)   (needs wrk: apt-get install wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-live}; secs=${2:-20}
@@ -11,8 +11,9 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 taskset -c 1 $bin/examples/mock_cxone 127.0.0.1:9100 2>/dev/null & pids+=($!)
+h2=false; [ $mode = live-h2 ] && h2=true
 case $mode in
-  live) CXONE_BASE_URL=http://127.0.0.1:9100 CXONE_CLIENT_ID=load CXONE_CLIENT_SECRET=load \
+  live|live-h2) CXONE_HTTP2_PRIOR_KNOWLEDGE=$h2 CXONE_BASE_URL=http://127.0.0.1:9100 CXONE_CLIENT_ID=load CXONE_CLIENT_SECRET=load \
           CXONE_RATE_LIMIT=0 CXONE_MAX_IN_FLIGHT=256 CXRULES_QUEUE_CAPACITY=200000 \
           taskset -c 0 $bin/cxrules --log warn serve --port 9300 --env-file /dev/null & pids+=($!) ;;
   dry)  taskset -c 0 $bin/cxrules --log warn serve --port 9300 --env-file /dev/null & pids+=($!) ;;
@@ -22,7 +23,7 @@ for _ in $(seq 50); do curl -sf localhost:9300/healthz >/dev/null 2>&1 && break;
 sleep 0.5
 echo "== $mode: wrk -t2 -c64 -d${secs}s"
 taskset -c 1 wrk -t2 -c64 -d${secs}s --latency -s bench/dedup_events.lua http://127.0.0.1:9300/webhook/cxone/events
-if [ $mode = live ]; then
+if [ $mode != dry ] && [ $mode != bare ]; then
   sleep 1
   echo "== mock cxone counts: $(curl -s localhost:9100/counts)"
   echo "== cxrules: $(curl -s localhost:9300/metrics | grep -E '^cxrules_(events_total|effects_failed_total|effects_queue_depth|outbound_calls_total)' | tr '\n' ' ')"

@@ -204,6 +204,7 @@ fn credentials(args: &ServeArgs, base: ProfileName) -> (Option<CxoneSettings>, O
         access_key_id: args.cxone_access_key_id.clone(),
         access_key_secret: args.cxone_access_key_secret.clone().map(Secret::new),
         timeout: args.cxone_timeout,
+        http2_prior_knowledge: args.cxone_http2_prior_knowledge,
     };
     (Some(settings), None)
 }

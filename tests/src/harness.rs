@@ -39,6 +39,8 @@ pub struct Options {
     pub admin_token: Option<String>,
     /// Not ready after this many failed reloads in a row.
     pub unready_after_failed_reloads: Option<u32>,
+    /// Speak HTTP/2 (h2c) to the mock CXone without negotiating it.
+    pub http2_prior_knowledge: bool,
 }
 
 impl Default for Options {
@@ -60,6 +62,7 @@ impl Default for Options {
             profile: ProfileName::Seed,
             admin_token: None,
             unready_after_failed_reloads: None,
+            http2_prior_knowledge: false,
         }
     }
 }
@@ -98,7 +101,7 @@ pub async fn mount_cxone_defaults(cxone: &MockServer) {
         .await;
 }
 
-fn settings(cxone: &MockServer) -> CxoneSettings {
+fn settings(cxone: &MockServer, http2_prior_knowledge: bool) -> CxoneSettings {
     CxoneSettings {
         base_url: cxone.uri(),
         issuer: cxone.uri(),
@@ -109,6 +112,7 @@ fn settings(cxone: &MockServer) -> CxoneSettings {
         access_key_id: Some("key-id".into()),
         access_key_secret: Some(Secret::new("key-secret")),
         timeout: Duration::from_secs(5),
+        http2_prior_knowledge,
     }
 }
 
@@ -141,7 +145,9 @@ impl Harness {
             rules_dir: rules_dir.path().to_path_buf(),
             body_limit: opts.body_limit,
             watch: opts.watch,
-            cxone: opts.live.then(|| settings(&cxone)),
+            cxone: opts
+                .live
+                .then(|| settings(&cxone, opts.http2_prior_knowledge)),
             dry_run_reason: (!opts.live).then(|| "test".into()),
             profile: Profile::builtin(opts.profile),
             retry: opts.retry.clone(),

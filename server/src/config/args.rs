@@ -124,6 +124,10 @@ pub struct ServeArgs {
     /// `dfo`: tenant id for API discovery when the id_token carries none.
     #[arg(long, env = "CXONE_TENANT_ID")]
     pub cxone_tenant_id: Option<String>,
+    /// Speak HTTP/2 to CXone without negotiating it first (h2c over plain http, e.g. a local
+    /// proxy); without it, HTTP/2 is used when the https endpoint offers it, else HTTP/1.1.
+    #[arg(long, env = "CXONE_HTTP2_PRIOR_KNOWLEDGE")]
+    pub cxone_http2_prior_knowledge: bool,
     /// Timeout of one CXone request.
     #[arg(long, env = "CXONE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub cxone_timeout: Duration,

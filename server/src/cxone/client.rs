@@ -121,10 +121,13 @@ impl CxoneClient {
         metrics: Metrics,
         health: Arc<OutboundHealth>,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .timeout(settings.timeout)
-            .user_agent(concat!("cxrules/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .user_agent(concat!("cxrules/", env!("CARGO_PKG_VERSION")));
+        if settings.http2_prior_knowledge {
+            http = http.http2_prior_knowledge();
+        }
+        let http = http.build()?;
         let api = match (&flow, &settings.api_url) {
             (AuthFlow::ClientCredentials { .. }, _) => ApiBase::Fixed(settings.base_url.clone()),
             (AuthFlow::Password, Some(url)) => ApiBase::Fixed(url.clone()),

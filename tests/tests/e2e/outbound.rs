@@ -296,6 +296,39 @@ async fn an_api_host_with_a_path_keeps_it_and_the_id_stays_one_segment() {
     );
 }
 
+#[tokio::test]
+async fn updates_can_travel_over_http2_without_negotiation() {
+    for http2 in [false, true] {
+        let h = Harness::with(Options {
+            http2_prior_knowledge: http2,
+            ..Options::default()
+        })
+        .await;
+        let (code, body) = h
+            .post(ROUTE, &message("int-h2", "cust-1", "hello", 1))
+            .await;
+        assert_eq!(code, 200, "{body}");
+        h.settle().await;
+        let requests = h.cxone_requests().await;
+        let patches: Vec<_> = requests
+            .iter()
+            .filter(|r| r.method.as_str() == "PATCH")
+            .collect();
+        assert_eq!(patches.len(), 1, "http2: {http2}");
+        assert_eq!(patches[0].url.path(), "/api/v2/interactions/int-h2");
+        // HTTP/2 carries the host in the `:authority` pseudo-header, HTTP/1.1 in `Host`.
+        for r in &requests {
+            assert_eq!(
+                r.headers.contains_key("host"),
+                !http2,
+                "http2: {http2}, {} {}",
+                r.method,
+                r.url.path()
+            );
+        }
+    }
+}
+
 async fn mount_dfo(h: &Harness, prefix: &str) {
     let issuer = h.cxone.uri();
     Mock::given(path("/.well-known/openid-configuration"))

@@ -241,6 +241,7 @@ fn tokens(args: &RegisterWebhookArgs) -> anyhow::Result<Arc<TokenSource>> {
         access_key_id: None,
         access_key_secret: None,
         timeout: args.cxone_timeout,
+        http2_prior_knowledge: false,
     };
     let flow = AuthFlow::ClientCredentials {
         token_path: args.cxone_token_path.clone(),
