@@ -1,7 +1,9 @@
 //! Evaluating one event on one snapshot: match the event rule, read its fields, dedup, route,
 //! and the `Evaluation` that lets the host keep or undo what dedup recorded.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::{Context, Waker};
 
 use serde_json::Value as Json;
 
@@ -11,11 +13,66 @@ use crate::engine::{Clock, Snapshot};
 use crate::routing::source::InventorySource;
 
 /// The evaluation of one event: its decision, and a pending dedup record to keep or undo.
+///
+/// Dropping an evaluation without [`commit`](Evaluation::commit) rolls the record back, as does
+/// dropping the `evaluate` future after dedup recorded the message (say, while the inventory is
+/// looked up for a sender that hung up): a message is only remembered once its host said so.
 #[must_use = "commit the evaluation once side effects are queued, or roll it back"]
 pub struct Evaluation {
     /// What was decided.
     pub decision: Decision,
-    pub(crate) pending: Option<(Arc<dyn DedupStore>, RollbackToken)>,
+    pub(crate) pending: Option<PendingRecord>,
+}
+
+/// What dedup recorded for one event, rolled back on drop unless kept.
+pub(crate) struct PendingRecord {
+    store: Arc<dyn DedupStore>,
+    token: Option<RollbackToken>,
+}
+
+impl PendingRecord {
+    pub(crate) fn new(store: Arc<dyn DedupStore>, token: RollbackToken) -> Self {
+        Self {
+            store,
+            token: Some(token),
+        }
+    }
+
+    fn keep(mut self) {
+        self.token = None;
+    }
+
+    async fn roll_back(mut self) {
+        if let Some(token) = self.token.take() {
+            if let Err(e) = self.store.rollback(token).await {
+                tracing::warn!(error = %e, "dedup rollback failed");
+            }
+        }
+    }
+}
+
+impl Drop for PendingRecord {
+    fn drop(&mut self) {
+        let Some(token) = self.token.take() else {
+            return;
+        };
+        let store = self.store.clone();
+        let mut rollback = Box::pin(async move {
+            if let Err(e) = store.rollback(token).await {
+                tracing::warn!(error = %e, "dedup rollback failed");
+            }
+        });
+        // A store that rolls back without waiting (the memory store) is done after one poll;
+        // one that has to wait (a network round trip) finishes on the runtime.
+        let mut cx = Context::from_waker(Waker::noop());
+        if rollback.as_mut().poll(&mut cx).is_ready() {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(rollback)),
+            Err(_) => tracing::warn!("dedup rollback dropped: no runtime to finish it on"),
+        }
+    }
 }
 
 impl std::fmt::Debug for Evaluation {
@@ -30,15 +87,16 @@ impl std::fmt::Debug for Evaluation {
 impl Evaluation {
     /// Keeps what dedup recorded (the side effects are safely queued) and returns the decision.
     pub fn commit(self) -> Decision {
+        if let Some(pending) = self.pending {
+            pending.keep();
+        }
         self.decision
     }
 
     /// Forgets what dedup recorded for this event, so the sender's retry is not a duplicate.
     pub async fn rollback(self) -> Decision {
-        if let Some((store, token)) = self.pending {
-            if let Err(e) = store.rollback(token).await {
-                tracing::warn!(error = %e, "dedup rollback failed");
-            }
+        if let Some(pending) = self.pending {
+            pending.roll_back().await;
         }
         self.decision
     }
@@ -117,7 +175,7 @@ pub(crate) async fn evaluate_on(
         if out.verdict.is_suppressed() {
             decision.outcome = Outcome::Suppressed;
         }
-        pending = out.rollback.map(|t| (store.clone(), t));
+        pending = out.rollback.map(|t| PendingRecord::new(store.clone(), t));
         decision.dedup = Some(DedupDecision {
             channel: ch.name().to_string(),
             window_ms: ch.policy().window.as_millis() as u64,

@@ -72,23 +72,14 @@ async fn handle(
 ) -> Response {
     let span = tracing::info_span!("event", route, interaction_id = tracing::field::Empty);
     let received_at = Instant::now();
+    // No task of its own is needed for the decision: if the sender hangs up while the inventory
+    // is looked up, dropping this future drops the evaluation, and the engine then forgets the
+    // message it recorded (the retry is not taken for a duplicate).
     let outcome = match span.in_scope(|| read_event(state, headers, body)) {
-        // The decision runs on a task of its own: if the sender hangs up while the inventory is
-        // looked up, dropping this future must not drop an evaluation whose fingerprint is
-        // recorded but whose updates are not yet queued (the retry would then be taken for a
-        // duplicate).
         Ok(event) => {
-            let task_state = state.clone();
-            let work = async move { decide_event(&task_state, event, received_at).await }
-                .instrument(span.clone());
-            match tokio::spawn(work).await {
-                Ok(outcome) => outcome,
-                Err(e) => Err(ApiError::unavailable(
-                    "internal",
-                    format!("the event task failed: {e}"),
-                    state.inner.retry_after,
-                )),
-            }
+            decide_event(state, event, received_at)
+                .instrument(span.clone())
+                .await
         }
         Err(e) => Err(e),
     };

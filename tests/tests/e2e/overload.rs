@@ -84,3 +84,81 @@ async fn shutdown_drains_the_queue() {
         .try_enqueue("late", vec![], tokio::time::Instant::now());
     assert!(refused.is_err(), "no new work after shutdown");
 }
+
+const DEDUP_AND_ROUTE: &str = r#"version: 1
+events:
+  order_message:
+    type: order.message
+    fields:
+      interaction_id: /id
+      sender: /from
+      content: /text
+      media_type: /media
+    dedup: true
+    route: stock
+dedup:
+  default: { window: 45s }
+routing:
+  stock:
+    sku: { template: "SKU-{interaction_id}" }
+    inventory: { url: "@INVENTORY@/products/{sku}", timeout: 5s }
+    statuses:
+      in_stock: { skills: [premium] }
+    unknown: { queues: [general] }
+    fallback: { queues: [general] }
+"#;
+
+#[tokio::test]
+async fn a_sender_that_hangs_up_during_the_lookup_is_not_taken_for_a_duplicate_on_retry() {
+    let h = Harness::with(Options {
+        rules: Some(vec![("rules.yaml".into(), DEDUP_AND_ROUTE.into())]),
+        ..Options::default()
+    })
+    .await;
+    let slow = Mock::given(path_regex("^/products/"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"status": "in_stock"}))
+                .set_delay(Duration::from_secs(2)),
+        )
+        .mount_as_scoped(&h.inventory)
+        .await;
+    let event = serde_json::json!({"type": "order.message", "id": "int-7", "from": "c-7",
+                                   "text": "where is my parcel", "media": "chat"});
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let hung_up = impatient
+        .post(format!("{}/events", h.base))
+        .json(&event)
+        .send()
+        .await;
+    assert!(
+        hung_up.is_err(),
+        "the sender gives up before the lookup ends"
+    );
+    drop(slow);
+    Mock::given(path_regex("^/products/"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"status": "in_stock"})),
+        )
+        .mount(&h.inventory)
+        .await;
+    // Give the server a moment to notice the closed connection and drop the request.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, body) = h.post("/events", &event).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outcome"], "processed", "{body}");
+    assert_eq!(body["decision"]["dedup"]["verdict"], "unique", "{body}");
+    h.settle().await;
+    let calls = h.api_calls().await;
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|(_, path, _)| path == "/api/v2/routing/interactions/int-7")
+            .count(),
+        1,
+        "one routing update, from the retry: {calls:?}"
+    );
+}

@@ -1,0 +1,105 @@
+//! A dedup record is only kept when the host commits it: dropping the evaluation, or the
+//! `evaluate` future while the inventory is being asked, forgets the message again.
+
+use std::sync::Arc;
+
+use cxrules_engine::dedup::store::BoxFuture;
+use cxrules_engine::dedup::store::Verdict;
+use cxrules_engine::routing::source::{InventorySource, LookupError, LookupRequest};
+use cxrules_engine::{Engine, Outcome};
+use serde_json::{json, Value};
+
+const RULES: &str = r#"version: 1
+events:
+  message:
+    type: message.created
+    fields:
+      interaction_id: /id
+      sender: /from
+      content: /text
+      media_type: /media
+    dedup: true
+    route: stock
+dedup:
+  default: { window: 45s }
+routing:
+  stock:
+    sku: { template: "SKU-{interaction_id}" }
+    inventory: { url: "http://127.0.0.1:9/{sku}", timeout: 5s }
+    statuses:
+      in_stock: { skills: [premium] }
+    unknown: { queues: [general] }
+    fallback: { queues: [general] }
+"#;
+
+/// An inventory that never answers, so an evaluation waits in the lookup until dropped.
+struct Silent;
+
+impl InventorySource for Silent {
+    fn lookup<'a>(
+        &'a self,
+        _: &'a LookupRequest<'a>,
+    ) -> BoxFuture<'a, Result<String, LookupError>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+fn event(text: &str) -> Value {
+    json!({"type": "message.created", "id": "int-1", "from": "cust-1", "text": text, "media": "chat"})
+}
+
+fn engine(dir: &tempfile::TempDir, inventory: Arc<dyn InventorySource>) -> Engine {
+    std::fs::write(dir.path().join("rules.yaml"), RULES).unwrap();
+    Engine::builder(dir.path())
+        .inventory(inventory)
+        .build()
+        .unwrap()
+}
+
+fn verdict(decision: &cxrules_engine::Decision) -> Verdict {
+    decision.dedup.as_ref().expect("a dedup decision").verdict
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_evaluation_forgets_the_message_and_a_committed_one_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut answers = std::collections::BTreeMap::new();
+    answers.insert(
+        "SKU-int-1".to_owned(),
+        cxrules_engine::testcase::MockAnswer::Status("in_stock".into()),
+    );
+    let engine = engine(
+        &dir,
+        Arc::new(cxrules_engine::replay::MapInventory::new(answers)),
+    );
+    let dropped = engine.evaluate(&event("hello")).await.unwrap();
+    assert_eq!(dropped.decision.outcome, Outcome::Processed);
+    drop(dropped);
+    let kept = engine.evaluate(&event("hello")).await.unwrap().commit();
+    assert_eq!(
+        verdict(&kept),
+        Verdict::Unique,
+        "the dropped one was forgotten"
+    );
+    let again = engine.evaluate(&event("hello")).await.unwrap().commit();
+    assert_eq!(again.outcome, Outcome::Suppressed);
+    assert_eq!(verdict(&again), Verdict::Duplicate);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_evaluate_during_the_inventory_lookup_forgets_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(&dir, Arc::new(Silent));
+    let message = event("where is my order");
+    let stalled = engine.evaluate(&message);
+    // Dedup records the message, then the lookup waits for ever; give up on it after 1 s.
+    let gave_up = tokio::time::timeout(std::time::Duration::from_secs(1), stalled).await;
+    assert!(gave_up.is_err(), "the silent inventory cannot answer");
+    let stats = engine.dedup_stats();
+    assert_eq!(stats[0].1.fingerprints, 0, "rolled back: {stats:?}");
+    // Nothing remembered, so the sender's retry is a new message again (and waits again).
+    let retry =
+        tokio::time::timeout(std::time::Duration::from_secs(1), engine.evaluate(&message)).await;
+    assert!(retry.is_err());
+    assert_eq!(engine.dedup_stats()[0].1.fingerprints, 0);
+}
