@@ -275,7 +275,9 @@ impl Profile {
             method: template.method.clone(),
             path: template.path.render(id)?,
             prefix: template.path.prefix().to_owned(),
-            body: template.body.render_text(&update.vars(id))?,
+            body: template
+                .body
+                .render_with(&|name: &str| update.var(id, name))?,
         })
     }
 }

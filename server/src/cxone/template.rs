@@ -136,16 +136,19 @@ fn as_text(value: &Value) -> String {
     }
 }
 
-fn lookup<'v>(vars: &'v Vars, name: &str) -> Result<&'v Value, MissingValue> {
-    vars.get(name).ok_or_else(|| MissingValue(name.into()))
+fn lookup(vars: &impl Fn(&str) -> Option<Value>, name: &str) -> Result<Value, MissingValue> {
+    vars(name).ok_or_else(|| MissingValue(name.into()))
 }
 
-fn join_pieces(pieces: &[Piece], vars: &Vars) -> Result<String, MissingValue> {
+fn join_pieces(
+    pieces: &[Piece],
+    vars: &impl Fn(&str) -> Option<Value>,
+) -> Result<String, MissingValue> {
     let mut out = String::new();
     for piece in pieces {
         match piece {
             Piece::Text(t) => out.push_str(t),
-            Piece::Var { name, .. } => out.push_str(&as_text(lookup(vars, name)?)),
+            Piece::Var { name, .. } => out.push_str(&as_text(&lookup(vars, name)?)),
         }
     }
     Ok(out)
@@ -245,11 +248,20 @@ impl BodyTemplate {
 
     /// Fills the placeholders, giving the body as JSON text.
     pub fn render_text(&self, vars: &Vars) -> Result<String, MissingValue> {
+        self.render_with(&|name: &str| vars.get(name).cloned())
+    }
+
+    /// Fills the placeholders from a function that gives each value by name (`None`: no value),
+    /// asked only for the names the template uses.
+    pub fn render_with(
+        &self,
+        vars: &impl Fn(&str) -> Option<Value>,
+    ) -> Result<String, MissingValue> {
         let mut out = String::with_capacity(256);
         for run in &self.runs {
             match run {
                 Rendered::Json(text) => out.push_str(text),
-                Rendered::Value(name) => push_json(&mut out, lookup(vars, name)?),
+                Rendered::Value(name) => push_json(&mut out, &lookup(vars, name)?),
                 Rendered::Text(pieces) => {
                     push_json(&mut out, &Value::String(join_pieces(pieces, vars)?));
                 }

@@ -136,33 +136,49 @@ impl Update {
         }
     }
 
-    /// The template values for this update.
-    pub fn vars(&self, id: &str) -> Vars {
-        let mut v = Vars::new();
-        v.insert("id", json!(id));
+    /// The names [`Update::var`] answers for this kind of update.
+    pub fn var_names(&self) -> &'static [&'static str] {
         match self {
-            Update::Metadata(m) => {
-                v.insert("status", json!(m.status.as_str()));
-                v.insert("last_sequence", json!(m.last_sequence));
-                v.insert("fingerprint", json!(m.fingerprint));
-                v.insert("channel", json!(m.channel));
-                v.insert("event_type", json!(m.event_type));
-            }
-            Update::Routing(r) => {
-                v.insert("route", json!(r.route));
-                v.insert("sku", json!(r.sku));
-                v.insert("inventory_status", json!(r.inventory_status));
-                v.insert("skills", json!(r.skills));
-                v.insert("queues", json!(r.queues));
-                v.insert("skill_refs", refs(&r.skills));
-                v.insert("queue_refs", refs(&r.queues));
-                v.insert("reason", json!(r.reason));
-                if let Some(skill) = r.skill_id {
-                    v.insert("skill_id", json!(skill));
-                }
-            }
+            Update::Metadata(_) => METADATA_VARS,
+            Update::Routing(_) => ROUTING_VARS,
         }
-        v
+    }
+
+    /// One template value of this update (`None`: this update has no such value).
+    pub fn var(&self, id: &str, name: &str) -> Option<Value> {
+        if name == "id" {
+            return Some(json!(id));
+        }
+        Some(match self {
+            Update::Metadata(m) => match name {
+                "status" => json!(m.status.as_str()),
+                "last_sequence" => json!(m.last_sequence),
+                "fingerprint" => json!(m.fingerprint),
+                "channel" => json!(m.channel),
+                "event_type" => json!(m.event_type),
+                _ => return None,
+            },
+            Update::Routing(r) => match name {
+                "route" => json!(r.route),
+                "sku" => json!(r.sku),
+                "inventory_status" => json!(r.inventory_status),
+                "skills" => json!(r.skills),
+                "queues" => json!(r.queues),
+                "skill_refs" => refs(&r.skills),
+                "queue_refs" => refs(&r.queues),
+                "reason" => json!(r.reason),
+                "skill_id" => json!(r.skill_id?),
+                _ => return None,
+            },
+        })
+    }
+
+    /// Every template value of this update, by name.
+    pub fn vars(&self, id: &str) -> Vars {
+        self.var_names()
+            .iter()
+            .filter_map(|name| Some((*name, self.var(id, name)?)))
+            .collect()
     }
 }
 
@@ -205,5 +221,44 @@ mod tests {
         let vars = Update::Routing(r).vars("i-1");
         assert!(!vars.contains_key("skill_id"));
         assert_eq!(vars["skill_refs"], json!([{"id": "s1"}]));
+    }
+
+    #[test]
+    fn each_offered_placeholder_has_its_value() {
+        let updates = [
+            Update::Metadata(meta(DedupStatus::Suppressed, Some(3), "fp")),
+            Update::Routing(RoutingUpdate {
+                route: "inventory".into(),
+                sku: "SKU-1".into(),
+                inventory_status: Some("in_stock".into()),
+                skills: vec!["premium".into()],
+                queues: vec![],
+                skill_id: Some(42),
+                reason: None,
+            }),
+        ];
+        for update in updates {
+            let vars = update.vars("int-1");
+            assert_eq!(vars.len(), update.var_names().len(), "{update:?}");
+            for name in update.var_names() {
+                assert_eq!(update.var("int-1", name).as_ref(), vars.get(name), "{name}");
+            }
+            assert_eq!(update.var("int-1", "nope"), None);
+        }
+        let routing = Update::Routing(RoutingUpdate {
+            route: "r".into(),
+            sku: "s".into(),
+            inventory_status: None,
+            skills: vec![],
+            queues: vec![],
+            skill_id: None,
+            reason: None,
+        });
+        assert_eq!(
+            routing.var("x", "skill_id"),
+            None,
+            "no numeric skill, no value"
+        );
+        assert_eq!(routing.var("x", "skill_refs"), Some(json!([])));
     }
 }
