@@ -79,8 +79,16 @@ async fn handle(
     let outcome = match span.in_scope(|| read_event(state, headers, body)) {
         Ok(event) => {
             let task_state = state.clone();
-            let work = async move { decide_event(&task_state, event, received_at).await }
-                .instrument(span.clone());
+            // Boxed: the decision's future is large, and a task moves its future and its output
+            // a few times; moving a pointer is cheaper than copying the state machine.
+            let work = Box::pin(
+                async move {
+                    decide_event(&task_state, event, received_at)
+                        .await
+                        .map(Box::new)
+                }
+                .instrument(span.clone()),
+            );
             match AbortOnDrop(tokio::spawn(work)).join().await {
                 Ok(outcome) => outcome,
                 Err(e) => Err(ApiError::unavailable(
