@@ -43,11 +43,14 @@ impl PendingRecord {
     }
 
     async fn roll_back(mut self) {
-        if let Some(token) = self.token.take() {
+        // The token stays armed until the store has answered: if this future is dropped while
+        // the store works, `Drop` rolls back again (stores make rollback idempotent).
+        if let Some(token) = self.token.clone() {
             if let Err(e) = self.store.rollback(token).await {
                 tracing::warn!(error = %e, "dedup rollback failed");
             }
         }
+        self.token = None;
     }
 }
 

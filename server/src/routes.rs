@@ -72,10 +72,10 @@ async fn handle(
 ) -> Response {
     let span = tracing::info_span!("event", route, interaction_id = tracing::field::Empty);
     let received_at = Instant::now();
-    // The decision runs on a task of its own, which measured a third faster than deciding inside
-    // the connection's task (BENCHMARKS.md). If the sender hangs up meanwhile (during the
-    // inventory lookup, say), the task is aborted with the request: the evaluation is dropped
-    // and the engine forgets the message it recorded, so the retry is not taken for a duplicate.
+    // The decision runs on a task of its own, which also measured a third faster than deciding
+    // inside the connection's task (BENCHMARKS.md). The task is not cancelled when the sender
+    // hangs up: once dedup has recorded the message, the decision and its updates go through,
+    // so a retry that arrives meanwhile (and is suppressed) never leaves the message unsent.
     let outcome = match span.in_scope(|| read_event(state, headers, body)) {
         Ok(event) => {
             let task_state = state.clone();
@@ -89,7 +89,7 @@ async fn handle(
                 }
                 .instrument(span.clone()),
             );
-            match AbortOnDrop(tokio::spawn(work)).join().await {
+            match tokio::spawn(work).await {
                 Ok(outcome) => outcome,
                 Err(e) => Err(ApiError::unavailable(
                     "internal",
@@ -107,22 +107,6 @@ async fn handle(
             span.in_scope(|| tracing::info!(status = e.status.as_u16(), reason = e.reason, error = %e.error, "event refused"));
             e.into_response()
         }
-    }
-}
-
-/// A task that is aborted when the request handling it belongs to is dropped.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> AbortOnDrop<T> {
-    async fn join(mut self) -> Result<T, tokio::task::JoinError> {
-        (&mut self.0).await
-    }
-}
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        // A no-op once the task has finished.
-        self.0.abort();
     }
 }
 

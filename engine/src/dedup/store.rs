@@ -112,6 +112,10 @@ pub struct StoreError(pub String);
 
 /// Where dedup windows live. In memory by default; shaped so a shared store (Redis) can answer a
 /// check in one round trip.
+///
+/// The engine may drop either future part-way (the caller's request was cancelled) and then rolls
+/// back with the token it has: a store should record a check atomically (all of it or none), and
+/// a rollback must be idempotent, since a rollback dropped part-way is issued again.
 pub trait DedupStore: Send + Sync + 'static {
     /// Checks a message and records it when it is new.
     fn check<'a>(

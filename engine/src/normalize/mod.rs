@@ -151,7 +151,8 @@ impl Step {
 /// Runs `collapse_whitespace` before a `lowercase` that directly precedes it. The result is the
 /// same either way (lowercasing never turns white space into anything else, nor anything else
 /// into white space: `lowercase_keeps_white_space_apart` checks every character), but in this
-/// order the collapse's new string is lowercased in place instead of being copied a second time.
+/// order, for ASCII text, the collapse's new string is lowercased in place instead of being copied
+/// a second time.
 fn commute_lowercase_after_collapse(steps: &mut [Step]) {
     for i in 1..steps.len() {
         if matches!(

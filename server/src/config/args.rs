@@ -124,8 +124,9 @@ pub struct ServeArgs {
     /// `dfo`: tenant id for API discovery when the id_token carries none.
     #[arg(long, env = "CXONE_TENANT_ID")]
     pub cxone_tenant_id: Option<String>,
-    /// Speak HTTP/2 to CXone without negotiating it first (h2c over plain http, e.g. a local
-    /// proxy); without it, HTTP/2 is used when the https endpoint offers it, else HTTP/1.1.
+    /// Speak HTTP/2 to CXone without negotiating it first, on every CXone call (token,
+    /// discovery, API): for hosts known to speak it, also over plain http (h2c, e.g. a local
+    /// proxy). Without it, HTTP/2 is used when an https host offers it, else HTTP/1.1.
     #[arg(long, env = "CXONE_HTTP2_PRIOR_KNOWLEDGE")]
     pub cxone_http2_prior_knowledge: bool,
     /// Timeout of one CXone request.

@@ -45,8 +45,9 @@ pub struct CxoneSettings {
     pub access_key_secret: Option<Secret>,
     /// Timeout of one HTTP request.
     pub timeout: Duration,
-    /// Speak HTTP/2 from the first byte, without negotiating it: for an endpoint known to
-    /// speak it over plain http (h2c), such as a local proxy. Off: HTTP/2 when the server
-    /// offers it during the TLS handshake (ALPN), HTTP/1.1 otherwise.
+    /// Speak HTTP/2 from the first byte, without negotiating it, on every call of this client
+    /// (token, discovery, API): for hosts known to speak it, also over plain http (h2c), such
+    /// as a local proxy. Off: HTTP/2 when the server offers it during the TLS handshake
+    /// (ALPN), HTTP/1.1 otherwise.
     pub http2_prior_knowledge: bool,
 }

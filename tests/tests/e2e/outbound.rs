@@ -260,7 +260,6 @@ async fn the_dfo_profile_discovers_authenticates_and_puts_the_skill() {
     );
 }
 
-/// The DFO flow's endpoints; the discovered API host is the mock's address plus `prefix`.
 #[tokio::test]
 async fn an_api_host_with_a_path_keeps_it_and_the_id_stays_one_segment() {
     let opts = Options {
@@ -329,6 +328,7 @@ async fn updates_can_travel_over_http2_without_negotiation() {
     }
 }
 
+/// The DFO flow's endpoints; the discovered API host is the mock's address plus `prefix`.
 async fn mount_dfo(h: &Harness, prefix: &str) {
     let issuer = h.cxone.uri();
     Mock::given(path("/.well-known/openid-configuration"))
