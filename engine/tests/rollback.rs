@@ -3,8 +3,12 @@
 
 use std::sync::Arc;
 
-use cxrules_engine::dedup::store::BoxFuture;
+use cxrules_engine::dedup::memory::MemoryStore;
 use cxrules_engine::dedup::store::Verdict;
+use cxrules_engine::dedup::store::{
+    BoxFuture, CheckOutcome, CheckRequest, DedupStore, RollbackToken, StoreError, StoreStats,
+};
+use cxrules_engine::engine::StoreFactory;
 use cxrules_engine::routing::source::{InventorySource, LookupError, LookupRequest};
 use cxrules_engine::{Engine, Outcome};
 use serde_json::{json, Value};
@@ -102,4 +106,53 @@ async fn dropping_evaluate_during_the_inventory_lookup_forgets_the_message() {
         tokio::time::timeout(std::time::Duration::from_secs(1), engine.evaluate(&message)).await;
     assert!(retry.is_err());
     assert_eq!(engine.dedup_stats()[0].1.fingerprints, 0);
+}
+
+/// A store whose rollback has to wait (like a network round trip) before it undoes anything.
+struct SlowRollback(MemoryStore);
+
+impl DedupStore for SlowRollback {
+    fn check<'a>(
+        &'a self,
+        req: CheckRequest<'a>,
+    ) -> BoxFuture<'a, Result<CheckOutcome, StoreError>> {
+        self.0.check(req)
+    }
+
+    fn rollback(&self, token: RollbackToken) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            self.0.rollback_sync(&token);
+            Ok(())
+        })
+    }
+
+    fn stats(&self) -> StoreStats {
+        self.0.stats()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rollback_that_has_to_wait_finishes_on_the_runtime_after_the_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), RULES).unwrap();
+    let factory: StoreFactory =
+        Arc::new(|channel| Arc::new(SlowRollback(MemoryStore::new(channel.policy().clone()))));
+    let engine = Engine::builder(dir.path())
+        .inventory(Arc::new(Silent))
+        .stores(factory)
+        .build()
+        .unwrap();
+    let message = event("is it in stock?");
+    let stalled =
+        tokio::time::timeout(std::time::Duration::from_secs(1), engine.evaluate(&message));
+    assert!(stalled.await.is_err());
+    // Dropped, but the store has not answered the rollback yet.
+    assert_eq!(engine.dedup_stats()[0].1.fingerprints, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    assert_eq!(
+        engine.dedup_stats()[0].1.fingerprints,
+        0,
+        "finished on the runtime"
+    );
 }
