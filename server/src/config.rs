@@ -16,7 +16,7 @@ mod args;
 #[cfg(test)]
 mod tests;
 
-pub use args::{parse_duration, parse_size, ServeArgs, WebhookAuthMode};
+pub use args::{parse_duration, parse_size, CxoneAccessArgs, ServeArgs, WebhookAuthMode};
 
 /// Everything `serve` needs, resolved and checked.
 #[derive(Debug, Clone)]
@@ -93,14 +93,6 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-fn first(values: [Option<String>; 2]) -> Option<String> {
-    values.into_iter().flatten().find(|v| !v.trim().is_empty())
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
 impl Config {
     /// Resolves `serve`'s arguments (already merged with the environment by clap).
     pub fn from_args(args: ServeArgs) -> Result<Self, ConfigError> {
@@ -109,7 +101,7 @@ impl Config {
             None => Profile::builtin(args.cxone_profile),
         };
         if let AuthFlow::ClientCredentials { token_path, scope } = &mut profile.auth {
-            if let Some(path) = args.cxone_token_path.clone() {
+            if let Some(path) = args.cxone.cxone_token_path.clone() {
                 if !path.starts_with('/') {
                     let msg = format!(
                         "--cxone-token-path `{path}` must start with `/`, e.g. /oauth2/token"
@@ -118,8 +110,8 @@ impl Config {
                 }
                 *token_path = path;
             }
-            if args.cxone_scope.is_some() {
-                scope.clone_from(&args.cxone_scope);
+            if args.cxone.cxone_scope.is_some() {
+                scope.clone_from(&args.cxone.cxone_scope);
             }
         }
         if args.effects_capacity == 0 {
@@ -181,8 +173,7 @@ fn credentials(args: &ServeArgs, base: ProfileName) -> (Option<CxoneSettings>, O
     if args.dry_run {
         return (None, Some("--dry-run given".into()));
     }
-    let client_id = first([args.cxone_client_id.clone(), env("CONE_CLIENT_ID")]);
-    let client_secret = first([args.cxone_client_secret.clone(), env("CONE_CLIENT_SECRET")]);
+    let (client_id, client_secret) = args.cxone.client_credentials();
     let (Some(client_id), Some(client_secret)) = (client_id, client_secret) else {
         let reason =
             "no CXONE_CLIENT_ID / CXONE_CLIENT_SECRET (or CONE_CLIENT_ID / CONE_CLIENT_SECRET)";
@@ -195,7 +186,7 @@ fn credentials(args: &ServeArgs, base: ProfileName) -> (Option<CxoneSettings>, O
         return (None, Some(reason.into()));
     }
     let settings = CxoneSettings {
-        base_url: args.cxone_base_url.clone(),
+        base_url: args.cxone.cxone_base_url.clone(),
         issuer: args.cxone_issuer.clone(),
         api_url: args.cxone_api_url.clone(),
         tenant_id: args.cxone_tenant_id.clone(),
@@ -203,7 +194,7 @@ fn credentials(args: &ServeArgs, base: ProfileName) -> (Option<CxoneSettings>, O
         client_secret: Secret::new(client_secret),
         access_key_id: args.cxone_access_key_id.clone(),
         access_key_secret: args.cxone_access_key_secret.clone().map(Secret::new),
-        timeout: args.cxone_timeout,
+        timeout: args.cxone.cxone_timeout,
         http2_prior_knowledge: args.cxone_http2_prior_knowledge,
     };
     (Some(settings), None)

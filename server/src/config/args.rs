@@ -7,6 +7,53 @@ use std::time::Duration;
 use crate::cxone::ProfileName;
 use crate::signature::SignatureEncoding;
 
+/// Where CXone is and how to get a token with client credentials: the flags `serve` and
+/// `register-webhook` share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CxoneAccessArgs {
+    /// API base URL of the `seed` profile (also where its token endpoint is).
+    #[arg(
+        long,
+        env = "CXONE_BASE_URL",
+        default_value = "https://platform.nicecxone.com"
+    )]
+    pub cxone_base_url: String,
+    /// `seed`: token endpoint path (default `/oauth2/token`; the routing seed used
+    /// `/oauth/token`).
+    #[arg(long, env = "CXONE_TOKEN_PATH")]
+    pub cxone_token_path: Option<String>,
+    /// `seed`: scope sent with the token request (the dedup seed sent
+    /// `webhooks:write interactions:write oauth2:read`).
+    #[arg(long, env = "CXONE_SCOPE")]
+    pub cxone_scope: Option<String>,
+    /// OAuth client id (the seeds' `CONE_CLIENT_ID` also works).
+    #[arg(long, env = "CXONE_CLIENT_ID", hide_env_values = true)]
+    pub cxone_client_id: Option<String>,
+    /// OAuth client secret (the seeds' `CONE_CLIENT_SECRET` also works).
+    #[arg(long, env = "CXONE_CLIENT_SECRET", hide_env_values = true)]
+    pub cxone_client_secret: Option<String>,
+    /// Timeout of one CXone request.
+    #[arg(long, env = "CXONE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub cxone_timeout: Duration,
+}
+
+impl CxoneAccessArgs {
+    /// The client id and secret, from the flags or `CXONE_*`, else the seeds' `CONE_*`
+    /// variables; blank values count as missing.
+    pub fn client_credentials(&self) -> (Option<String>, Option<String>) {
+        let pick = |flag: &Option<String>, seed: &str| {
+            [flag.clone(), std::env::var(seed).ok()]
+                .into_iter()
+                .flatten()
+                .find(|v| !v.trim().is_empty())
+        };
+        (
+            pick(&self.cxone_client_id, "CONE_CLIENT_ID"),
+            pick(&self.cxone_client_secret, "CONE_CLIENT_SECRET"),
+        )
+    }
+}
+
 /// Which inbound check requests must pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum WebhookAuthMode {
@@ -85,26 +132,9 @@ pub struct ServeArgs {
     /// YAML file overriding the profile's calls (`extends`, `token_path`, `metadata`, `routing`).
     #[arg(long, env = "CXONE_PROFILE_FILE")]
     pub cxone_profile_file: Option<PathBuf>,
-    /// API base URL of the `seed` profile (also where its token endpoint is).
-    #[arg(
-        long,
-        env = "CXONE_BASE_URL",
-        default_value = "https://platform.nicecxone.com"
-    )]
-    pub cxone_base_url: String,
-    /// `seed`: token endpoint path (the routing seed used `/oauth/token`).
-    #[arg(long, env = "CXONE_TOKEN_PATH")]
-    pub cxone_token_path: Option<String>,
-    /// `seed`: scope sent with the token request (the dedup seed sent
-    /// `webhooks:write interactions:write oauth2:read`).
-    #[arg(long, env = "CXONE_SCOPE")]
-    pub cxone_scope: Option<String>,
-    /// OAuth client id (the seeds' `CONE_CLIENT_ID` also works).
-    #[arg(long, env = "CXONE_CLIENT_ID", hide_env_values = true)]
-    pub cxone_client_id: Option<String>,
-    /// OAuth client secret (the seeds' `CONE_CLIENT_SECRET` also works).
-    #[arg(long, env = "CXONE_CLIENT_SECRET", hide_env_values = true)]
-    pub cxone_client_secret: Option<String>,
+    /// Where CXone is and the client credentials.
+    #[command(flatten)]
+    pub cxone: CxoneAccessArgs,
     /// OpenID issuer of the `dfo` profile.
     #[arg(
         long,
@@ -129,9 +159,6 @@ pub struct ServeArgs {
     /// proxy). Without it, HTTP/2 is used when an https host offers it, else HTTP/1.1.
     #[arg(long, env = "CXONE_HTTP2_PRIOR_KNOWLEDGE")]
     pub cxone_http2_prior_knowledge: bool,
-    /// Timeout of one CXone request.
-    #[arg(long, env = "CXONE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
-    pub cxone_timeout: Duration,
     /// Most CXone calls per second (0: unlimited).
     #[arg(long, env = "CXONE_RATE_LIMIT", default_value_t = 15)]
     pub cxone_rate_limit: u32,

@@ -11,6 +11,9 @@ use super::path::IdError;
 use super::template::{parse_method, BodyTemplate, MissingValue, PathTemplate, TemplateError};
 use super::update::{Endpoint, Update, METADATA_VARS, ROUTING_VARS};
 
+/// The `seed` profile's token endpoint path.
+pub const SEED_TOKEN_PATH: &str = "/oauth2/token";
+
 /// The built-in profiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -171,7 +174,7 @@ impl Profile {
         Self {
             base: ProfileName::Seed,
             auth: AuthFlow::ClientCredentials {
-                token_path: "/oauth2/token".into(),
+                token_path: SEED_TOKEN_PATH.into(),
                 scope: None,
             },
             metadata: Some(call(

@@ -6,15 +6,14 @@ mod api;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::{json, Value};
 
 use super::check::{load, write_diagnostics, Loaded};
 use super::outcome::{Hinted, Status};
-use crate::config::parse_duration;
-use crate::cxone::{AuthFlow, BodyTemplate, CxoneSettings, TokenSource, Vars};
+use crate::config::CxoneAccessArgs;
+use crate::cxone::{AuthFlow, BodyTemplate, CxoneSettings, TokenSource, Vars, SEED_TOKEN_PATH};
 use crate::{Metrics, Secret};
 use api::{Existing, Refusal, WebhookApi};
 
@@ -50,28 +49,9 @@ pub struct RegisterWebhookArgs {
     /// Default: `{name, url, eventTypes, isActive: true, headers: {X-Webhook-Signature: sha256}}`.
     #[arg(long, value_name = "FILE", env = "CXONE_WEBHOOK_BODY_FILE")]
     pub body_file: Option<PathBuf>,
-    /// API base URL (also where the token endpoint is).
-    #[arg(
-        long,
-        env = "CXONE_BASE_URL",
-        default_value = "https://platform.nicecxone.com"
-    )]
-    pub cxone_base_url: String,
-    /// OAuth client id (the seeds' `CONE_CLIENT_ID` also works).
-    #[arg(long, env = "CXONE_CLIENT_ID", hide_env_values = true)]
-    pub cxone_client_id: Option<String>,
-    /// OAuth client secret (the seeds' `CONE_CLIENT_SECRET` also works).
-    #[arg(long, env = "CXONE_CLIENT_SECRET", hide_env_values = true)]
-    pub cxone_client_secret: Option<String>,
-    /// Token endpoint path.
-    #[arg(long, env = "CXONE_TOKEN_PATH", default_value = "/oauth2/token")]
-    pub cxone_token_path: String,
-    /// Scope sent with the token request (the seed sent `webhooks:write interactions:write oauth2:read`).
-    #[arg(long, env = "CXONE_SCOPE")]
-    pub cxone_scope: Option<String>,
-    /// Timeout of one CXone request.
-    #[arg(long, env = "CXONE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
-    pub cxone_timeout: Duration,
+    /// Where CXone is and the client credentials.
+    #[command(flatten)]
+    pub cxone: CxoneAccessArgs,
 }
 
 /// What to register, worked out before any request.
@@ -98,7 +78,11 @@ pub async fn execute(
         write_dry_run(args, &plan, out)?;
         return Ok(Status::Ok);
     }
-    let api = WebhookApi::new(tokens(args)?, plan.endpoint.clone(), args.cxone_timeout)?;
+    let api = WebhookApi::new(
+        tokens(args)?,
+        plan.endpoint.clone(),
+        args.cxone.cxone_timeout,
+    )?;
     let result = match api.find(&args.url).await {
         Ok(Some(existing)) => return report_existing(args, &plan, &existing, out),
         Ok(None) => api.create(&plan.body).await,
@@ -193,7 +177,11 @@ fn plan(args: &RegisterWebhookArgs, event_types: Vec<String>) -> anyhow::Result<
     .into_iter()
     .collect();
     let body = template.render(&vars)?;
-    let endpoint = format!("{}{}", args.cxone_base_url.trim_end_matches('/'), args.path);
+    let endpoint = format!(
+        "{}{}",
+        args.cxone.cxone_base_url.trim_end_matches('/'),
+        args.path
+    );
     Ok(Plan {
         endpoint,
         body,
@@ -220,19 +208,11 @@ fn body_template(args: &RegisterWebhookArgs) -> anyhow::Result<BodyTemplate> {
 }
 
 fn tokens(args: &RegisterWebhookArgs) -> anyhow::Result<Arc<TokenSource>> {
-    let pick = |flag: &Option<String>, seed: &str| {
-        flag.clone()
-            .or_else(|| std::env::var(seed).ok())
-            .filter(|v| !v.trim().is_empty())
-    };
-    let (Some(client_id), Some(secret)) = (
-        pick(&args.cxone_client_id, "CONE_CLIENT_ID"),
-        pick(&args.cxone_client_secret, "CONE_CLIENT_SECRET"),
-    ) else {
+    let (Some(client_id), Some(secret)) = args.cxone.client_credentials() else {
         return Err(Hinted::error("no cxone credentials", "set CXONE_CLIENT_ID and CXONE_CLIENT_SECRET (or CONE_CLIENT_ID and CONE_CLIENT_SECRET), or use --dry-run to see the request"));
     };
     let settings = CxoneSettings {
-        base_url: args.cxone_base_url.clone(),
+        base_url: args.cxone.cxone_base_url.clone(),
         issuer: String::new(),
         api_url: None,
         tenant_id: None,
@@ -240,15 +220,15 @@ fn tokens(args: &RegisterWebhookArgs) -> anyhow::Result<Arc<TokenSource>> {
         client_secret: Secret::new(secret),
         access_key_id: None,
         access_key_secret: None,
-        timeout: args.cxone_timeout,
+        timeout: args.cxone.cxone_timeout,
         http2_prior_knowledge: false,
     };
     let flow = AuthFlow::ClientCredentials {
-        token_path: args.cxone_token_path.clone(),
-        scope: args.cxone_scope.clone(),
+        token_path: token_path(args).to_owned(),
+        scope: args.cxone.cxone_scope.clone(),
     };
     let http = reqwest::Client::builder()
-        .timeout(args.cxone_timeout)
+        .timeout(args.cxone.cxone_timeout)
         .build()?;
     Ok(Arc::new(TokenSource::new(
         http,
@@ -258,6 +238,14 @@ fn tokens(args: &RegisterWebhookArgs) -> anyhow::Result<Arc<TokenSource>> {
     )))
 }
 
+/// The token endpoint path: the flag's, else the seed profile's.
+fn token_path(args: &RegisterWebhookArgs) -> &str {
+    args.cxone
+        .cxone_token_path
+        .as_deref()
+        .unwrap_or(SEED_TOKEN_PATH)
+}
+
 fn write_dry_run(
     args: &RegisterWebhookArgs,
     plan: &Plan,
@@ -265,8 +253,8 @@ fn write_dry_run(
 ) -> anyhow::Result<()> {
     let token_url = format!(
         "{}{}",
-        args.cxone_base_url.trim_end_matches('/'),
-        args.cxone_token_path
+        args.cxone.cxone_base_url.trim_end_matches('/'),
+        token_path(args)
     );
     writeln!(out, "dry run: nothing sent")?;
     writeln!(out, "1. POST {token_url} (client credentials) for a token")?;
