@@ -13,28 +13,13 @@ use cxrules_engine::routing::source::{InventorySource, LookupError, LookupReques
 use cxrules_engine::{Engine, Outcome};
 use serde_json::{json, Value};
 
-const RULES: &str = r#"version: 1
-events:
-  message:
-    type: message.created
-    fields:
-      interaction_id: /id
-      sender: /from
-      content: /text
-      media_type: /media
-    dedup: true
-    route: stock
-dedup:
-  default: { window: 45s }
-routing:
-  stock:
-    sku: { template: "SKU-{interaction_id}" }
-    inventory: { url: "http://127.0.0.1:9/{sku}", timeout: 5s }
-    statuses:
-      in_stock: { skills: [premium] }
-    unknown: { queues: [general] }
-    fallback: { queues: [general] }
-"#;
+/// One event type both deduplicated and routed (shared with the host's end-to-end tests).
+const RULES: &str = include_str!("../../tests/fixtures/dedup_and_route.yaml");
+
+/// The fixture with an inventory address nothing listens on (the tests bring their own source).
+fn rules() -> String {
+    RULES.replace("@INVENTORY@", "http://127.0.0.1:9")
+}
 
 /// An inventory that never answers, so an evaluation waits in the lookup until dropped.
 struct Silent;
@@ -49,11 +34,11 @@ impl InventorySource for Silent {
 }
 
 fn event(text: &str) -> Value {
-    json!({"type": "message.created", "id": "int-1", "from": "cust-1", "text": text, "media": "chat"})
+    json!({"type": "order.message", "id": "int-1", "from": "cust-1", "text": text, "media": "chat"})
 }
 
 fn engine(dir: &tempfile::TempDir, inventory: Arc<dyn InventorySource>) -> Engine {
-    std::fs::write(dir.path().join("rules.yaml"), RULES).unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), rules()).unwrap();
     Engine::builder(dir.path())
         .inventory(inventory)
         .build()
@@ -135,7 +120,7 @@ impl DedupStore for SlowRollback {
 #[tokio::test(start_paused = true)]
 async fn a_rollback_that_has_to_wait_finishes_on_the_runtime_after_the_drop() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yaml"), RULES).unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), rules()).unwrap();
     let factory: StoreFactory =
         Arc::new(|channel| Arc::new(SlowRollback(MemoryStore::new(channel.policy().clone()))));
     let engine = Engine::builder(dir.path())

@@ -3,8 +3,6 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::template::Vars;
-
 /// Which CXone call an update becomes; also the `endpoint` label of the outbound metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -172,14 +170,6 @@ impl Update {
             },
         })
     }
-
-    /// Every template value of this update, by name.
-    pub fn vars(&self, id: &str) -> Vars {
-        self.var_names()
-            .iter()
-            .filter_map(|name| Some((*name, self.var(id, name)?)))
-            .collect()
-    }
 }
 
 #[cfg(test)]
@@ -218,47 +208,34 @@ mod tests {
             skill_id: None,
             reason: None,
         };
-        let vars = Update::Routing(r).vars("i-1");
-        assert!(!vars.contains_key("skill_id"));
-        assert_eq!(vars["skill_refs"], json!([{"id": "s1"}]));
+        let update = Update::Routing(r);
+        assert_eq!(update.var("i-1", "skill_id"), None);
+        assert_eq!(update.var("i-1", "skill_refs"), Some(json!([{"id": "s1"}])));
     }
 
     #[test]
     fn each_offered_placeholder_has_its_value() {
-        let updates = [
-            Update::Metadata(meta(DedupStatus::Suppressed, Some(3), "fp")),
-            Update::Routing(RoutingUpdate {
-                route: "inventory".into(),
-                sku: "SKU-1".into(),
-                inventory_status: Some("in_stock".into()),
-                skills: vec!["premium".into()],
-                queues: vec![],
-                skill_id: Some(42),
-                reason: None,
-            }),
-        ];
-        for update in updates {
-            let vars = update.vars("int-1");
-            assert_eq!(vars.len(), update.var_names().len(), "{update:?}");
+        let metadata = Update::Metadata(meta(DedupStatus::Suppressed, Some(3), "fp"));
+        let routing = Update::Routing(RoutingUpdate {
+            route: "inventory".into(),
+            sku: "SKU-1".into(),
+            inventory_status: Some("in_stock".into()),
+            skills: vec!["premium".into()],
+            queues: vec![],
+            skill_id: Some(42),
+            reason: None,
+        });
+        for update in [&metadata, &routing] {
             for name in update.var_names() {
-                assert_eq!(update.var("int-1", name).as_ref(), vars.get(name), "{name}");
+                assert!(update.var("int-1", name).is_some(), "{name}: {update:?}");
             }
             assert_eq!(update.var("int-1", "nope"), None);
         }
-        let routing = Update::Routing(RoutingUpdate {
-            route: "r".into(),
-            sku: "s".into(),
-            inventory_status: None,
-            skills: vec![],
-            queues: vec![],
-            skill_id: None,
-            reason: None,
-        });
-        assert_eq!(
-            routing.var("x", "skill_id"),
-            None,
-            "no numeric skill, no value"
-        );
-        assert_eq!(routing.var("x", "skill_refs"), Some(json!([])));
+        assert_eq!(metadata.var("int-1", "id"), Some(json!("int-1")));
+        assert_eq!(metadata.var("int-1", "status"), Some(json!("suppressed")));
+        assert_eq!(metadata.var("int-1", "last_sequence"), Some(json!(3)));
+        assert_eq!(routing.var("int-1", "skill_id"), Some(json!(42)));
+        assert_eq!(routing.var("int-1", "skills"), Some(json!(["premium"])));
+        assert_eq!(routing.var("int-1", "queue_refs"), Some(json!([])));
     }
 }

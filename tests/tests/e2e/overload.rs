@@ -85,28 +85,8 @@ async fn shutdown_drains_the_queue() {
     assert!(refused.is_err(), "no new work after shutdown");
 }
 
-const DEDUP_AND_ROUTE: &str = r#"version: 1
-events:
-  order_message:
-    type: order.message
-    fields:
-      interaction_id: /id
-      sender: /from
-      content: /text
-      media_type: /media
-    dedup: true
-    route: stock
-dedup:
-  default: { window: 45s }
-routing:
-  stock:
-    sku: { template: "SKU-{interaction_id}" }
-    inventory: { url: "@INVENTORY@/products/{sku}", timeout: 5s }
-    statuses:
-      in_stock: { skills: [premium] }
-    unknown: { queues: [general] }
-    fallback: { queues: [general] }
-"#;
+/// One event type both deduplicated and routed (`@INVENTORY@` is the harness's mock).
+const DEDUP_AND_ROUTE: &str = include_str!("../../fixtures/dedup_and_route.yaml");
 
 #[tokio::test]
 async fn a_sender_that_hangs_up_during_the_lookup_still_gets_its_updates_once() {
