@@ -2,15 +2,16 @@
 //!
 //! `cargo bench -p cxrules-engine --bench dedup`
 
+use std::borrow::Cow;
+use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use cxrules_engine::dedup::config::Channel;
 use cxrules_engine::dedup::memory::MemoryStore;
 use cxrules_engine::dedup::store::{CheckRequest, Fingerprint, WindowPolicy};
-use cxrules_engine::normalize::{Normalizer, StepSpec};
-use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 fn policy(max_interactions: usize) -> WindowPolicy {
@@ -156,25 +157,29 @@ fn event(k: u64, t0: Instant) -> Event {
     }
 }
 
-/// The default rules' normalizer: trim, lowercase, collapse white space.
-fn seed_normalizer() -> Normalizer {
-    Normalizer::compile(&[
-        StepSpec::Trim,
-        StepSpec::Lowercase,
-        StepSpec::CollapseWhitespace,
-    ])
-    .unwrap()
+/// The default rules' dedup channel (`rules/dedup.yaml`: sender and content, trim, lowercase,
+/// collapse white space, 45 s sliding).
+fn default_channel() -> Channel {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let rules = cxrules_engine::compile::load_dir(&dir).expect("the default rules compile");
+    let dedup = rules.dedup().expect("the default rules dedup");
+    let channel = dedup.all().next().expect("a default channel").clone();
+    channel
 }
 
-fn decide(store: &MemoryStore, normalizer: &Normalizer, ev: &Event) {
-    let normalized = normalizer.apply(&ev.text);
-    let mut hasher = Sha256::new();
-    hasher.update(ev.sender.as_bytes());
-    hasher.update(b"|");
-    hasher.update(normalized.as_bytes());
+/// The engine's fingerprint of the message (the same function `evaluate` calls once it has read
+/// the fields), then the store's check.
+fn decide(store: &MemoryStore, channel: &Channel, ev: &Event) {
+    let fingerprint = channel.fingerprint_with(|field| {
+        Ok::<_, Infallible>(match field {
+            "sender" => Some(Cow::Borrowed(ev.sender.as_str())),
+            "content" => Some(Cow::Borrowed(ev.text.as_str())),
+            _ => None,
+        })
+    });
     let req = CheckRequest {
         interaction: &ev.interaction,
-        fingerprint: hasher.finalize().into(),
+        fingerprint: fingerprint.unwrap_or_else(|never| match never {}),
         event_id: None,
         order: Some(ev.order),
         now: ev.now,
@@ -189,7 +194,7 @@ fn decision_path(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(1));
     let t0 = Instant::now();
     let store = MemoryStore::new(policy(100_000));
-    let normalizer = seed_normalizer();
+    let channel = default_channel();
     let mut k = 0;
     group.bench_function("message_200_bytes", |b| {
         b.iter_batched(
@@ -198,7 +203,7 @@ fn decision_path(c: &mut Criterion) {
                 event(k, t0)
             },
             |ev| {
-                decide(&store, &normalizer, &ev);
+                decide(&store, &channel, &ev);
                 ev
             },
             BatchSize::SmallInput,

@@ -1,5 +1,6 @@
 //! The dedup section of the rules: a default window plus one per channel, and fingerprinting.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -90,14 +91,46 @@ impl Channel {
     /// SHA-256 over the fingerprint fields, each length-prefixed so no two field lists collide
     /// (`a|b` + `c` and `a` + `b|c` hash differently); an absent field is marked as absent.
     pub(crate) fn fingerprint(&self, view: &EventView<'_, '_>) -> Result<Fingerprint, EvalError> {
+        self.fingerprint_with(|field| view.text(field))
+    }
+
+    /// The fingerprint of one message, given a way to read its fields (`Ok(None)`: the event
+    /// lacks the field): the channel's fields in order, `content` through the channel's
+    /// normalizer, each length-prefixed so no two field lists collide (`a|b` + `c` and `a` +
+    /// `b|c` hash differently), an absent field marked as absent. `evaluate` computes it this
+    /// way after reading the fields from the event.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use std::convert::Infallible;
+    ///
+    /// let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    /// let rules = cxrules_engine::compile::load_dir(&dir).expect("the default rules compile");
+    /// let chat = rules.dedup().expect("a dedup section").all().next().expect("a channel");
+    /// let fingerprint = |text: &'static str| {
+    ///     chat.fingerprint_with(|field| {
+    ///         Ok::<_, Infallible>(match field {
+    ///             "sender" => Some(Cow::Borrowed("cust-1")),
+    ///             "content" => Some(Cow::Borrowed(text)),
+    ///             _ => None,
+    ///         })
+    ///     })
+    /// };
+    /// // The default normalizer trims, lowercases and collapses white space.
+    /// assert_eq!(fingerprint("  Hello   WORLD "), fingerprint("hello world"));
+    /// assert_ne!(fingerprint("hello world"), fingerprint("hello, world"));
+    /// ```
+    pub fn fingerprint_with<'v, E>(
+        &self,
+        mut field: impl FnMut(&str) -> Result<Option<Cow<'v, str>>, E>,
+    ) -> Result<Fingerprint, E> {
         let mut hasher = Sha256::new();
-        for field in &self.fields {
-            let value = view.text(field)?;
-            match value {
+        for name in &self.fields {
+            match field(name)? {
                 None => hasher.update([0u8]),
                 Some(v) => {
                     let normalized;
-                    let v: &str = match (&self.normalizer, field.as_str()) {
+                    let v: &str = match (&self.normalizer, name.as_str()) {
                         (Some(n), "content") => {
                             normalized = n.apply(&v);
                             &normalized
