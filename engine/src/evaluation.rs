@@ -15,8 +15,8 @@ use crate::routing::source::InventorySource;
 /// The evaluation of one event: its decision, and a pending dedup record to keep or undo.
 ///
 /// Dropping an evaluation without [`commit`](Evaluation::commit) rolls the record back, as does
-/// dropping the `evaluate` future after dedup recorded the message (say, while the inventory is
-/// looked up for a sender that hung up): a message is only remembered once its host said so.
+/// dropping the `evaluate` future after dedup recorded the message (say, a caller cancelled while
+/// the inventory is looked up): a message is only remembered once its host said so.
 #[must_use = "commit the evaluation once side effects are queued, or roll it back"]
 pub struct Evaluation {
     /// What was decided.
@@ -43,38 +43,43 @@ impl PendingRecord {
     }
 
     async fn roll_back(mut self) {
-        // The token stays armed until the store has answered: if this future is dropped while
-        // the store works, `Drop` rolls back again (stores make rollback idempotent).
-        if let Some(token) = self.token.clone() {
-            if let Err(e) = self.store.rollback(token).await {
-                tracing::warn!(error = %e, "dedup rollback failed");
+        // Once issued, the rollback runs to its end even if this future is dropped: it is
+        // handed to the runtime when the store has to wait, never issued twice.
+        if let Some(rollback) = self.start_rollback() {
+            if let Err(e) = rollback.await {
+                tracing::warn!(error = %e, "dedup rollback task failed");
             }
         }
-        self.token = None;
     }
-}
 
-impl Drop for PendingRecord {
-    fn drop(&mut self) {
-        let Some(token) = self.token.take() else {
-            return;
-        };
+    /// Issues the rollback, if still armed: done at once when the store does not have to wait
+    /// (the memory store), else spawned on the runtime and its handle returned.
+    fn start_rollback(&mut self) -> Option<tokio::task::JoinHandle<()>> {
+        let token = self.token.take()?;
         let store = self.store.clone();
         let mut rollback = Box::pin(async move {
             if let Err(e) = store.rollback(token).await {
                 tracing::warn!(error = %e, "dedup rollback failed");
             }
         });
-        // A store that rolls back without waiting (the memory store) is done after one poll;
-        // one that has to wait (a network round trip) finishes on the runtime.
         let mut cx = Context::from_waker(Waker::noop());
         if rollback.as_mut().poll(&mut cx).is_ready() {
-            return;
+            return None;
         }
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(rollback)),
-            Err(_) => tracing::warn!("dedup rollback dropped: no runtime to finish it on"),
+            Ok(runtime) => Some(runtime.spawn(rollback)),
+            Err(_) => {
+                tracing::warn!("dedup rollback dropped: no runtime to finish it on");
+                None
+            }
         }
+    }
+}
+
+impl Drop for PendingRecord {
+    fn drop(&mut self) {
+        // Not awaited: a rollback that has to wait finishes on the runtime by itself.
+        drop(self.start_rollback());
     }
 }
 

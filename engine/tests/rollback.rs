@@ -1,6 +1,7 @@
 //! A dedup record is only kept when the host commits it: dropping the evaluation, or the
 //! `evaluate` future while the inventory is being asked, forgets the message again.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use cxrules_engine::dedup::memory::MemoryStore;
@@ -94,7 +95,7 @@ async fn dropping_evaluate_during_the_inventory_lookup_forgets_the_message() {
 }
 
 /// A store whose rollback has to wait (like a network round trip) before it undoes anything.
-struct SlowRollback(MemoryStore);
+struct SlowRollback(MemoryStore, Arc<AtomicUsize>);
 
 impl DedupStore for SlowRollback {
     fn check<'a>(
@@ -105,6 +106,7 @@ impl DedupStore for SlowRollback {
     }
 
     fn rollback(&self, token: RollbackToken) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.1.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             self.0.rollback_sync(&token);
@@ -121,8 +123,10 @@ impl DedupStore for SlowRollback {
 async fn a_rollback_that_has_to_wait_finishes_on_the_runtime_after_the_drop() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rules.yaml"), rules()).unwrap();
-    let factory: StoreFactory =
-        Arc::new(|channel| Arc::new(SlowRollback(MemoryStore::new(channel.policy().clone()))));
+    let factory: StoreFactory = Arc::new(|channel| {
+        let store = MemoryStore::new(channel.policy().clone());
+        Arc::new(SlowRollback(store, Arc::default()))
+    });
     let engine = Engine::builder(dir.path())
         .inventory(Arc::new(Silent))
         .stores(factory)
@@ -140,4 +144,44 @@ async fn a_rollback_that_has_to_wait_finishes_on_the_runtime_after_the_drop() {
         0,
         "finished on the runtime"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rollback_whose_caller_gives_up_still_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), rules()).unwrap();
+    let issued = Arc::new(AtomicUsize::new(0));
+    let counter = issued.clone();
+    let factory: StoreFactory = Arc::new(move |channel| {
+        let store = MemoryStore::new(channel.policy().clone());
+        Arc::new(SlowRollback(store, counter.clone()))
+    });
+    let mut answers = std::collections::BTreeMap::new();
+    answers.insert(
+        "SKU-int-1".to_owned(),
+        cxrules_engine::testcase::MockAnswer::Status("in_stock".into()),
+    );
+    let engine = Engine::builder(dir.path())
+        .inventory(Arc::new(cxrules_engine::replay::MapInventory::new(answers)))
+        .stores(factory)
+        .build()
+        .unwrap();
+    let eval = engine.evaluate(&event("hello")).await.unwrap();
+    assert_eq!(engine.dedup_stats()[0].1.fingerprints, 1);
+    // The store needs 5 ms; the caller waits 1 ms and gives up.
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(1), eval.rollback()).await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    assert_eq!(
+        engine.dedup_stats()[0].1.fingerprints,
+        0,
+        "finished without its caller"
+    );
+    assert_eq!(
+        issued.load(Ordering::SeqCst),
+        1,
+        "issued once, not again on drop"
+    );
+    let again = engine.evaluate(&event("hello")).await.unwrap().commit();
+    assert_eq!(verdict(&again), Verdict::Unique);
 }

@@ -75,7 +75,8 @@ async fn handle(
     // The decision runs on a task of its own, which also measured a third faster than deciding
     // inside the connection's task (BENCHMARKS.md). The task is not cancelled when the sender
     // hangs up: once dedup has recorded the message, the decision and its updates go through,
-    // so a retry that arrives meanwhile (and is suppressed) never leaves the message unsent.
+    // so a retry that arrives meanwhile (and is suppressed) does not leave the message unsent,
+    // unless the queue turns out full for the first delivery (it is then rolled back).
     let outcome = match span.in_scope(|| read_event(state, headers, body)) {
         Ok(event) => {
             let task_state = state.clone();

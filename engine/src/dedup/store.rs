@@ -72,8 +72,8 @@ pub struct RollbackToken {
     pub fingerprint: Fingerprint,
     /// The event id the check inserted, if any.
     pub event_id: Option<String>,
-    /// The highest order key before the check, restored if the check raised it and nothing raised
-    /// it since.
+    /// The highest order key before the check, restored if the highest is still the one the check
+    /// set.
     pub previous_highest: Option<i64>,
     /// The highest order key the check set.
     pub set_highest: Option<i64>,
@@ -113,9 +113,11 @@ pub struct StoreError(pub String);
 /// Where dedup windows live. In memory by default; shaped so a shared store (Redis) can answer a
 /// check in one round trip.
 ///
-/// The engine may drop either future part-way (the caller's request was cancelled) and then rolls
-/// back with the token it has: a store should record a check atomically (all of it or none), and
-/// a rollback must be idempotent, since a rollback dropped part-way is issued again.
+/// The engine may drop a `check` future part-way (its caller was cancelled); it then has no token
+/// to roll back with, so a store should record a check atomically and only once it can answer
+/// (what a check recorded whose answer was lost stays recorded until its window ends). A
+/// rollback, once issued, is driven to its end on the runtime even if its caller is dropped, and
+/// is issued once.
 pub trait DedupStore: Send + Sync + 'static {
     /// Checks a message and records it when it is new.
     fn check<'a>(

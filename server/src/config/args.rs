@@ -11,18 +11,19 @@ use crate::signature::SignatureEncoding;
 /// `register-webhook` share.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CxoneAccessArgs {
-    /// API base URL of the `seed` profile (also where its token endpoint is).
+    /// API base URL for client-credentials calls (`serve`: the `seed` profile's), also where
+    /// the token endpoint is.
     #[arg(
         long,
         env = "CXONE_BASE_URL",
         default_value = "https://platform.nicecxone.com"
     )]
     pub cxone_base_url: String,
-    /// `seed`: token endpoint path (default `/oauth2/token`; the routing seed used
+    /// Token endpoint path for client credentials (default `/oauth2/token`; the routing seed used
     /// `/oauth/token`).
     #[arg(long, env = "CXONE_TOKEN_PATH")]
     pub cxone_token_path: Option<String>,
-    /// `seed`: scope sent with the token request (the dedup seed sent
+    /// Scope sent with a client-credentials token request (the dedup seed sent
     /// `webhooks:write interactions:write oauth2:read`).
     #[arg(long, env = "CXONE_SCOPE")]
     pub cxone_scope: Option<String>,
