@@ -74,9 +74,9 @@ async fn handle(
     let received_at = Instant::now();
     // The decision runs on a task of its own, which also measured a third faster than deciding
     // inside the connection's task (BENCHMARKS.md). The task is not cancelled when the sender
-    // hangs up: once dedup has recorded the message, the decision and its updates go through,
-    // so a retry that arrives meanwhile (and is suppressed) does not leave the message unsent,
-    // unless the queue turns out full for the first delivery (it is then rolled back).
+    // hangs up: once dedup has recorded the message, the decision and its updates go through
+    // (their room in the queue is reserved first), so a retry that arrives meanwhile (and is
+    // suppressed) does not leave the message unsent.
     let outcome = match span.in_scope(|| read_event(state, headers, body)) {
         Ok(event) => {
             let task_state = state.clone();
@@ -218,12 +218,28 @@ fn read_event(
     parse_json(&bytes)
 }
 
+fn unavailable(state: &AppState, e: EnqueueError) -> ApiError {
+    let reason = match e {
+        EnqueueError::Full => "queue_full",
+        EnqueueError::Closed => "shutting_down",
+    };
+    ApiError::unavailable(reason, e.to_string(), state.inner.retry_after)
+}
+
 /// Evaluates the event, queues its updates and commits the evaluation (or rolls it back).
 async fn decide_event(
     state: &AppState,
     event: Value,
     received_at: Instant,
 ) -> Result<Accepted, ApiError> {
+    // Room for the first update is set aside before dedup records anything: a full queue is
+    // refused here, with nothing to undo, and a message once recorded always has room for its
+    // update, even if its sender hung up and its retry was meanwhile answered `suppressed`.
+    let reservation = state
+        .inner
+        .effects
+        .reserve()
+        .map_err(|e| unavailable(state, e))?;
     let eval = state
         .inner
         .engine
@@ -245,18 +261,11 @@ async fn decide_event(
                 "send the interaction id CXone gave the interaction",
             ));
         }
-        if let Err(e) = state.inner.effects.try_enqueue(&id, updates, received_at) {
+        let effects = &state.inner.effects;
+        // Fails only for an event with two updates when no room is left for the second.
+        if let Err(e) = effects.enqueue(&id, updates, received_at, reservation) {
             eval.rollback().await;
-            let reason = if e == EnqueueError::Full {
-                "queue_full"
-            } else {
-                "shutting_down"
-            };
-            return Err(ApiError::unavailable(
-                reason,
-                e.to_string(),
-                state.inner.retry_after,
-            ));
+            return Err(unavailable(state, e));
         }
     }
     let decision = eval.commit();

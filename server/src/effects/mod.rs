@@ -57,6 +57,13 @@ pub enum EnqueueError {
     Closed,
 }
 
+/// Room in the queue set aside for one event's first update (see [`Effects::reserve`]).
+#[derive(Debug)]
+#[must_use = "a reservation holds queue room until it is used or dropped"]
+pub struct Reservation {
+    slot: Option<OwnedSemaphorePermit>,
+}
+
 /// One queued update.
 struct Queued {
     update: Update,
@@ -156,6 +163,23 @@ impl Effects {
         &self.inner.profile
     }
 
+    /// Sets room for one update aside before an event is decided, so that once dedup has
+    /// recorded the message its first update can always be queued, also while the host drains
+    /// for shutdown (the drain waits for reservations as for queued updates). Refused when the
+    /// queue is full or closed; unused room comes back when the reservation is dropped.
+    pub fn reserve(&self) -> Result<Reservation, EnqueueError> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(EnqueueError::Closed);
+        }
+        if self.inner.sink.is_dry_run() {
+            return Ok(Reservation { slot: None });
+        }
+        let slot = self.inner.slots.clone().try_acquire_owned();
+        let slot = slot.map_err(|_| EnqueueError::Full)?;
+        self.inner.publish_depth();
+        Ok(Reservation { slot: Some(slot) })
+    }
+
     /// Queues all of an event's updates, or none of them.
     pub fn try_enqueue(
         &self,
@@ -163,18 +187,38 @@ impl Effects {
         updates: Vec<Update>,
         received_at: Instant,
     ) -> Result<(), EnqueueError> {
-        if self.inner.closed.load(Ordering::Acquire) {
-            return Err(EnqueueError::Closed);
-        }
+        let reservation = self.reserve()?;
+        self.enqueue(interaction, updates, received_at, reservation)
+    }
+
+    /// Queues all of an event's updates, or none of them: the first in the reserved room, any
+    /// further one in room taken now (`Full` when there is none left).
+    pub fn enqueue(
+        &self,
+        interaction: &str,
+        updates: Vec<Update>,
+        received_at: Instant,
+        reservation: Reservation,
+    ) -> Result<(), EnqueueError> {
         if self.inner.sink.is_dry_run() {
             self.log_dry_run(interaction, &updates);
             return Ok(());
         }
+        let mut reserved = reservation.slot;
         let mut slots = Vec::with_capacity(updates.len());
         for _ in &updates {
-            let slot = self.inner.slots.clone().try_acquire_owned();
-            slots.push(slot.map_err(|_| EnqueueError::Full)?);
+            let slot = match reserved.take() {
+                Some(slot) => slot,
+                None => self
+                    .inner
+                    .slots
+                    .clone()
+                    .try_acquire_owned()
+                    .map_err(|_| EnqueueError::Full)?,
+            };
+            slots.push(slot);
         }
+        drop(reserved);
         let now = Instant::now();
         let spawn = {
             let mut lanes = self.inner.lanes();

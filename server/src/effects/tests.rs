@@ -280,3 +280,55 @@ async fn the_rate_limit_spaces_calls_out() {
     );
     assert_eq!(sink.bodies().len(), 15);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reservation_holds_room_and_outlives_the_start_of_a_drain() {
+    let sink = Arc::new(Recorder::default());
+    let effects = queue(2, 0, sink.clone());
+    let first = effects.reserve().unwrap();
+    let second = effects.reserve().unwrap();
+    assert_eq!(effects.depth(), 2, "reserved room counts as used");
+    assert_eq!(effects.reserve().unwrap_err(), EnqueueError::Full);
+    drop(second);
+    assert_eq!(effects.depth(), 1, "unused room comes back");
+    // Shutdown begins while an event holding `first` is still being decided.
+    let draining = tokio::spawn({
+        let effects = effects.clone();
+        async move { effects.drain(Duration::from_secs(5)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(effects.reserve().unwrap_err(), EnqueueError::Closed);
+    assert!(
+        !draining.is_finished(),
+        "the drain waits for the reservation"
+    );
+    effects
+        .enqueue("i-1", vec![routing("late")], Instant::now(), first)
+        .unwrap();
+    assert_eq!(
+        draining.await.unwrap(),
+        0,
+        "delivered before the drain ended"
+    );
+    assert_eq!(sink.bodies().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_update_needs_room_of_its_own() {
+    let sink = Arc::new(Recorder {
+        hang: true,
+        ..Recorder::default()
+    });
+    let effects = queue(1, 0, sink.clone());
+    let reservation = effects.reserve().unwrap();
+    let both = vec![routing("a"), routing("b")];
+    assert_eq!(
+        effects.enqueue("i-1", both, Instant::now(), reservation),
+        Err(EnqueueError::Full)
+    );
+    assert_eq!(
+        effects.depth(),
+        0,
+        "nothing queued, the reserved room given back"
+    );
+}
