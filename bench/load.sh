@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Load run for the host (BENCHMARKS.md): cxrules pinned to core 0; wrk and a mock CXone on core 1.
-# Usage: bench/load.sh [live|live-h2|dry|bare] [seconds]   (live-h2: HTTP/2 to the mock, h2c)   (needs wrk: apt-get install wrk)
+# Usage: bench/load.sh [live|live-h2|dry|bare] [seconds]   (needs wrk: apt-get install wrk)
+# live-h2: HTTP/2 to the mock (h2c). SETTLE=N: seconds to wait after the run before reading the
+# counts (default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-live}; secs=${2:-20}
@@ -24,7 +26,7 @@ sleep 0.5
 echo "== $mode: wrk -t2 -c64 -d${secs}s"
 taskset -c 1 wrk -t2 -c64 -d${secs}s --latency -s bench/dedup_events.lua http://127.0.0.1:9300/webhook/cxone/events
 if [ $mode != dry ] && [ $mode != bare ]; then
-  sleep 1
+  sleep ${SETTLE:-1}
   echo "== mock cxone counts: $(curl -s localhost:9100/counts)"
   echo "== cxrules: $(curl -s localhost:9300/metrics | grep -E '^cxrules_(events_total|effects_failed_total|effects_queue_depth|outbound_calls_total)' | tr '\n' ' ')"
 fi
