@@ -314,6 +314,29 @@ impl Engine {
         })
     }
 
+    /// Checks an event as [`Engine::evaluate`] would, without recording anything or asking the
+    /// inventory: `Ok(true)` when deciding it would record a message or route it (so a host
+    /// would queue an update), `Ok(false)` when no rule handles it or its rule does neither,
+    /// `Err` for an event `evaluate` would refuse. A host that cannot take more work right now
+    /// uses it to tell a bad event (4xx) from one to retry later (503).
+    ///
+    /// ```
+    /// use cxrules_engine::Engine;
+    /// use serde_json::json;
+    ///
+    /// let engine = Engine::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../rules")).unwrap();
+    /// let message = json!({"type": "conversations.messages.messageCreated",
+    ///     "data": {"message": {"interactionId": "int-1", "senderId": "c", "content": "hi"}}});
+    /// assert_eq!(engine.precheck(&message).unwrap(), true);
+    /// assert_eq!(engine.precheck(&json!({"type": "something.else"})).unwrap(), false);
+    /// let no_id = json!({"type": "conversations.messages.messageCreated", "data": {}});
+    /// assert!(engine.precheck(&no_id).is_err());
+    /// assert_eq!(engine.dedup_stats()[0].1.fingerprints, 0, "nothing recorded");
+    /// ```
+    pub fn precheck(&self, event: &Json) -> Result<bool, EvalError> {
+        crate::evaluation::precheck_on(&self.inner.current.load(), event)
+    }
+
     /// Evaluates one event against one snapshot of the rules.
     pub async fn evaluate(&self, event: &Json) -> Result<Evaluation, EvalError> {
         let started = std::time::Instant::now();

@@ -1,6 +1,7 @@
 //! Evaluating one event on one snapshot: match the event rule, read its fields, dedup, route,
 //! and the `Evaluation` that lets the host keep or undo what dedup recorded.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Waker};
@@ -8,8 +9,10 @@ use std::task::{Context, Waker};
 use serde_json::Value as Json;
 
 use crate::decision::{Decision, DedupDecision, EvalError, Outcome};
-use crate::dedup::store::{CheckRequest, DedupStore, RollbackToken};
+use crate::dedup::config::Channel;
+use crate::dedup::store::{CheckRequest, DedupStore, Fingerprint, RollbackToken};
 use crate::engine::{Clock, Snapshot};
+use crate::routing::route::{Route, RouteState};
 use crate::routing::source::InventorySource;
 
 /// The evaluation of one event: its decision, and a pending dedup record to keep or undo.
@@ -110,12 +113,29 @@ impl Evaluation {
     }
 }
 
-pub(crate) async fn evaluate_on(
-    snap: &Snapshot,
-    inventory: &dyn InventorySource,
-    clock: &Clock,
-    event: &Json,
-) -> Result<Evaluation, EvalError> {
+/// An event that matched a rule and passed every check, ready for dedup and routing.
+struct Checked<'s, 'e> {
+    decision: Decision,
+    interaction: Cow<'e, str>,
+    route: Option<(&'s Route, &'s Arc<RouteState>, String)>,
+    dedup: Option<DedupInput<'s, 'e>>,
+}
+
+/// What the dedup store is asked about.
+struct DedupInput<'s, 'e> {
+    channel: &'s Channel,
+    fingerprint: Fingerprint,
+    event_id: Option<Cow<'e, str>>,
+    order: Option<i64>,
+}
+
+/// Matches the event to a rule and checks every field the decision needs, recording nothing and
+/// asking nothing of the inventory: `Err` for a bad event, `Ok(Err(decision))` for an event no
+/// rule handles (ignored).
+fn check_event<'s, 'e>(
+    snap: &'s Snapshot,
+    event: &'e Json,
+) -> Result<Result<Checked<'s, 'e>, Decision>, EvalError> {
     if !event.is_object() {
         return Err(EvalError::NotAnObject);
     }
@@ -139,10 +159,7 @@ pub(crate) async fn evaluate_on(
         decision.event_type = ["/type", "/event_type", "/eventType"]
             .iter()
             .find_map(|p| event.pointer(p)?.as_str().map(str::to_string));
-        return Ok(Evaluation {
-            decision,
-            pending: None,
-        });
+        return Ok(Err(decision));
     };
     decision.event = Some(rule.name().to_string());
     decision.event_type = Some(event_type);
@@ -161,22 +178,72 @@ pub(crate) async fn evaluate_on(
         )),
         None => None,
     };
-    let mut pending = None;
-    if let (true, Some(dedup)) = (rule.dedup, rules.dedup()) {
-        if view.text("content")?.is_none() {
-            return Err(rule.missing("content"));
+    let dedup = match (rule.dedup, rules.dedup()) {
+        (true, Some(dedup)) => {
+            if view.text("content")?.is_none() {
+                return Err(rule.missing("content"));
+            }
+            view.id("sender")?;
+            let event_id = view.id("event_id")?;
+            let order = view.order()?;
+            let channel = dedup.channel(channel.as_deref());
+            let fingerprint = channel.fingerprint(&view)?;
+            Some(DedupInput {
+                channel,
+                fingerprint,
+                event_id,
+                order,
+            })
         }
-        view.id("sender")?;
-        let event_id = view.id("event_id")?;
-        let order = view.order()?;
-        let ch = dedup.channel(channel.as_deref());
-        let fingerprint = ch.fingerprint(&view)?;
+        _ => None,
+    };
+    Ok(Ok(Checked {
+        decision,
+        interaction,
+        route,
+        dedup,
+    }))
+}
+
+/// Whether deciding `event` would record a message or route it (and so queue an update); `Err`
+/// for an event that would be refused. Records nothing and asks nothing of the inventory.
+pub(crate) fn precheck_on(snap: &Snapshot, event: &Json) -> Result<bool, EvalError> {
+    Ok(match check_event(snap, event)? {
+        Ok(checked) => checked.dedup.is_some() || checked.route.is_some(),
+        Err(_ignored) => false,
+    })
+}
+
+pub(crate) async fn evaluate_on(
+    snap: &Snapshot,
+    inventory: &dyn InventorySource,
+    clock: &Clock,
+    event: &Json,
+) -> Result<Evaluation, EvalError> {
+    let checked = match check_event(snap, event)? {
+        Ok(checked) => checked,
+        Err(decision) => {
+            return Ok(Evaluation {
+                decision,
+                pending: None,
+            })
+        }
+    };
+    let Checked {
+        mut decision,
+        interaction,
+        route,
+        dedup,
+    } = checked;
+    let mut pending = None;
+    if let Some(input) = dedup {
+        let ch = input.channel;
         let (_, store) = &snap.stores[ch.name()];
         let req = CheckRequest {
             interaction: &interaction,
-            fingerprint,
-            event_id: event_id.as_deref(),
-            order,
+            fingerprint: input.fingerprint,
+            event_id: input.event_id.as_deref(),
+            order: input.order,
             now: clock(),
         };
         let out = store.check(req).await?;
@@ -188,9 +255,9 @@ pub(crate) async fn evaluate_on(
             channel: ch.name().to_string(),
             window_ms: ch.policy().window.as_millis() as u64,
             sliding: ch.policy().sliding,
-            fingerprint: crate::dedup::config::to_hex(&fingerprint),
+            fingerprint: crate::dedup::config::to_hex(&input.fingerprint),
             verdict: out.verdict,
-            order,
+            order: input.order,
             highest_sequence: out.highest,
         });
     }

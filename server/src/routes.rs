@@ -232,14 +232,19 @@ async fn decide_event(
     event: Value,
     received_at: Instant,
 ) -> Result<Accepted, ApiError> {
-    // Room for the first update is set aside before dedup records anything: a full queue is
-    // refused here, with nothing to undo, and a message once recorded always has room for its
-    // update, even if its sender hung up and its retry was meanwhile answered `suppressed`.
-    let reservation = state
-        .inner
-        .effects
-        .reserve()
-        .map_err(|e| unavailable(state, e))?;
+    // Room for the first update is set aside before dedup records anything: a message once
+    // recorded always has room for its update, even if its sender hung up and its retry was
+    // meanwhile answered `suppressed`. Without room, an event that would queue an update is
+    // refused (503) with nothing to undo; a bad event still gets its 4xx and one that needs no
+    // update its decision.
+    let reservation = match state.inner.effects.reserve() {
+        Ok(reservation) => Some(reservation),
+        Err(e) => match state.inner.engine.precheck(&event) {
+            Ok(true) => return Err(unavailable(state, e)),
+            Ok(false) => None,
+            Err(bad) => return Err(eval_error(state, bad)),
+        },
+    };
     let eval = state
         .inner
         .engine
@@ -262,8 +267,13 @@ async fn decide_event(
             ));
         }
         let effects = &state.inner.effects;
-        // Fails only for an event with two updates when no room is left for the second.
-        if let Err(e) = effects.enqueue(&id, updates, received_at, reservation) {
+        // Fails only for an event with two updates when no room is left for the second, or
+        // when the rules changed between the precheck and the decision.
+        let queued = match reservation {
+            Some(reservation) => effects.enqueue(&id, updates, received_at, reservation),
+            None => effects.try_enqueue(&id, updates, received_at),
+        };
+        if let Err(e) = queued {
             eval.rollback().await;
             return Err(unavailable(state, e));
         }

@@ -148,3 +148,38 @@ async fn a_sender_that_hangs_up_during_the_lookup_still_gets_its_updates_once() 
         "the first delivery's metadata went out: {calls:?}"
     );
 }
+
+#[tokio::test]
+async fn with_the_queue_full_bad_input_still_gets_a_4xx_and_unhandled_types_a_decision() {
+    let h = Harness::with(Options {
+        capacity: 1,
+        ..Options::default()
+    })
+    .await;
+    Mock::given(path_regex("^/api/v2/interactions/int-slow$"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(500)))
+        .with_priority(1)
+        .mount(&h.cxone)
+        .await;
+    let (status, _) = h.post(ROUTE, &message("int-slow", "c", "first", 1)).await;
+    assert_eq!(status, 200);
+    // The queue's one place is taken until the slow update is answered.
+    let no_id = serde_json::json!({"type": "conversations.messages.messageCreated",
+                                   "data": {"message": {"senderId": "c", "content": "x"}}});
+    let (status, body) = h.post(ROUTE, &no_id).await;
+    assert_eq!(status, 400, "{body}");
+    let unhandled = serde_json::json!({"type": "some.other.event", "data": {}});
+    let (status, body) = h.post(ROUTE, &unhandled).await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("ignored")),
+        "{body}"
+    );
+    let (status, body) = h.post(ROUTE, &message("int-next", "c", "second", 1)).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        h.state.engine().dedup_stats()[0].1.fingerprints,
+        1,
+        "only the first recorded"
+    );
+}
