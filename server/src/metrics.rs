@@ -195,7 +195,7 @@ impl Metrics {
             queue_depth: reg(
                 &mut r,
                 "effects_queue_depth",
-                "Side effects queued or in flight",
+                "Side effects queued or in flight, plus room reserved for events being decided",
                 Gauge::default(),
             ),
             decision_latency: reg(

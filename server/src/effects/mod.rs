@@ -153,7 +153,7 @@ impl Effects {
         self.inner.sink.is_dry_run()
     }
 
-    /// Updates queued or in flight.
+    /// Updates queued or in flight, plus the room reserved for events being decided.
     pub fn depth(&self) -> usize {
         self.inner.depth()
     }
