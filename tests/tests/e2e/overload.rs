@@ -8,8 +8,8 @@ use wiremock::{Mock, ResponseTemplate};
 
 const ROUTE: &str = "/webhook/cxone/events";
 
-#[tokio::test]
-async fn a_full_queue_answers_503_and_the_retry_is_processed() {
+/// A server whose queue has one place, taken (for 500 ms) by the update of a first event.
+async fn full_queue() -> Harness {
     let h = Harness::with(Options {
         capacity: 1,
         ..Options::default()
@@ -20,10 +20,14 @@ async fn a_full_queue_answers_503_and_the_retry_is_processed() {
         .with_priority(1)
         .mount(&h.cxone)
         .await;
-    assert_eq!(
-        h.post(ROUTE, &message("int-slow", "c", "first", 1)).await.0,
-        200
-    );
+    let (status, body) = h.post(ROUTE, &message("int-slow", "c", "first", 1)).await;
+    assert_eq!(status, 200, "{body}");
+    h
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_503_and_the_retry_is_processed() {
+    let h = full_queue().await;
     let event = message("int-next", "c", "second", 1);
     let response = h
         .http
@@ -151,19 +155,7 @@ async fn a_sender_that_hangs_up_during_the_lookup_still_gets_its_updates_once() 
 
 #[tokio::test]
 async fn with_the_queue_full_bad_input_still_gets_a_4xx_and_unhandled_types_a_decision() {
-    let h = Harness::with(Options {
-        capacity: 1,
-        ..Options::default()
-    })
-    .await;
-    Mock::given(path_regex("^/api/v2/interactions/int-slow$"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(500)))
-        .with_priority(1)
-        .mount(&h.cxone)
-        .await;
-    let (status, _) = h.post(ROUTE, &message("int-slow", "c", "first", 1)).await;
-    assert_eq!(status, 200);
-    // The queue's one place is taken until the slow update is answered.
+    let h = full_queue().await;
     let no_id = serde_json::json!({"type": "conversations.messages.messageCreated",
                                    "data": {"message": {"senderId": "c", "content": "x"}}});
     let (status, body) = h.post(ROUTE, &no_id).await;
