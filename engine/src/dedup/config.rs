@@ -129,17 +129,15 @@ impl Channel {
             match field(name)? {
                 None => hasher.update([0u8]),
                 Some(v) => {
-                    let normalized;
-                    let v: &str = match (&self.normalizer, name.as_str()) {
-                        (Some(n), "content") => {
-                            normalized = n.apply(&v);
-                            &normalized
-                        }
-                        _ => &v,
+                    let mut add = |v: &str| {
+                        hasher.update([1u8]);
+                        hasher.update((v.len() as u64).to_le_bytes());
+                        hasher.update(v.as_bytes());
                     };
-                    hasher.update([1u8]);
-                    hasher.update((v.len() as u64).to_le_bytes());
-                    hasher.update(v.as_bytes());
+                    match (&self.normalizer, name.as_str()) {
+                        (Some(n), "content") => n.with_applied(&v, add),
+                        _ => add(&v),
+                    }
                 }
             }
         }

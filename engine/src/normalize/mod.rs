@@ -8,6 +8,7 @@
 //! compiled steps dispatches to them.
 
 mod charset;
+mod fused;
 mod lowercase;
 mod regex_replace;
 mod spec_serde;
@@ -179,7 +180,12 @@ fn commute_lowercase_after_collapse(steps: &mut [Step]) {
 #[derive(Debug, Clone, Default)]
 pub struct Normalizer {
     steps: Vec<Step>,
+    /// The one-pass form, when the steps are only trim, lowercase and collapse_whitespace.
+    ascii: Option<fused::AsciiPlan>,
 }
+
+/// The longest ASCII text [`Normalizer::with_applied`] normalizes in a stack buffer.
+const STACK_TEXT: usize = 1024;
 
 impl Normalizer {
     /// Compiles a pipeline, collecting every step's error rather than stopping at the first.
@@ -204,7 +210,10 @@ impl Normalizer {
         }
         if errors.is_empty() {
             commute_lowercase_after_collapse(&mut compiled);
-            Ok(Self { steps: compiled })
+            Ok(Self {
+                ascii: fused::AsciiPlan::of(&compiled),
+                steps: compiled,
+            })
         } else {
             Err(errors)
         }
@@ -216,5 +225,33 @@ impl Normalizer {
         self.steps
             .iter()
             .fold(Cow::Borrowed(input), |text, step| step.apply(text))
+    }
+
+    /// Calls `f` with the text [`apply`](Self::apply) returns, built without a heap allocation
+    /// where possible: when the pipeline holds only `trim`, `lowercase` and
+    /// `collapse_whitespace` and the text is ASCII and at most 1 KiB, every step runs in one
+    /// pass into a buffer on the stack. Fingerprints take this path.
+    ///
+    /// ```
+    /// use cxrules_engine::normalize::{Normalizer, StepSpec};
+    ///
+    /// let steps: Vec<StepSpec> = serde_yaml::from_str("[trim, lowercase, collapse_whitespace]")?;
+    /// let normalizer = Normalizer::compile(&steps).expect("valid steps");
+    /// let len = normalizer.with_applied("  Hello \t World ", |text| {
+    ///     assert_eq!(text, "hello world");
+    ///     text.len()
+    /// });
+    /// assert_eq!(len, 11);
+    /// # Ok::<(), serde_yaml::Error>(())
+    /// ```
+    pub fn with_applied<R>(&self, input: &str, f: impl FnOnce(&str) -> R) -> R {
+        match self.ascii {
+            Some(plan) if input.len() <= STACK_TEXT && input.is_ascii() => {
+                let mut buffer = [0; STACK_TEXT];
+                let len = plan.run(input.as_bytes(), &mut buffer);
+                f(std::str::from_utf8(&buffer[..len]).expect("ASCII in, ASCII out"))
+            }
+            _ => f(&self.apply(input)),
+        }
     }
 }

@@ -146,3 +146,35 @@ proptest! {
         prop_assert_eq!(collapsed, super::whitespace::tests::reference(&text));
     }
 }
+
+/// Pipelines of trim, lowercase and collapse_whitespace in any order, sometimes with another step.
+fn fusable_or_not() -> impl Strategy<Value = Vec<StepSpec>> {
+    let simple = prop::sample::select(vec![
+        StepSpec::Trim,
+        StepSpec::Lowercase,
+        StepSpec::CollapseWhitespace,
+    ]);
+    prop_oneof![
+        4 => prop::collection::vec(simple, 0..5),
+        1 => prop::collection::vec(any_step(), 0..4),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// The one-pass path of `with_applied` gives exactly what the steps give one by one.
+    #[test]
+    fn with_applied_matches_apply(
+        steps in fusable_or_not(),
+        text in prop_oneof![
+            "[ a-zA-Z0-9.!\t\n\r\u{0B}\u{0C}\u{1C}]{0,90}",
+            messy_text(),
+            "[ aB]{1000,1100}",
+        ],
+    ) {
+        let normalizer = Normalizer::compile(&steps).unwrap();
+        let applied = normalizer.apply(&text);
+        prop_assert_eq!(normalizer.with_applied(&text, str::to_owned), applied);
+    }
+}

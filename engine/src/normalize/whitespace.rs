@@ -172,7 +172,7 @@ fn scan(text: &str, want: bool) -> Option<usize> {
 }
 
 /// ASCII part of Unicode White_Space; unlike `u8::is_ascii_whitespace` it includes vertical tab.
-fn is_ascii_white_space(byte: u8) -> bool {
+pub(super) fn is_ascii_white_space(byte: u8) -> bool {
     (byte == b' ') | is_ascii_break(byte)
 }
 
