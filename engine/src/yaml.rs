@@ -84,6 +84,15 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, SyntaxError> {
     })
 }
 
+/// Writes `value` as YAML text.
+pub fn to_string<T: serde::Serialize>(value: &T) -> Result<String, SyntaxError> {
+    serde_yaml::to_string(value).map_err(|e| SyntaxError {
+        message: e.to_string(),
+        line: None,
+        column: None,
+    })
+}
+
 /// The parser appends "at line X column Y"; diagnostics print the location themselves.
 fn strip_location(message: &str) -> String {
     match message.find(" at line ") {

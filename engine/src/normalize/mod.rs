@@ -172,10 +172,10 @@ fn commute_lowercase_after_collapse(steps: &mut [Step]) {
 /// ```
 /// use cxrules_engine::normalize::{Normalizer, StepSpec};
 ///
-/// let steps: Vec<StepSpec> = serde_yaml::from_str("[trim, lowercase, collapse_whitespace]")?;
+/// let steps: Vec<StepSpec> = cxrules_engine::yaml::from_str("[trim, lowercase, collapse_whitespace]")?;
 /// let normalizer = Normalizer::compile(&steps).expect("valid steps");
 /// assert_eq!(normalizer.apply("  Hello   World \n"), "hello world");
-/// # Ok::<(), serde_yaml::Error>(())
+/// # Ok::<(), cxrules_engine::yaml::SyntaxError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Normalizer {
@@ -194,10 +194,10 @@ impl Normalizer {
     /// use cxrules_engine::normalize::{Normalizer, StepSpec};
     ///
     /// let steps: Vec<StepSpec> =
-    ///     serde_yaml::from_str("[trim, {regex_replace: {pattern: '(oops'}}, {strip: []}]")?;
+    ///     cxrules_engine::yaml::from_str("[trim, {regex_replace: {pattern: '(oops'}}, {strip: []}]")?;
     /// let errors = Normalizer::compile(&steps).unwrap_err();
     /// assert_eq!(errors.iter().map(|e| e.index).collect::<Vec<_>>(), [1, 2]);
-    /// # Ok::<(), serde_yaml::Error>(())
+    /// # Ok::<(), cxrules_engine::yaml::SyntaxError>(())
     /// ```
     pub fn compile(steps: &[StepSpec]) -> Result<Self, Vec<StepError>> {
         let mut compiled = Vec::with_capacity(steps.len());
@@ -235,14 +235,14 @@ impl Normalizer {
     /// ```
     /// use cxrules_engine::normalize::{Normalizer, StepSpec};
     ///
-    /// let steps: Vec<StepSpec> = serde_yaml::from_str("[trim, lowercase, collapse_whitespace]")?;
+    /// let steps: Vec<StepSpec> = cxrules_engine::yaml::from_str("[trim, lowercase, collapse_whitespace]")?;
     /// let normalizer = Normalizer::compile(&steps).expect("valid steps");
     /// let len = normalizer.with_applied("  Hello \t World ", |text| {
     ///     assert_eq!(text, "hello world");
     ///     text.len()
     /// });
     /// assert_eq!(len, 11);
-    /// # Ok::<(), serde_yaml::Error>(())
+    /// # Ok::<(), cxrules_engine::yaml::SyntaxError>(())
     /// ```
     pub fn with_applied<R>(&self, input: &str, f: impl FnOnce(&str) -> R) -> R {
         match self.ascii {

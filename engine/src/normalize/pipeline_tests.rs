@@ -40,13 +40,13 @@ fn example_steps() -> Vec<StepSpec> {
 }
 
 fn pipeline(yaml: &str) -> Normalizer {
-    let steps: Vec<StepSpec> = serde_yaml::from_str(yaml).unwrap();
+    let steps: Vec<StepSpec> = crate::yaml::from_str(yaml).unwrap();
     Normalizer::compile(&steps).unwrap()
 }
 
 #[test]
 fn parses_the_documented_yaml() {
-    let file: BTreeMap<String, Pipelines> = serde_yaml::from_str(EXAMPLE).unwrap();
+    let file: BTreeMap<String, Pipelines> = crate::yaml::from_str(EXAMPLE).unwrap();
     let expected = Pipelines::from([("chat_text".to_owned(), example_steps())]);
     assert_eq!(file["normalizers"], expected);
 }
@@ -61,14 +61,14 @@ fn documented_pipeline_normalizes_chat_text() {
 #[test]
 fn regex_replace_settings_are_optional_and_checked() {
     let steps: Vec<StepSpec> =
-        serde_yaml::from_str("- regex_replace: { pattern: 'a', size_limit: 4096 }").unwrap();
+        crate::yaml::from_str("- regex_replace: { pattern: 'a', size_limit: 4096 }").unwrap();
     let expected = RegexReplaceSpec {
         pattern: "a".to_owned(),
         replacement: String::new(),
         size_limit: Some(4096),
     };
     assert_eq!(steps, [StepSpec::RegexReplace(expected)]);
-    let typo = serde_yaml::from_str::<Vec<StepSpec>>("- regex_replace: { pattern: a, replace: b }");
+    let typo = crate::yaml::from_str::<Vec<StepSpec>>("- regex_replace: { pattern: a, replace: b }");
     assert!(typo
         .unwrap_err()
         .to_string()
@@ -84,7 +84,7 @@ fn unknown_steps_and_values_are_rejected() {
         "- trim: true",
     ] {
         assert!(
-            serde_yaml::from_str::<Vec<StepSpec>>(yaml).is_err(),
+            crate::yaml::from_str::<Vec<StepSpec>>(yaml).is_err(),
             "{yaml}"
         );
     }
@@ -101,7 +101,7 @@ fn json_round_trip_keeps_every_step() {
 fn schema_accepts_the_example_and_rejects_mistakes() {
     let schema = serde_json::to_value(schemars::schema_for!(Pipelines)).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let file: BTreeMap<String, serde_json::Value> = serde_yaml::from_str(EXAMPLE).unwrap();
+    let file: BTreeMap<String, serde_json::Value> = crate::yaml::from_str(EXAMPLE).unwrap();
     assert!(validator.is_valid(&file["normalizers"]));
     // What the hand-written Serialize emits must be what the schema describes.
     let written = serde_json::json!({ "p": example_steps() });
@@ -190,7 +190,7 @@ fn unchanged_text_stays_borrowed_through_the_chain() {
 
 #[test]
 fn collects_every_step_error() {
-    let steps: Vec<StepSpec> = serde_yaml::from_str(
+    let steps: Vec<StepSpec> = crate::yaml::from_str(
         r"
         - trim
         - regex_replace: { pattern: '(unclosed' }

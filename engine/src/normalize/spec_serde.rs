@@ -171,7 +171,7 @@ mod tests {
     use crate::normalize::{CharClass, UnicodeForm};
 
     fn parse(yaml: &str) -> Result<StepSpec, String> {
-        serde_yaml::from_str(yaml).map_err(|error| error.to_string())
+        crate::yaml::from_str(yaml).map_err(|error| error.to_string())
     }
 
     #[test]
@@ -226,11 +226,11 @@ mod tests {
             StepSpec::UnicodeNormalize(UnicodeForm::Nfc),
             StepSpec::Strip(vec![CharClass::Emoji, CharClass::Symbols]),
         ];
-        let yaml = serde_yaml::to_string(&steps).unwrap();
+        let yaml = crate::yaml::to_string(&steps).unwrap();
         assert_eq!(
             yaml,
             "- collapse_whitespace\n- unicode_normalize: nfc\n- strip:\n  - emoji\n  - symbols\n"
         );
-        assert_eq!(serde_yaml::from_str::<Vec<StepSpec>>(&yaml).unwrap(), steps);
+        assert_eq!(crate::yaml::from_str::<Vec<StepSpec>>(&yaml).unwrap(), steps);
     }
 }

@@ -28,7 +28,7 @@ fn per_call(mut call: impl FnMut()) -> Duration {
 }
 
 fn compile(yaml: &str) -> Normalizer {
-    Normalizer::compile(&serde_yaml::from_str::<Vec<StepSpec>>(yaml).unwrap()).unwrap()
+    Normalizer::compile(&crate::yaml::from_str::<Vec<StepSpec>>(yaml).unwrap()).unwrap()
 }
 
 /// Two chat lines with a double space, a capital, a line break and a trailing newline.

@@ -107,8 +107,8 @@ mod tests {
 
     #[test]
     fn parses_lowercase_names() {
-        let form: UnicodeForm = serde_yaml::from_str("nfkd").unwrap();
+        let form: UnicodeForm = crate::yaml::from_str("nfkd").unwrap();
         assert_eq!(form, Nfkd);
-        assert!(serde_yaml::from_str::<UnicodeForm>("NFKC").is_err());
+        assert!(crate::yaml::from_str::<UnicodeForm>("NFKC").is_err());
     }
 }

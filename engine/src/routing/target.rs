@@ -149,28 +149,28 @@ mod tests {
 
     #[test]
     fn target_reads_seed_and_dfo_shapes() {
-        let seed: TargetSpec = serde_yaml::from_str("skills: [skill-premium-support-id]").unwrap();
+        let seed: TargetSpec = crate::yaml::from_str("skills: [skill-premium-support-id]").unwrap();
         assert_eq!(seed.skills, ["skill-premium-support-id"]);
         assert!(seed.queues.is_empty() && seed.skill_id.is_none());
-        let dfo: TargetSpec = serde_yaml::from_str("skill_id: 4512").unwrap();
+        let dfo: TargetSpec = crate::yaml::from_str("skill_id: 4512").unwrap();
         assert_eq!(dfo.skill_id, Some(4512));
         assert!(!dfo.is_empty());
-        assert!(serde_yaml::from_str::<TargetSpec>("{}").unwrap().is_empty());
+        assert!(crate::yaml::from_str::<TargetSpec>("{}").unwrap().is_empty());
     }
 
     #[test]
     fn target_rejects_unknown_keys() {
-        let err = serde_yaml::from_str::<TargetSpec>("skill: [a]").unwrap_err();
+        let err = crate::yaml::from_str::<TargetSpec>("skill: [a]").unwrap_err();
         assert!(err.to_string().contains("unknown field `skill`"), "{err}");
-        assert!(serde_yaml::from_str::<TargetSpec>("skill_id: -1").is_err());
+        assert!(crate::yaml::from_str::<TargetSpec>("skill_id: -1").is_err());
     }
 
     #[test]
     fn breaker_defaults() {
-        let spec: BreakerSpec = serde_yaml::from_str("{}").unwrap();
+        let spec: BreakerSpec = crate::yaml::from_str("{}").unwrap();
         assert_eq!(spec, BreakerSpec::default());
         assert_eq!((spec.failures, spec.open_for.as_str()), (5, "30s"));
-        let spec: BreakerSpec = serde_yaml::from_str("failures: 2\nopen_for: 1m").unwrap();
+        let spec: BreakerSpec = crate::yaml::from_str("failures: 2\nopen_for: 1m").unwrap();
         assert_eq!((spec.failures, spec.open_for.as_str()), (2, "1m"));
     }
 
