@@ -48,6 +48,78 @@
 //! assert_eq!(resent.outcome, Outcome::Suppressed);
 //! # });
 //! ```
+//!
+//! # Routing, and rolling back what could not be acted on
+//!
+//! The service brings its own inventory client (or uses the HTTP one the rules describe), reads
+//! the routing target from the decision, and commits only once its side effects are safely
+//! queued. A rolled-back message is not remembered, so the sender's retry is processed again.
+//!
+//! ```
+//! # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! # rt.block_on(async {
+//! use std::sync::Arc;
+//!
+//! use cxrules_engine::dedup::store::BoxFuture;
+//! use cxrules_engine::routing::source::{InventorySource, LookupError, LookupRequest};
+//! use cxrules_engine::{Engine, Outcome};
+//!
+//! /// The embedding service's own inventory.
+//! struct Warehouse;
+//!
+//! impl InventorySource for Warehouse {
+//!     fn lookup<'a>(
+//!         &'a self,
+//!         req: &'a LookupRequest<'a>,
+//!     ) -> BoxFuture<'a, Result<String, LookupError>> {
+//!         let status = if req.sku.ends_with("-7") { "in_stock" } else { "out_of_stock" };
+//!         Box::pin(async move { Ok(status.to_owned()) })
+//!     }
+//! }
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! std::fs::write(dir.path().join("orders.yaml"), r#"
+//! version: 1
+//! events:
+//!   order_message:
+//!     type: order.message
+//!     fields: { interaction_id: /id, sender: /from, content: /text }
+//!     dedup: true
+//!     route: stock
+//! dedup:
+//!   default: { window: 45s }
+//! routing:
+//!   stock:
+//!     sku: { template: "SKU-{interaction_id}" }
+//!     inventory: { url: "https://inventory.example/products/{sku}", timeout: 2s }
+//!     statuses:
+//!       in_stock: { skills: [premium] }
+//!     unknown: { queues: [general] }
+//!     fallback: { queues: [general] }
+//! "#).unwrap();
+//!
+//! let engine = Engine::builder(dir.path())
+//!     .inventory(Arc::new(Warehouse))
+//!     .build()
+//!     .unwrap();
+//! let event = serde_json::json!({"type": "order.message", "id": "int-7", "from": "c-1",
+//!                                "text": "Where is my order?"});
+//!
+//! let evaluation = engine.evaluate(&event).await.unwrap();
+//! let routing = evaluation.decision.routing.clone().expect("a routed event");
+//! assert_eq!((routing.sku.as_str(), routing.status.as_deref()), ("SKU-int-7", Some("in_stock")));
+//! assert_eq!(routing.skills, ["premium"]);
+//!
+//! // Say the service's queue was full: it answers 503 and forgets the message.
+//! evaluation.rollback().await;
+//! // The sender retries: processed (not a duplicate), and committed this time.
+//! let retry = engine.evaluate(&event).await.unwrap().commit();
+//! assert_eq!(retry.outcome, Outcome::Processed);
+//! // A third delivery is a duplicate.
+//! let again = engine.evaluate(&event).await.unwrap().commit();
+//! assert_eq!(again.outcome, Outcome::Suppressed);
+//! # });
+//! ```
 
 pub mod compile;
 pub mod decision;
