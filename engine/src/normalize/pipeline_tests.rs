@@ -68,7 +68,8 @@ fn regex_replace_settings_are_optional_and_checked() {
         size_limit: Some(4096),
     };
     assert_eq!(steps, [StepSpec::RegexReplace(expected)]);
-    let typo = crate::yaml::from_str::<Vec<StepSpec>>("- regex_replace: { pattern: a, replace: b }");
+    let typo =
+        crate::yaml::from_str::<Vec<StepSpec>>("- regex_replace: { pattern: a, replace: b }");
     assert!(typo
         .unwrap_err()
         .to_string()

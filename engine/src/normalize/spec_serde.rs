@@ -231,6 +231,9 @@ mod tests {
             yaml,
             "- collapse_whitespace\n- unicode_normalize: nfc\n- strip:\n  - emoji\n  - symbols\n"
         );
-        assert_eq!(crate::yaml::from_str::<Vec<StepSpec>>(&yaml).unwrap(), steps);
+        assert_eq!(
+            crate::yaml::from_str::<Vec<StepSpec>>(&yaml).unwrap(),
+            steps
+        );
     }
 }

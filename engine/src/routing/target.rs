@@ -155,7 +155,9 @@ mod tests {
         let dfo: TargetSpec = crate::yaml::from_str("skill_id: 4512").unwrap();
         assert_eq!(dfo.skill_id, Some(4512));
         assert!(!dfo.is_empty());
-        assert!(crate::yaml::from_str::<TargetSpec>("{}").unwrap().is_empty());
+        assert!(crate::yaml::from_str::<TargetSpec>("{}")
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
