@@ -32,7 +32,7 @@ pub struct RegexReplaceSpec {
     /// Memory budget in bytes for the compiled pattern. Leave it out (1 MiB) unless the rule
     /// is rejected as too large; at most 10485760 (10 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = MAX_SIZE_LIMIT))]
+    #[schemars(range(min = 1, max = MAX_SIZE_LIMIT), extend("default" = 1_048_576))]
     pub size_limit: Option<usize>,
 }
 
