@@ -51,6 +51,7 @@ async fn main() {
         settings,
         profile.auth.clone(),
         RetryPolicy::default(),
+        None,
         Metrics::new(),
         Arc::new(OutboundHealth::default()),
     )

@@ -86,6 +86,7 @@ impl AppState {
                 settings.clone(),
                 config.profile.auth.clone(),
                 config.retry.clone(),
+                config.effects.rate_limit,
                 metrics.clone(),
                 health.clone(),
             )?),

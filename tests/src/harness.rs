@@ -41,6 +41,8 @@ pub struct Options {
     pub unready_after_failed_reloads: Option<u32>,
     /// Speak HTTP/2 (h2c) to the mock CXone without negotiating it.
     pub http2_prior_knowledge: bool,
+    /// Client-side rate limit on CXone calls (`None`: unlimited).
+    pub rate_limit: Option<std::num::NonZeroU32>,
 }
 
 impl Default for Options {
@@ -63,6 +65,7 @@ impl Default for Options {
             admin_token: None,
             unready_after_failed_reloads: None,
             http2_prior_knowledge: false,
+            rate_limit: None,
         }
     }
 }
@@ -154,7 +157,7 @@ impl Harness {
             effects: EffectsConfig {
                 capacity: opts.capacity,
                 coalesce_window: opts.coalesce,
-                rate_limit: None,
+                rate_limit: opts.rate_limit,
                 max_in_flight: 16,
             },
             drain_timeout: Duration::from_secs(5),

@@ -11,6 +11,7 @@ use tokio::sync::Mutex;
 
 use super::auth::{AuthError, Token, TokenSource};
 use super::health::OutboundHealth;
+use super::pacing::Pacing;
 use super::profile::{AuthFlow, PreparedCall};
 use super::retry::{parse_retry_after, RetryPolicy};
 use super::CxoneSettings;
@@ -89,6 +90,8 @@ pub struct CxoneClient {
     /// The API base last used, parsed, so a call parses only its own path.
     parsed_base: std::sync::Mutex<Option<(String, Url)>>,
     policy: RetryPolicy,
+    /// Rate limit and 429 pauses, applied to every API attempt.
+    pacing: Pacing,
     metrics: Metrics,
     health: Arc<OutboundHealth>,
 }
@@ -113,11 +116,13 @@ fn tenant_from_id_token(id_token: &str) -> Option<String> {
 }
 
 impl CxoneClient {
-    /// A client for one profile's auth flow.
+    /// A client for one profile's auth flow. `rate_limit` caps API attempts per second,
+    /// retries included (`None`: no cap); a 429 holds back every call for the delay it asks.
     pub fn new(
         settings: CxoneSettings,
         flow: AuthFlow,
         policy: RetryPolicy,
+        rate_limit: Option<std::num::NonZeroU32>,
         metrics: Metrics,
         health: Arc<OutboundHealth>,
     ) -> Result<Self, reqwest::Error> {
@@ -142,6 +147,7 @@ impl CxoneClient {
             api,
             parsed_base: std::sync::Mutex::new(None),
             policy,
+            pacing: Pacing::new(rate_limit),
             metrics,
             health,
         })
@@ -223,6 +229,7 @@ impl CxoneClient {
             }
             Err(e) => return Step::Fatal(e),
         };
+        self.pacing.ready().await;
         let sent = self
             .http
             .request(call.method.clone(), url)
@@ -267,6 +274,8 @@ impl CxoneClient {
             401 => Step::Unauthorized(token),
             429 => {
                 let delay = self.policy.after_429(retry_after, attempt);
+                // The tenant is over its limit: every call waits, not only this one.
+                self.pacing.pause(delay);
                 Step::Retry {
                     label: "rate_limited",
                     why,

@@ -3,6 +3,7 @@
 mod auth;
 mod client;
 mod health;
+mod pacing;
 mod path;
 mod profile;
 mod retry;
@@ -16,6 +17,7 @@ use crate::secret::Secret;
 pub use auth::{AuthError, Token, TokenSource};
 pub use client::{CxoneClient, Delivered, SendError};
 pub use health::{HealthSnapshot, OutboundHealth, Problem};
+pub use pacing::Pacing;
 pub use path::{check_id, encode_segment, IdError, MAX_ID_LEN};
 pub use profile::{
     AuthFlow, CallTemplate, PrepareError, PreparedCall, Profile, ProfileError, ProfileName,

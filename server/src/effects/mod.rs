@@ -29,7 +29,9 @@ pub struct EffectsConfig {
     pub capacity: usize,
     /// Metadata updates of one interaction closer together than this become one call.
     pub coalesce_window: Duration,
-    /// Most calls per second to CXone (none: unlimited). Not applied in dry-run.
+    /// Most calls per second to CXone (none: unlimited). Not applied in dry-run. The CXone
+    /// client applies it to every attempt, retries included; the queue applies it per delivery
+    /// only for a sink that does not pace itself.
     pub rate_limit: Option<NonZeroU32>,
     /// Most calls in flight at once.
     pub max_in_flight: usize,
@@ -128,7 +130,7 @@ impl Effects {
         sink: Arc<dyn Sink>,
         metrics: Metrics,
     ) -> Self {
-        let limiter = match (config.rate_limit, sink.is_dry_run()) {
+        let limiter = match (config.rate_limit, sink.is_dry_run() || sink.paces_itself()) {
             (Some(rate), false) => Some(RateLimiter::direct(Quota::per_second(rate))),
             _ => None,
         };

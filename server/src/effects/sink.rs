@@ -18,6 +18,12 @@ pub trait Sink: Send + Sync + 'static {
     fn is_dry_run(&self) -> bool {
         false
     }
+
+    /// True when the sink applies the rate limit itself, to each attempt it makes; otherwise the
+    /// queue applies it once per delivery.
+    fn paces_itself(&self) -> bool {
+        false
+    }
 }
 
 impl Sink for CxoneClient {
@@ -26,6 +32,10 @@ impl Sink for CxoneClient {
         call: &'a PreparedCall,
     ) -> BoxFuture<'a, Result<Delivered, SendError>> {
         Box::pin(self.send(call))
+    }
+
+    fn paces_itself(&self) -> bool {
+        true
     }
 }
 

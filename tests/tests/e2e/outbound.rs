@@ -90,6 +90,78 @@ async fn a_429_waits_for_retry_after() {
 }
 
 #[tokio::test]
+async fn retries_count_against_the_rate_limit() {
+    let h = Harness::with(Options {
+        rate_limit: std::num::NonZeroU32::new(2),
+        ..Options::default()
+    })
+    .await;
+    // Three failures, then success: four attempts, whose backoffs alone (at most 20, 40 and
+    // 80 ms) would fit in well under half a second.
+    api_answers(&h, ResponseTemplate::new(503), Some(3)).await;
+    let started = Instant::now();
+    assert_eq!(
+        h.post(ROUTE, &message("int-paced", "c", "hi", 1)).await.0,
+        200
+    );
+    h.settle().await;
+    assert_eq!(h.api_calls().await.len(), 4);
+    // Two attempts per second with a burst of two: the third and fourth wait 0.5 s each.
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "four attempts in {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_429_holds_back_the_other_interactions_too() {
+    let h = Harness::start().await;
+    Mock::given(method("PATCH"))
+        .and(path("/api/v2/interactions/int-first"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&h.cxone)
+        .await;
+    assert_eq!(
+        h.post(ROUTE, &message("int-first", "c", "hi", 1)).await.0,
+        200
+    );
+    let calls_to = |calls: &[(String, String, serde_json::Value)], id: &str| {
+        calls.iter().filter(|(_, p, _)| p.ends_with(id)).count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while calls_to(&h.api_calls().await, "int-first") == 0 {
+        assert!(Instant::now() < deadline, "no first call");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let answered_429 = Instant::now();
+    assert_eq!(
+        h.post(ROUTE, &message("int-second", "c", "hi", 1)).await.0,
+        200
+    );
+    while calls_to(&h.api_calls().await, "int-second") == 0 {
+        assert!(Instant::now() < deadline, "no second call");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let waited = answered_429.elapsed();
+    assert!(
+        waited >= Duration::from_millis(850),
+        "another interaction's call went {waited:?} after the 429"
+    );
+    h.settle().await;
+    let calls = h.api_calls().await;
+    assert_eq!(
+        (
+            calls_to(&calls, "int-first"),
+            calls_to(&calls, "int-second")
+        ),
+        (2, 1)
+    );
+}
+
+#[tokio::test]
 async fn server_errors_are_retried_a_bounded_number_of_times() {
     let h = Harness::start().await;
     api_answers(&h, ResponseTemplate::new(503), Some(2)).await;
