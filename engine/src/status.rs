@@ -86,6 +86,19 @@ pub struct ReloadStatus {
     pub consecutive_failures: u32,
     /// Recent attempts, newest last.
     pub history: Vec<ReloadRecord>,
+    /// Every attempt since start, by how it ended (the history keeps only the recent ones).
+    pub totals: ReloadTotals,
+}
+
+/// Reload attempts since start, by result: counters that only grow, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReloadTotals {
+    /// New rules put in force.
+    pub loaded: u64,
+    /// The files had not changed (same content hash): nothing to do.
+    pub unchanged: u64,
+    /// The files did not load; the rules in force stayed.
+    pub failed: u64,
 }
 
 const HISTORY: usize = 20;
@@ -114,6 +127,7 @@ impl StatusBook {
                 stale: false,
                 consecutive_failures: 0,
                 history: Vec::new(),
+                totals: ReloadTotals::default(),
             },
             history: VecDeque::new(),
         };
@@ -139,10 +153,20 @@ impl StatusBook {
         let now = rfc3339(SystemTime::now());
         self.in_force(rules);
         self.status.last_attempt = Some(now.clone());
+        let totals = &mut self.status.totals;
         let (word, error) = match result {
-            Ok(ReloadReport::Loaded { .. }) => ("loaded", None),
-            Ok(ReloadReport::Unchanged { .. }) => ("unchanged", None),
-            Err(e) => ("failed", Some(e.to_string())),
+            Ok(ReloadReport::Loaded { .. }) => {
+                totals.loaded += 1;
+                ("loaded", None)
+            }
+            Ok(ReloadReport::Unchanged { .. }) => {
+                totals.unchanged += 1;
+                ("unchanged", None)
+            }
+            Err(e) => {
+                totals.failed += 1;
+                ("failed", Some(e.to_string()))
+            }
         };
         match (&error, result) {
             (Some(text), Err(e)) => {

@@ -305,12 +305,17 @@ impl Metrics {
         self.inner.token_refreshes.get_or_create(&labels).inc();
     }
 
-    /// Counts one rules reload (`ok`, `error`, `unchanged`).
+    /// Counts one rules reload (`loaded`, `unchanged` or `failed`).
     pub fn reload(&self, result: &str) {
+        self.reloads(result, 1);
+    }
+
+    /// Counts `n` reload attempts with one result (creating the series even for 0).
+    pub fn reloads(&self, result: &str, n: u64) {
         let labels = ResultLabels {
             result: result.into(),
         };
-        self.inner.reloads.get_or_create(&labels).inc();
+        self.inner.reloads.get_or_create(&labels).inc_by(n);
     }
 
     /// Counts one batch pushed to `METRICS_ENDPOINT` (`ok`, `error`, `dropped`).

@@ -50,22 +50,26 @@ pub struct RulesStatus {
     pub outbound: HealthSnapshot,
 }
 
-/// Counts reload attempts newer than the last one seen, so `cxrules_rules_reloads_total`
-/// follows the engine's own record.
+/// Adds the reload attempts made since the last look to `cxrules_rules_reloads_total`, from the
+/// engine's running totals (so none is missed however rarely the metrics are read).
 fn count_reloads(state: &AppState, status: &ReloadStatus) {
     let mut seen = state
         .inner
         .reloads_seen
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    for record in &status.history {
-        if seen.as_ref().is_none_or(|last| record.at > *last) {
-            state.inner.metrics.reload(&record.result);
-        }
+    let now = status.totals;
+    for (result, total, before) in [
+        ("loaded", now.loaded, seen.loaded),
+        ("unchanged", now.unchanged, seen.unchanged),
+        ("failed", now.failed, seen.failed),
+    ] {
+        state
+            .inner
+            .metrics
+            .reloads(result, total.saturating_sub(before));
     }
-    if let Some(last) = status.history.last() {
-        *seen = Some(last.at.clone());
-    }
+    *seen = now;
 }
 
 fn host(state: &AppState) -> HostStatus {

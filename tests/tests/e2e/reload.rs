@@ -81,9 +81,33 @@ async fn edits_go_live_and_a_broken_edit_keeps_the_old_rules() {
     );
     let metrics = h.metrics_text().await;
     assert!(
-        metrics.contains("cxrules_rules_reloads_total{result=\"failed\"}"),
+        !metrics.contains("cxrules_rules_reloads_total{result=\"failed\"} 0\n"),
+        "the failed reload is counted: {metrics}"
+    );
+}
+
+#[tokio::test]
+async fn every_reload_is_counted_however_rarely_metrics_are_read() {
+    let h = Harness::start().await;
+    let engine = h.state.engine().clone();
+    // More attempts between two reads than the status page's history keeps (20); a reload
+    // asked for directly loads the files even when they have not changed.
+    for _ in 0..25 {
+        engine.reload().expect("the rules still load");
+    }
+    let metrics = h.metrics_text().await;
+    assert!(
+        metrics.contains("cxrules_rules_reloads_total{result=\"loaded\"} 25\n"),
         "{metrics}"
     );
+    engine.reload().expect("the rules still load");
+    let (_, status) = h.get_json("/rules/status").await;
+    assert_eq!(status["totals"]["loaded"], 26, "{status}");
+    assert_eq!(status["history"].as_array().map(Vec::len), Some(20));
+    assert!(h
+        .metrics_text()
+        .await
+        .contains("cxrules_rules_reloads_total{result=\"loaded\"} 26\n"));
 }
 
 async fn post_reload(h: &Harness, token: Option<&str>) -> (u16, Value) {
