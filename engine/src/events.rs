@@ -418,6 +418,9 @@ pub(crate) fn check_id(field: &str, value: &str) -> Result<(), EvalError> {
         Some(format!("longer than {MAX_ID_LEN} bytes"))
     } else if value.chars().any(char::is_control) {
         Some("contains control characters (such as CR or LF)".to_string())
+    } else if field == "interaction_id" && (value == "." || value == "..") {
+        // Goes into URL paths, where a dot segment is a step even when percent-encoded.
+        Some(format!("`{value}` is a relative path step, not an id"))
     } else {
         None
     };

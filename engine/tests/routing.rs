@@ -228,6 +228,20 @@ async fn hostile_ids_stay_inside_one_path_segment() {
         err.is_client_error() && err.to_string().contains("control characters"),
         "{err}"
     );
+    let looked_up = server.received_requests().await.unwrap().len();
+    for step in [".", ".."] {
+        let dot = json!({"event_type": "routing.interaction.created", "data": {"interactionId": step, "mediaType": "voice"}});
+        let err = engine.evaluate(&dot).await.unwrap_err();
+        assert!(
+            err.is_client_error() && err.to_string().contains("relative path step"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        looked_up,
+        "a refused id is never looked up"
+    );
 }
 
 #[tokio::test]

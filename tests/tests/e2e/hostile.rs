@@ -1,6 +1,6 @@
 //! Hostile input: every answer is a 4xx or a harmless 2xx, and no request leaves the API paths.
 
-use cxrules_tests::{message, Harness, Options};
+use cxrules_tests::{message, routing_event, Harness, Options};
 use percent_decode::decode;
 
 const ROUTE: &str = "/webhook/cxone/events";
@@ -103,43 +103,85 @@ async fn wrong_content_types_and_huge_bodies_are_refused() {
 #[tokio::test]
 async fn hostile_ids_never_leave_the_api_path() {
     let h = Harness::start().await;
-    let ids = [
-        "../../admin",
-        "a?b=c",
-        "a#b",
-        "x%2F..",
-        "..",
-        ".",
-        "a/b",
-        "é/ü ✓",
-        "a\r\nHost: evil",
-        "a\u{0}b",
-        "%2e%2e",
-        "\\..\\",
-        "a b",
-        &"x".repeat(300),
+    let long = "x".repeat(300);
+    // Ids that can be carried safely are accepted and encoded into one path segment; ids with
+    // control characters, dot segments or over the length limit are refused at ingest.
+    let ids: &[(&str, u16)] = &[
+        ("../../admin", 200),
+        ("a?b=c", 200),
+        ("a#b", 200),
+        ("x%2F..", 200),
+        ("a/b", 200),
+        ("é/ü ✓", 200),
+        ("%2e%2e", 200),
+        ("\\..\\", 200),
+        ("a b", 200),
+        ("..", 400),
+        (".", 400),
+        ("a\r\nHost: evil", 400),
+        ("a\nb", 400),
+        ("a\u{0}b", 400),
+        ("a\u{7f}b", 400),
+        (&long, 400),
     ];
-    for (n, id) in ids.iter().enumerate() {
+    for (n, &(id, expected)) in ids.iter().enumerate() {
         let (status, body) = h.post(ROUTE, &message(id, "c", &format!("m{n}"), 1)).await;
-        assert!(status == 200 || status == 400, "{id:?}: {status} {body}");
+        assert_eq!(status, expected, "dedup {id:?}: {body}");
+        if expected == 400 {
+            assert!(body["error"].as_str().is_some(), "{body}");
+        }
+        let (status, body) = h
+            .post("/webhook/routing-events", &routing_event(id, "chat"))
+            .await;
+        assert_eq!(status, expected, "routing {id:?}: {body}");
     }
+    // A hostile media type ends up inside the SKU, and so inside the inventory URL.
+    let (status, body) = h
+        .post(
+            "/webhook/routing-events",
+            &routing_event("int-media", "../x?y#z"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     h.settle().await;
+
+    let accepted: Vec<&str> = ids
+        .iter()
+        .filter(|(_, expected)| *expected == 200)
+        .map(|(id, _)| *id)
+        .chain(["int-media"])
+        .collect();
+    let mut api_calls = 0;
     for request in h.cxone_requests().await {
         let path = request.url.path();
         if path == "/oauth2/token" {
             continue;
         }
+        api_calls += 1;
         assert!(request.url.query().is_none(), "{}", request.url);
         let segment = path
             .strip_prefix("/api/v2/interactions/")
-            .unwrap_or_else(|| panic!("left the api path: {path}"));
+            .or_else(|| path.strip_prefix("/api/v2/routing/interactions/"))
+            .unwrap_or_else(|| panic!("left the api paths: {path}"));
         assert!(!segment.contains('/'), "more than one segment: {path}");
         let sent = decode(segment);
         assert!(
-            ids.contains(&sent.as_str()),
-            "{path} decodes to {sent:?}, not an id that was sent"
+            accepted.contains(&sent.as_str()),
+            "{path} decodes to {sent:?}, not an accepted id"
         );
-        assert!(sent != "." && sent != "..");
+    }
+    // One metadata update per accepted message, one routing update per accepted routing event.
+    assert_eq!(api_calls, 2 * (accepted.len() - 1) + 1);
+    let lookups = h.inventory.received_requests().await.unwrap_or_default();
+    assert_eq!(lookups.len(), accepted.len(), "one lookup per routed event");
+    for request in lookups {
+        let path = request.url.path();
+        assert!(request.url.query().is_none(), "{}", request.url);
+        let segment = path
+            .strip_prefix("/products/")
+            .unwrap_or_else(|| panic!("left the inventory path: {path}"));
+        assert!(!segment.contains('/'), "more than one segment: {path}");
+        assert!(decode(segment).starts_with("SKU-"), "{path}");
     }
     let (status, _) = h.post(ROUTE, &message("ok-id", "c", "fine", 1)).await;
     assert_eq!(status, 200, "the server still works");
