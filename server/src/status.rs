@@ -110,10 +110,11 @@ pub async fn rules_status(State(state): State<AppState>) -> Json<RulesStatus> {
     Json(rules_status_of(&state))
 }
 
-/// `GET /healthz`: the process is alive; outbound permission problems are shown, not fatal.
+/// `GET /healthz`: the process is alive; outbound permission problems are shown, not fatal:
+/// `degraded` while an endpoint's latest answer is a 403, `ok` again after its next success.
 pub async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     let outbound = state.inner.health.snapshot();
-    let status = if outbound.forbidden > 0 {
+    let status = if !outbound.forbidden_now.is_empty() {
         "degraded"
     } else {
         "ok"
@@ -123,6 +124,7 @@ pub async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
         "dry_run": state.is_dry_run(),
         "forbidden": outbound.forbidden,
         "last_forbidden": outbound.last_forbidden,
+        "forbidden_now": outbound.forbidden_now,
     }))
 }
 

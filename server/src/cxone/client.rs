@@ -161,6 +161,9 @@ impl CxoneClient {
     /// Sends one call, retrying as the policy allows. Failures are also recorded in the health.
     pub async fn send(&self, call: &PreparedCall) -> Result<Delivered, SendError> {
         let result = self.send_inner(call).await;
+        if result.is_ok() {
+            self.health.succeeded(call.endpoint.as_str());
+        }
         if let Err(e) = &result {
             let ep = call.endpoint.as_str();
             match e {

@@ -1,5 +1,7 @@
 //! What outbound traffic has run into lately, for `/rules/status` and `/healthz`.
 
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -31,12 +33,17 @@ pub struct HealthSnapshot {
     pub last_forbidden: Option<Problem>,
     /// The latest failure of any kind.
     pub last_error: Option<Problem>,
+    /// Endpoints whose latest answer was a 403: the permission is still missing. A later
+    /// success on the endpoint takes it off (the counters keep the history).
+    pub forbidden_now: BTreeSet<String>,
 }
 
 /// Shared record of outbound problems.
 #[derive(Debug, Default)]
 pub struct OutboundHealth {
     inner: Mutex<HealthSnapshot>,
+    /// Whether `forbidden_now` is non-empty, so a success takes the lock only when it matters.
+    any_forbidden: AtomicBool,
 }
 
 fn problem(endpoint: &str, status: Option<u16>, message: String) -> Problem {
@@ -60,8 +67,22 @@ impl OutboundHealth {
         let p = problem(endpoint, Some(403), message);
         self.update(|h| {
             h.forbidden += 1;
+            h.forbidden_now.insert(endpoint.to_owned());
             h.last_forbidden = Some(p.clone());
             h.last_error = Some(p);
+        });
+        self.any_forbidden.store(true, Ordering::Release);
+    }
+
+    /// Records a call CXone accepted: a 403 earlier on this endpoint is over.
+    pub fn succeeded(&self, endpoint: &str) {
+        if !self.any_forbidden.load(Ordering::Acquire) {
+            return;
+        }
+        self.update(|h| {
+            h.forbidden_now.remove(endpoint);
+            self.any_forbidden
+                .store(!h.forbidden_now.is_empty(), Ordering::Release);
         });
     }
 

@@ -221,6 +221,17 @@ async fn a_404_is_not_retried_and_a_403_shows_on_the_status_page() {
         .contains("int-denied"));
     let (_, health) = h.get_json("/healthz").await;
     assert_eq!(health["status"], "degraded");
+    assert_eq!(health["forbidden_now"], json!(["metadata"]));
+
+    // The permission is granted: the next accepted call on the endpoint ends the degraded state;
+    // the counters keep the history.
+    h.post(ROUTE, &message("int-allowed", "c", "hi", 1)).await;
+    h.settle().await;
+    let (_, health) = h.get_json("/healthz").await;
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["forbidden"], 1);
+    let (_, status) = h.get_json("/rules/status").await;
+    assert_eq!(status["outbound"]["forbidden_now"], json!([]));
 }
 
 #[tokio::test]
