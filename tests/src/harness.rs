@@ -43,6 +43,8 @@ pub struct Options {
     pub http2_prior_knowledge: bool,
     /// Client-side rate limit on CXone calls (`None`: unlimited).
     pub rate_limit: Option<std::num::NonZeroU32>,
+    /// Timeout of one CXone request.
+    pub cxone_timeout: Duration,
 }
 
 impl Default for Options {
@@ -66,6 +68,7 @@ impl Default for Options {
             unready_after_failed_reloads: None,
             http2_prior_knowledge: false,
             rate_limit: None,
+            cxone_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -104,7 +107,7 @@ pub async fn mount_cxone_defaults(cxone: &MockServer) {
         .await;
 }
 
-fn settings(cxone: &MockServer, http2_prior_knowledge: bool) -> CxoneSettings {
+fn settings(cxone: &MockServer, opts: &Options) -> CxoneSettings {
     CxoneSettings {
         base_url: cxone.uri(),
         issuer: cxone.uri(),
@@ -114,8 +117,8 @@ fn settings(cxone: &MockServer, http2_prior_knowledge: bool) -> CxoneSettings {
         client_secret: Secret::new("client-secret-1"),
         access_key_id: Some("key-id".into()),
         access_key_secret: Some(Secret::new("key-secret")),
-        timeout: Duration::from_secs(5),
-        http2_prior_knowledge,
+        timeout: opts.cxone_timeout,
+        http2_prior_knowledge: opts.http2_prior_knowledge,
     }
 }
 
@@ -148,9 +151,7 @@ impl Harness {
             rules_dir: rules_dir.path().to_path_buf(),
             body_limit: opts.body_limit,
             watch: opts.watch,
-            cxone: opts
-                .live
-                .then(|| settings(&cxone, opts.http2_prior_knowledge)),
+            cxone: opts.live.then(|| settings(&cxone, &opts)),
             dry_run_reason: (!opts.live).then(|| "test".into()),
             profile: Profile::builtin(opts.profile),
             retry: opts.retry.clone(),

@@ -90,6 +90,61 @@ async fn a_429_waits_for_retry_after() {
 }
 
 #[tokio::test]
+async fn a_429_without_retry_after_backs_off_and_retries() {
+    let h = Harness::start().await;
+    api_answers(&h, ResponseTemplate::new(429), Some(2)).await;
+    assert_eq!(
+        h.post(ROUTE, &message("int-429-bare", "c", "hi", 1))
+            .await
+            .0,
+        200
+    );
+    h.settle().await;
+    assert_eq!(h.api_calls().await.len(), 3, "two 429s, then success");
+    let text = metrics(&h).await;
+    assert!(
+        text.contains(
+            "cxrules_outbound_retries_total{endpoint=\"metadata\",reason=\"rate_limited\"} 2"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("cxrules_outbound_calls_total{endpoint=\"metadata\",status=\"200\"} 1"));
+}
+
+#[tokio::test]
+async fn a_call_that_times_out_is_retried_as_a_transport_error() {
+    let h = Harness::with(Options {
+        cxone_timeout: Duration::from_millis(200),
+        ..Options::default()
+    })
+    .await;
+    // The first call hangs past the client's timeout; the retry is answered at once.
+    api_answers(
+        &h,
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(2)),
+        Some(1),
+    )
+    .await;
+    assert_eq!(
+        h.post(ROUTE, &message("int-slow", "c", "hi", 1)).await.0,
+        200
+    );
+    h.settle().await;
+    assert_eq!(h.api_calls().await.len(), 2);
+    let text = metrics(&h).await;
+    assert!(
+        text.contains(
+            "cxrules_outbound_retries_total{endpoint=\"metadata\",reason=\"transport\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("cxrules_outbound_calls_total{endpoint=\"metadata\",status=\"transport\"} 1")
+    );
+    assert!(!text.contains("cxrules_effects_failed_total{"), "{text}");
+}
+
+#[tokio::test]
 async fn retries_count_against_the_rate_limit() {
     let h = Harness::with(Options {
         rate_limit: std::num::NonZeroU32::new(2),
