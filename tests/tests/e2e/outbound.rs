@@ -330,6 +330,110 @@ async fn concurrent_events_during_a_token_refresh_make_one_token_call() {
         .all(|r| r.headers.get("authorization").unwrap() == "Bearer tok-slow"));
 }
 
+/// Posts one message each for `ids`, all at once; every answer must be 200.
+async fn post_all_at_once(h: &Harness, ids: impl Iterator<Item = String>) {
+    let tasks: Vec<_> = ids
+        .map(|id| {
+            let (http, url) = (h.http.clone(), format!("{}{ROUTE}", h.base));
+            let event = message(&id, "c", "hi", 1);
+            tokio::spawn(async move { http.post(url).json(&event).send().await.unwrap().status() })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().as_u16(), 200);
+    }
+}
+
+#[tokio::test]
+async fn an_expiring_token_is_refreshed_once_for_many_waiting_calls() {
+    let h = Harness::start().await;
+    // A 2 s token is refreshed half-way, after 1 s; the refresh takes 300 ms.
+    Mock::given(path("/oauth2/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "tok-short", "expires_in": 2})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&h.cxone)
+        .await;
+    Mock::given(path("/oauth2/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "tok-next", "expires_in": 3600}))
+                .set_delay(Duration::from_millis(300)),
+        )
+        .with_priority(2)
+        .mount(&h.cxone)
+        .await;
+    post_all_at_once(&h, std::iter::once("int-first".to_owned())).await;
+    h.settle().await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    post_all_at_once(&h, (0..20).map(|n| format!("int-r{n}"))).await;
+    h.settle().await;
+    assert_eq!(h.token_calls().await, 2, "one fetch, then one refresh");
+    let requests = h.cxone_requests().await;
+    let bearer = |id: &str| {
+        requests
+            .iter()
+            .find(|r| r.url.path().ends_with(id))
+            .map(|r| {
+                r.headers
+                    .get("authorization")
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned()
+            })
+    };
+    assert_eq!(bearer("int-first").as_deref(), Some("Bearer tok-short"));
+    for n in 0..20 {
+        assert_eq!(
+            bearer(&format!("int-r{n}")).as_deref(),
+            Some("Bearer tok-next")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_401s_causes_one_refresh() {
+    let h = Harness::start().await;
+    Mock::given(path("/oauth2/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "tok-revoked", "expires_in": 3600})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&h.cxone)
+        .await;
+    Mock::given(path_regex("^/api/"))
+        .and(header("authorization", "Bearer tok-revoked"))
+        .respond_with(ResponseTemplate::new(401).set_delay(Duration::from_millis(100)))
+        .with_priority(1)
+        .mount(&h.cxone)
+        .await;
+    post_all_at_once(&h, (0..20).map(|n| format!("int-u{n}"))).await;
+    h.settle().await;
+    // The first token, then one refresh however many calls were told 401 with the old one.
+    assert_eq!(h.token_calls().await, 2);
+    let api = h.api_calls().await;
+    let delivered = h
+        .cxone_requests()
+        .await
+        .into_iter()
+        .filter(|r| r.url.path().starts_with("/api/"))
+        .filter(|r| r.headers.get("authorization").unwrap() == "Bearer tok-1")
+        .count();
+    assert_eq!(
+        delivered, 20,
+        "every update went out again with the new token"
+    );
+    // Up to the in-flight limit (16) went out with the old token before the refresh.
+    let refused = api.len() - delivered;
+    assert!((2..=20).contains(&refused), "{refused} calls told 401");
+}
+
 fn id_token(tenant: &str) -> String {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let claims = b64.encode(json!({"tenantId": tenant, "iss": "test"}).to_string());
