@@ -154,11 +154,7 @@ impl Config {
                     environment: args.environment.clone(),
                 }),
             retry_after: args.retry_after,
-            admin_token: args
-                .admin_token
-                .clone()
-                .filter(|t| !t.is_empty())
-                .map(Secret::new),
+            admin_token: args.admin_token.clone().filter(|t| !t.expose().is_empty()),
             unready_after_failed_reloads: args.unready_after_failed_reloads,
         })
     }
@@ -191,9 +187,9 @@ fn credentials(args: &ServeArgs, base: ProfileName) -> (Option<CxoneSettings>, O
         api_url: args.cxone_api_url.clone(),
         tenant_id: args.cxone_tenant_id.clone(),
         client_id,
-        client_secret: Secret::new(client_secret),
+        client_secret,
         access_key_id: args.cxone_access_key_id.clone(),
-        access_key_secret: args.cxone_access_key_secret.clone().map(Secret::new),
+        access_key_secret: args.cxone_access_key_secret.clone(),
         timeout: args.cxone.cxone_timeout,
         http2_prior_knowledge: args.cxone_http2_prior_knowledge,
     };
@@ -204,8 +200,8 @@ fn webhook_auth(args: &ServeArgs) -> Result<WebhookAuth, ConfigError> {
     let secrets: Vec<Secret> = [&args.webhook_secret, &args.webhook_secret_previous]
         .into_iter()
         .flatten()
-        .filter(|s| !s.is_empty())
-        .map(|s| Secret::new(s.clone()))
+        .filter(|s| !s.expose().is_empty())
+        .cloned()
         .collect();
     let mode = args.webhook_auth;
     if mode != WebhookAuthMode::None && secrets.is_empty() {

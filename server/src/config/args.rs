@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::cxone::ProfileName;
 use crate::signature::SignatureEncoding;
+use crate::Secret;
 
 /// Where CXone is and how to get a token with client credentials: the flags `serve` and
 /// `register-webhook` share.
@@ -32,7 +33,7 @@ pub struct CxoneAccessArgs {
     pub cxone_client_id: Option<String>,
     /// OAuth client secret (the seeds' `CONE_CLIENT_SECRET` also works).
     #[arg(long, env = "CXONE_CLIENT_SECRET", hide_env_values = true)]
-    pub cxone_client_secret: Option<String>,
+    pub cxone_client_secret: Option<Secret>,
     /// Timeout of one CXone request.
     #[arg(long, env = "CXONE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub cxone_timeout: Duration,
@@ -41,16 +42,20 @@ pub struct CxoneAccessArgs {
 impl CxoneAccessArgs {
     /// The client id and secret, from the flags or `CXONE_*`, else the seeds' `CONE_*`
     /// variables; blank values count as missing.
-    pub fn client_credentials(&self) -> (Option<String>, Option<String>) {
-        let pick = |flag: &Option<String>, seed: &str| {
-            [flag.clone(), std::env::var(seed).ok()]
+    pub fn client_credentials(&self) -> (Option<String>, Option<Secret>) {
+        let pick = |flag: Option<String>, seed: &str| {
+            [flag, std::env::var(seed).ok()]
                 .into_iter()
                 .flatten()
                 .find(|v| !v.trim().is_empty())
         };
+        let secret = self
+            .cxone_client_secret
+            .as_ref()
+            .map(|s| s.expose().to_owned());
         (
-            pick(&self.cxone_client_id, "CONE_CLIENT_ID"),
-            pick(&self.cxone_client_secret, "CONE_CLIENT_SECRET"),
+            pick(self.cxone_client_id.clone(), "CONE_CLIENT_ID"),
+            pick(secret, "CONE_CLIENT_SECRET").map(Secret::new),
         )
     }
 }
@@ -148,7 +153,7 @@ pub struct ServeArgs {
     pub cxone_access_key_id: Option<String>,
     /// `dfo`: the API user's access key secret.
     #[arg(long, env = "CXONE_ACCESS_KEY_SECRET", hide_env_values = true)]
-    pub cxone_access_key_secret: Option<String>,
+    pub cxone_access_key_secret: Option<Secret>,
     /// `dfo`: API base URL; skips API discovery.
     #[arg(long, env = "CXONE_API_URL")]
     pub cxone_api_url: Option<String>,
@@ -182,7 +187,7 @@ pub struct ServeArgs {
     /// Token that `POST /rules/reload` requires (`Authorization: Bearer ...`); without one the
     /// endpoint is off.
     #[arg(long, env = "CXRULES_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     /// Report not ready on `/readyz` once this many rule reloads in a row have failed (off when
     /// unset: stale but valid rules keep serving).
     #[arg(long, env = "CXRULES_UNREADY_AFTER_FAILED_RELOADS")]
@@ -206,10 +211,10 @@ pub struct ServeArgs {
     pub webhook_auth: WebhookAuthMode,
     /// Shared secret (hmac), `whsec_...` key (standard) or token (bearer).
     #[arg(long, env = "CXRULES_WEBHOOK_SECRET", hide_env_values = true)]
-    pub webhook_secret: Option<String>,
+    pub webhook_secret: Option<Secret>,
     /// The previous secret, also accepted while senders rotate.
     #[arg(long, env = "CXRULES_WEBHOOK_SECRET_PREVIOUS", hide_env_values = true)]
-    pub webhook_secret_previous: Option<String>,
+    pub webhook_secret_previous: Option<Secret>,
     /// Header carrying the HMAC signature.
     #[arg(
         long,

@@ -115,3 +115,43 @@ fn token_path_and_scope_flags() {
         }
     );
 }
+
+#[test]
+fn parsed_flags_never_print_their_secrets() {
+    let argv = [
+        "cxrules",
+        "--cxone-client-id",
+        "id",
+        "--cxone-client-secret",
+        "client-s3cret",
+        "--cxone-access-key-secret",
+        "key-s3cret",
+        "--webhook-auth",
+        "hmac",
+        "--webhook-secret",
+        "hook-s3cret",
+        "--webhook-secret-previous",
+        "old-s3cret",
+        "--admin-token",
+        "admin-s3cret",
+    ];
+    let cli = Cli::try_parse_from(argv).unwrap();
+    let printed = format!("{:?}", cli.serve);
+    for secret in [
+        "client-s3cret",
+        "key-s3cret",
+        "hook-s3cret",
+        "old-s3cret",
+        "admin-s3cret",
+    ] {
+        assert!(!printed.contains(secret), "{secret} in {printed}");
+    }
+    let config = Config::from_args(cli.serve).unwrap();
+    let cxone = config.cxone.as_ref().expect("credentials given");
+    assert_eq!(cxone.client_secret.expose(), "client-s3cret");
+    assert_eq!(
+        config.admin_token.as_ref().map(Secret::expose),
+        Some("admin-s3cret")
+    );
+    assert!(!format!("{config:?}").contains("s3cret"));
+}

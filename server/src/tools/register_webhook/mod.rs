@@ -14,7 +14,7 @@ use super::check::{load, write_diagnostics, Loaded};
 use super::outcome::{Hinted, Status};
 use crate::config::CxoneAccessArgs;
 use crate::cxone::{AuthFlow, BodyTemplate, CxoneSettings, TokenSource, Vars, SEED_TOKEN_PATH};
-use crate::{Metrics, Secret};
+use crate::Metrics;
 use api::{Existing, Refusal, WebhookApi};
 
 /// The placeholders a registration body may use.
@@ -217,7 +217,7 @@ fn tokens(args: &RegisterWebhookArgs) -> anyhow::Result<Arc<TokenSource>> {
         api_url: None,
         tenant_id: None,
         client_id,
-        client_secret: Secret::new(secret),
+        client_secret: secret,
         access_key_id: None,
         access_key_secret: None,
         timeout: args.cxone.cxone_timeout,
