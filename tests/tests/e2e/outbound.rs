@@ -503,6 +503,44 @@ async fn the_dfo_profile_discovers_authenticates_and_puts_the_skill() {
 }
 
 #[tokio::test]
+async fn the_dfo_profile_puts_the_dedup_status_as_custom_fields() {
+    let opts = Options {
+        profile: ProfileName::Dfo,
+        rules: Some(vec![(
+            "dedup.yaml".into(),
+            cxrules_tests::DEDUP_RULES.into(),
+        )]),
+        ..Options::default()
+    };
+    let h = Harness::with(opts).await;
+    mount_dfo(&h, "").await;
+    for (text, sequence) in [("Where is my order?", 7), ("  where is my ORDER? ", 8)] {
+        let (code, body) = h
+            .post(ROUTE, &message("ct-555", "c-1", text, sequence))
+            .await;
+        assert_eq!(code, 200, "{body}");
+    }
+    h.settle().await;
+    let field = |status: &str, sequence: &str| {
+        json!([
+            {"ident": "deduplication-status", "value": status},
+            {"ident": "deduplication-last-sequence", "value": sequence},
+        ])
+    };
+    let put = |body| {
+        (
+            "PUT".to_owned(),
+            "/dfo/3.0/contacts/ct-555/custom-fields".to_owned(),
+            body,
+        )
+    };
+    assert_eq!(
+        h.api_calls().await,
+        [put(field("processed", "7")), put(field("suppressed", "8"))]
+    );
+}
+
+#[tokio::test]
 async fn an_api_host_with_a_path_keeps_it_and_the_id_stays_one_segment() {
     let opts = Options {
         profile: ProfileName::Dfo,
