@@ -153,3 +153,93 @@ async fn stops_cleanly_on_sigterm() {
     }
     assert_eq!(code, Some(0), "serve did not exit cleanly after SIGTERM");
 }
+
+/// Starts `cxrules serve` in `cwd` (where a `.env` may sit) with info logs written to `log`.
+async fn start_in(cwd: &Path, rules: &Path, log: &Path) -> Server {
+    let port = free_port();
+    let mut cmd = command(
+        cwd,
+        &[
+            "serve",
+            "--rules",
+            arg(rules),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--no-watch",
+        ],
+    );
+    let log = std::fs::File::create(log).unwrap();
+    cmd.env("RUST_LOG", "info")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let server = Server {
+        child: cmd.spawn().expect("cxrules serve starts"),
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..200 {
+        if reqwest::get(format!("{}/readyz", server.base))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("cxrules serve did not become ready");
+}
+
+async fn host_status(server: &Server) -> Value {
+    let status: Value = reqwest::get(format!("{}/rules/status", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    status["host"].clone()
+}
+
+#[tokio::test]
+async fn a_dot_env_file_with_the_seed_variable_names_goes_live_and_its_secret_stays_unprinted() {
+    let rules = copy_default_rules();
+    let cwd = tempfile::tempdir().unwrap();
+    // Seed 000's variable names; an API address nothing listens on (no event is sent).
+    std::fs::write(
+        cwd.path().join(".env"),
+        format!(
+            "CONE_CLIENT_ID=seed-client\nCONE_CLIENT_SECRET=seed-s3cret-value\n\
+             CXONE_BASE_URL=http://127.0.0.1:{}\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let log = cwd.path().join("serve.log");
+    let server = start_in(cwd.path(), rules.path(), &log).await;
+    let host = host_status(&server).await;
+    assert_eq!(host["dry_run"], false, "{host}");
+    drop(server);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("live: updates are sent to CXone"),
+        "{logged}"
+    );
+    assert!(!logged.contains("DRY-RUN"), "{logged}");
+    assert!(!logged.contains("seed-s3cret-value"), "{logged}");
+}
+
+#[tokio::test]
+async fn without_credentials_the_first_line_says_dry_run() {
+    let rules = copy_default_rules();
+    let cwd = tempfile::tempdir().unwrap();
+    let log = cwd.path().join("serve.log");
+    let server = start_in(cwd.path(), rules.path(), &log).await;
+    assert_eq!(host_status(&server).await["dry_run"], true);
+    drop(server);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let first = logged.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("DRY-RUN") && first.contains("CXONE_CLIENT_ID"),
+        "{logged}"
+    );
+}
