@@ -48,7 +48,7 @@ impl Diagnostic {
     /// Sets the document path and, when the text shows where it is, the position.
     pub fn at_path(mut self, text: &str, path: &[String]) -> Self {
         if !path.is_empty() {
-            self.path = Some(path.join("."));
+            self.path = Some(dotted(path));
         }
         if let Some((line, column)) = crate::locate::locate(text, path) {
             self = self.at_position(text, line, column);
@@ -126,4 +126,21 @@ impl fmt::Display for Diagnostics {
         let n = self.0.len();
         write!(f, "{n} error{} in the rules", if n == 1 { "" } else { "s" })
     }
+}
+
+/// A document path as written in messages: keys joined by dots, list positions in brackets
+/// (`routing.inventory.statuses.in_stock.skills[1]`).
+fn dotted(path: &[String]) -> String {
+    let mut text = String::new();
+    for segment in path {
+        if segment.parse::<usize>().is_ok() {
+            text.push_str(&format!("[{segment}]"));
+        } else {
+            if !text.is_empty() {
+                text.push('.');
+            }
+            text.push_str(segment);
+        }
+    }
+    text
 }

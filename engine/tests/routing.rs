@@ -281,3 +281,37 @@ async fn a_reload_that_changes_where_the_status_is_read_starts_a_fresh_cache() {
     );
     assert_eq!(after.skills, vec!["expedited"]);
 }
+
+#[tokio::test]
+async fn skill_and_queue_ids_may_come_from_the_environment() {
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "SKU-VOICE-000007",
+        ResponseTemplate::new(200).set_body_json(json!({"status": "in_stock"})),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = rules(&server.uri(), "")
+        .replace(
+            "skills: [premium]",
+            r#"skills: ["${CXRULES_TEST_UNSET_PREMIUM_SKILL:-skill-premium-from-default}"]"#,
+        )
+        .replace(
+            "queues: [general-fallback]",
+            r#"queues: ["queue-${CXRULES_TEST_UNSET_REGION:-eu}-fallback"]"#,
+        );
+    std::fs::write(dir.path().join("rules.yaml"), text).unwrap();
+    let engine = Engine::from_dir(dir.path()).unwrap();
+    let d = route(&engine, "i-000007").await;
+    assert_eq!(d.skills, ["skill-premium-from-default"]);
+    answer(&server, "SKU-VOICE-000008", ResponseTemplate::new(503)).await;
+    let d = route(&engine, "i-000008").await;
+    assert_eq!(
+        (d.reason, d.queues),
+        (
+            Some(FallbackReason::UpstreamError),
+            vec!["queue-eu-fallback".to_owned()]
+        )
+    );
+}

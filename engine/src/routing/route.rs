@@ -102,6 +102,29 @@ fn substituted(text: &str, path: Vec<String>, errors: &mut Vec<RouteError>) -> O
         .ok()
 }
 
+/// A target with `${VAR}` substituted in its skill and queue ids (ids often differ between a
+/// test and a production tenant).
+fn substituted_target(
+    target: &TargetSpec,
+    path: &[&str],
+    errors: &mut Vec<RouteError>,
+) -> TargetSpec {
+    let mut out = target.clone();
+    for (list, ids) in [("skills", &mut out.skills), ("queues", &mut out.queues)] {
+        for (index, id) in ids.iter_mut().enumerate() {
+            if !id.contains("${") {
+                continue;
+            }
+            let index = index.to_string();
+            let at_id = at(&[path, &[list, index.as_str()]].concat());
+            if let Some(value) = substituted(id, at_id, errors) {
+                *id = value;
+            }
+        }
+    }
+    out
+}
+
 impl Route {
     /// The inventory settings a route's breaker and cache depend on: a reload that changes any
     /// of them starts both afresh.
@@ -213,6 +236,16 @@ impl Route {
                 "write `failures: 5`".into(),
             ));
         }
+        let statuses = spec
+            .statuses
+            .iter()
+            .map(|(status, target)| {
+                let target = substituted_target(target, &["statuses", status], &mut errors);
+                (status.clone(), target)
+            })
+            .collect();
+        let unknown = substituted_target(&spec.unknown, &["unknown"], &mut errors);
+        let fallback = substituted_target(&spec.fallback, &["fallback"], &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -228,9 +261,9 @@ impl Route {
                 failures: inv.breaker.failures,
                 open_for,
             },
-            statuses: spec.statuses.clone(),
-            unknown: spec.unknown.clone(),
-            fallback: spec.fallback.clone(),
+            statuses,
+            unknown,
+            fallback,
         })
     }
 

@@ -15,12 +15,14 @@ use super::source::LookupError;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSpec {
-    /// Skill ids to add to the interaction, e.g. `skill-premium-support-id`. Used by the
-    /// default (seed) CXone profile.
+    /// Skill ids to add to the interaction, e.g. `skill-premium-support-id` or
+    /// `${PREMIUM_SKILL_ID}` (read from the environment at load). Used by the default (seed)
+    /// CXone profile.
     #[serde(default)]
     pub skills: Vec<String>,
-    /// Queue ids to add to the interaction, e.g. `queue-general-support-id`. Used by the
-    /// default (seed) CXone profile.
+    /// Queue ids to add to the interaction, e.g. `queue-general-support-id` or
+    /// `${GENERAL_QUEUE_ID:-queue-general-support-id}`. Used by the default (seed) CXone
+    /// profile.
     #[serde(default)]
     pub queues: Vec<String>,
     /// The numeric CXone skill (routing queue) to move a digital contact to, e.g. `4512`.
