@@ -1,11 +1,13 @@
 //! The event routes: content type, size, signature, JSON, evaluate, queue the side effects,
 //! answer with the decision. Bad input gets a 4xx, never a 5xx.
 
+use std::future::Future;
+use std::task::Poll;
 use std::time::SystemTime;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cxrules_engine::{Decision, EvalError, Outcome};
@@ -38,67 +40,30 @@ pub struct Accepted {
 }
 
 /// `POST /webhook/cxone/events` (the dedup seed's path).
-pub async fn cxone_events(
-    State(s): State<AppState>,
-    h: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    handle(&s, "cxone_events", &h, body).await
+pub async fn cxone_events(State(s): State<AppState>, request: Request) -> Response {
+    handle(&s, "cxone_events", request).await
 }
 
 /// `POST /webhook/routing-events` (the routing seed's path).
-pub async fn routing_events(
-    State(s): State<AppState>,
-    h: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    handle(&s, "routing_events", &h, body).await
+pub async fn routing_events(State(s): State<AppState>, request: Request) -> Response {
+    handle(&s, "routing_events", request).await
 }
 
 /// `POST /events`: any event type the rules know.
-pub async fn events(
-    State(s): State<AppState>,
-    h: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    handle(&s, "events", &h, body).await
+pub async fn events(State(s): State<AppState>, request: Request) -> Response {
+    handle(&s, "events", request).await
 }
 
-async fn handle(
-    state: &AppState,
-    route: &'static str,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn handle(state: &AppState, route: &'static str, request: Request) -> Response {
     let span = tracing::info_span!("event", route, interaction_id = tracing::field::Empty);
     let received_at = Instant::now();
-    // The decision runs on a task of its own, which also measured a third faster than deciding
-    // inside the connection's task (BENCHMARKS.md). The task is not cancelled when the sender
-    // hangs up: once dedup has recorded the message, the decision and its updates go through
-    // (their room in the queue is reserved first), so a retry that arrives meanwhile (and is
-    // suppressed) does not leave the message unsent.
-    let outcome = match span.in_scope(|| read_event(state, headers, body)) {
-        Ok(event) => {
-            let task_state = state.clone();
-            // Boxed: the decision's future is large, and a task moves its future and its output
-            // a few times; moving a pointer is cheaper than copying the state machine.
-            let work = Box::pin(
-                async move {
-                    decide_event(&task_state, event, received_at)
-                        .await
-                        .map(Box::new)
-                }
-                .instrument(span.clone()),
-            );
-            match tokio::spawn(work).await {
-                Ok(outcome) => outcome,
-                Err(e) => Err(ApiError::unavailable(
-                    "internal",
-                    format!("the event task failed: {e}"),
-                    state.inner.retry_after,
-                )),
-            }
-        }
+    // The headers are moved out, not copied (the `HeaderMap` extractor clones them); the body
+    // is read as the `Bytes` extractor reads it, under the router's body limit.
+    let (mut parts, body) = request.into_parts();
+    let headers = std::mem::take(&mut parts.headers);
+    let body = Bytes::from_request(Request::from_parts(parts, body), state).await;
+    let outcome = match span.in_scope(|| read_event(state, &headers, body)) {
+        Ok(event) => decide_to_the_end(state, event, received_at, span.clone()).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -109,6 +74,43 @@ async fn handle(
             e.into_response()
         }
     }
+}
+
+/// Decides the event in a way the sender hanging up cannot cut short: once dedup has recorded
+/// the message, the decision and its updates go through (their room in the queue is reserved
+/// first), so a retry that arrives meanwhile (and is suppressed) does not leave the message
+/// unsent. The decision is polled once where it stands; most finish there (an in-memory store
+/// and no inventory lookup never wait), and nothing can interrupt a poll that has already
+/// returned. One that has to wait (for the inventory, a remote store) moves to a task of its
+/// own, which runs to its end whatever happens to the request.
+async fn decide_to_the_end(
+    state: &AppState,
+    event: Value,
+    received_at: Instant,
+    span: tracing::Span,
+) -> Result<Box<Accepted>, ApiError> {
+    let task_state = state.clone();
+    // Boxed: the decision's future is large, and a task moves its future and its output a few
+    // times; moving a pointer is cheaper than copying the state machine.
+    let mut work = Box::pin(
+        async move {
+            decide_event(&task_state, event, received_at)
+                .await
+                .map(Box::new)
+        }
+        .instrument(span),
+    );
+    let first = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
+    if let Poll::Ready(outcome) = first {
+        return outcome;
+    }
+    tokio::spawn(work).await.unwrap_or_else(|e| {
+        Err(ApiError::unavailable(
+            "internal",
+            format!("the event task failed: {e}"),
+            state.inner.retry_after,
+        ))
+    })
 }
 
 /// `200 OK` with the answer as JSON, written into one buffer sized for a typical answer.
@@ -143,14 +145,19 @@ fn is_json(headers: &HeaderMap) -> Result<(), ApiError> {
         return Err(ApiError::unsupported_type(None));
     };
     let text = value.to_str().unwrap_or("(not text)");
-    let essence = text
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let json = essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    let essence = text.split(';').next().unwrap_or("").trim();
+    let has_prefix = |p: &str| {
+        essence
+            .get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p))
+    };
+    let has_suffix = |s: &str| {
+        let at = essence.len().checked_sub(s.len());
+        at.and_then(|at| essence.get(at..))
+            .is_some_and(|t| t.eq_ignore_ascii_case(s))
+    };
+    let json = essence.eq_ignore_ascii_case("application/json")
+        || (has_prefix("application/") && has_suffix("+json"));
     if json {
         Ok(())
     } else {
