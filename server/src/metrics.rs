@@ -1,7 +1,10 @@
 //! Prometheus metrics of the host: one registry, typed label sets, text encoding for `/metrics`.
 
+mod handles;
+
 use std::sync::Arc;
 
+use handles::Handles;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -78,6 +81,16 @@ struct Inner {
     queue_depth: Gauge,
     decision_latency: Histogram,
     ack_latency: HistogramFamily<EndpointLabels>,
+    // The series every event or call records into, found without allocating their labels.
+    event_handles: Handles<Counter>,
+    suppressed_handles: Handles<Counter>,
+    routing_handles: Handles<Counter>,
+    outbound_handles: Handles<Counter>,
+    ack_handles: Handles<Histogram>,
+}
+
+fn inc(counter: &Counter) {
+    counter.inc();
 }
 
 /// The host's metrics. Cheap to clone; every clone records into the same registry.
@@ -211,6 +224,11 @@ impl Metrics {
                 ack,
             ),
             registry: r,
+            event_handles: Handles::default(),
+            suppressed_handles: Handles::default(),
+            routing_handles: Handles::default(),
+            outbound_handles: Handles::default(),
+            ack_handles: Handles::default(),
         };
         Self {
             inner: Arc::new(inner),
@@ -219,32 +237,44 @@ impl Metrics {
 
     /// Counts one evaluated event.
     pub fn event(&self, event_type: &str, channel: &str, decision: &str) {
-        let labels = EventLabels {
-            event_type: event_type.into(),
-            channel: channel.into(),
-            decision: decision.into(),
+        let create = || {
+            let labels = EventLabels {
+                event_type: event_type.into(),
+                channel: channel.into(),
+                decision: decision.into(),
+            };
+            self.inner.events.get_or_create(&labels).clone()
         };
-        self.inner.events.get_or_create(&labels).inc();
+        let values = [event_type, channel, decision];
+        self.inner.event_handles.with(&values, create, inc);
     }
 
     /// Counts one suppressed duplicate.
     pub fn suppressed(&self, channel: &str, verdict: &str) {
-        let labels = SuppressedLabels {
-            channel: channel.into(),
-            verdict: verdict.into(),
+        let create = || {
+            let labels = SuppressedLabels {
+                channel: channel.into(),
+                verdict: verdict.into(),
+            };
+            self.inner.suppressed.get_or_create(&labels).clone()
         };
-        self.inner.suppressed.get_or_create(&labels).inc();
+        let values = [channel, verdict];
+        self.inner.suppressed_handles.with(&values, create, inc);
     }
 
     /// Counts one routing decision.
     pub fn routing(&self, route: &str, status: &str, matched: &str, reason: &str) {
-        let labels = RoutingLabels {
-            route: route.into(),
-            status: status.into(),
-            matched: matched.into(),
-            reason: reason.into(),
+        let create = || {
+            let labels = RoutingLabels {
+                route: route.into(),
+                status: status.into(),
+                matched: matched.into(),
+                reason: reason.into(),
+            };
+            self.inner.routing.get_or_create(&labels).clone()
         };
-        self.inner.routing.get_or_create(&labels).inc();
+        let values = [route, status, matched, reason];
+        self.inner.routing_handles.with(&values, create, inc);
     }
 
     /// Counts one inbound request answered with an error.
@@ -258,11 +288,15 @@ impl Metrics {
 
     /// Counts one outbound call; `status` is the HTTP status or `transport`/`dry_run`.
     pub fn outbound(&self, endpoint: &str, status: &str) {
-        let labels = OutboundLabels {
-            endpoint: endpoint.into(),
-            status: status.into(),
+        let create = || {
+            let labels = OutboundLabels {
+                endpoint: endpoint.into(),
+                status: status.into(),
+            };
+            self.inner.outbound.get_or_create(&labels).clone()
         };
-        self.inner.outbound.get_or_create(&labels).inc();
+        let values = [endpoint, status];
+        self.inner.outbound_handles.with(&values, create, inc);
     }
 
     /// Counts one retry of an outbound call.
@@ -340,13 +374,14 @@ impl Metrics {
 
     /// Records the time from receiving an event to CXone acknowledging its update.
     pub fn ack_latency(&self, endpoint: &str, seconds: f64) {
-        let labels = EndpointLabels {
-            endpoint: endpoint.into(),
+        let create = || {
+            let labels = EndpointLabels {
+                endpoint: endpoint.into(),
+            };
+            self.inner.ack_latency.get_or_create(&labels).clone()
         };
-        self.inner
-            .ack_latency
-            .get_or_create(&labels)
-            .observe(seconds);
+        let observe = |h: &Histogram| h.observe(seconds);
+        self.inner.ack_handles.with(&[endpoint], create, observe);
     }
 
     /// The registry in the Prometheus/OpenMetrics text format.
