@@ -265,14 +265,27 @@ impl Profile {
         Ok(profile)
     }
 
-    /// Turns an update for one interaction into a request.
-    pub fn prepare(&self, id: &str, update: &Update) -> Result<PreparedCall, PrepareError> {
-        let endpoint = update.endpoint();
-        let template = match endpoint {
+    fn template(&self, endpoint: Endpoint) -> Result<&CallTemplate, PrepareError> {
+        match endpoint {
             Endpoint::Metadata => self.metadata.as_ref(),
             Endpoint::Routing => self.routing.as_ref(),
         }
-        .ok_or(PrepareError::NoCall(endpoint.as_str()))?;
+        .ok_or(PrepareError::NoCall(endpoint.as_str()))
+    }
+
+    /// What [`Profile::prepare`] would answer, without building the request: `Ok` when it
+    /// would make one, else the same error.
+    pub fn check(&self, id: &str, update: &Update) -> Result<(), PrepareError> {
+        let template = self.template(update.endpoint())?;
+        super::path::check_id(id)?;
+        template.body.check_with(&|name: &str| update.has(name))?;
+        Ok(())
+    }
+
+    /// Turns an update for one interaction into a request.
+    pub fn prepare(&self, id: &str, update: &Update) -> Result<PreparedCall, PrepareError> {
+        let endpoint = update.endpoint();
+        let template = self.template(endpoint)?;
         Ok(PreparedCall {
             endpoint,
             method: template.method.clone(),
@@ -402,6 +415,27 @@ mod tests {
             p.prepare("x", &meta()).unwrap_err(),
             PrepareError::NoCall("metadata")
         );
+    }
+
+    #[test]
+    fn check_answers_as_prepare_does() {
+        let text_skill = "routing: {body: {note: 'skill {skill_id} for {sku}'}}";
+        let profiles = [
+            Profile::builtin(ProfileName::Seed),
+            Profile::builtin(ProfileName::Dfo),
+            Profile::from_yaml("extends: seed\nmetadata: {disabled: true}").unwrap(),
+            Profile::from_yaml(&format!("extends: seed\n{text_skill}")).unwrap(),
+        ];
+        let updates = [meta(), routing(None), routing(Some(42))];
+        for (p, profile) in profiles.iter().enumerate() {
+            for update in &updates {
+                for id in ["i-1", "a/b?c#d", "..", "", "a\r\nb"] {
+                    let prepared = profile.prepare(id, update).map(|_| ());
+                    let checked = profile.check(id, update);
+                    assert_eq!(checked, prepared, "profile {p}, id {id:?}, {update:?}");
+                }
+            }
+        }
     }
 
     #[test]

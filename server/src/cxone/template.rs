@@ -136,6 +136,13 @@ fn as_text(value: &Value) -> String {
     }
 }
 
+fn piece_name(piece: &Piece) -> Option<&str> {
+    match piece {
+        Piece::Text(_) => None,
+        Piece::Var { name, .. } => Some(name),
+    }
+}
+
 fn lookup(vars: &impl Fn(&str) -> Option<Value>, name: &str) -> Result<Value, MissingValue> {
     vars(name).ok_or_else(|| MissingValue(name.into()))
 }
@@ -268,6 +275,22 @@ impl BodyTemplate {
             }
         }
         Ok(out)
+    }
+
+    /// Whether [`BodyTemplate::render_with`] would find every value, asking `has` for each
+    /// name the template uses, without rendering anything.
+    pub fn check_with(&self, has: &impl Fn(&str) -> bool) -> Result<(), MissingValue> {
+        for run in &self.runs {
+            let missing = match run {
+                Rendered::Json(_) => None,
+                Rendered::Value(name) => Some(name.as_str()).filter(|n| !has(n)),
+                Rendered::Text(pieces) => pieces.iter().filter_map(piece_name).find(|n| !has(n)),
+            };
+            if let Some(name) = missing {
+                return Err(MissingValue(name.into()));
+            }
+        }
+        Ok(())
     }
 
     /// Fills the placeholders, giving the body as a JSON value.

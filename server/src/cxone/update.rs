@@ -142,6 +142,14 @@ impl Update {
         }
     }
 
+    /// True when [`Update::var`] gives a value for `name`, found without building it.
+    pub fn has(&self, name: &str) -> bool {
+        match (self, name) {
+            (Update::Routing(r), "skill_id") => r.skill_id.is_some(),
+            _ => self.var_names().contains(&name),
+        }
+    }
+
     /// One template value of this update (`None`: this update has no such value).
     pub fn var(&self, id: &str, name: &str) -> Option<Value> {
         if name == "id" {
@@ -183,6 +191,37 @@ mod tests {
             fingerprint: fp.into(),
             channel: "chat".into(),
             event_type: None,
+        }
+    }
+
+    #[test]
+    fn has_answers_as_var_does() {
+        let routing = |skill_id| {
+            Update::Routing(RoutingUpdate {
+                route: "inventory".into(),
+                sku: "SKU-1".into(),
+                inventory_status: None,
+                skills: vec!["s".into()],
+                queues: vec![],
+                skill_id,
+                reason: Some("timeout".into()),
+            })
+        };
+        let updates = [
+            Update::Metadata(meta(DedupStatus::Processed, None, "f")),
+            Update::Metadata(meta(DedupStatus::Suppressed, Some(3), "f")),
+            routing(None),
+            routing(Some(7)),
+        ];
+        for update in &updates {
+            for name in METADATA_VARS
+                .iter()
+                .chain(ROUTING_VARS)
+                .chain(&["nope", ""])
+            {
+                let var = update.var("id-1", name).is_some();
+                assert_eq!(update.has(name), var, "{name} of {update:?}");
+            }
         }
     }
 

@@ -79,10 +79,21 @@ async fn next(inner: &Inner, id: &str) -> Option<Batch> {
 
 /// The call for an update, or `None` (counted and logged) when there is none to make.
 pub(super) fn prepare(inner: &Inner, id: &str, update: &Update) -> Option<PreparedCall> {
+    let prepared = inner.profile.prepare(id, update);
+    prepared.map_err(|e| refused(inner, id, update, e)).ok()
+}
+
+/// Whether [`prepare`] would give a call (and counts and logs it as `prepare` does when not),
+/// without building the call.
+pub(super) fn check(inner: &Inner, id: &str, update: &Update) -> bool {
+    let checked = inner.profile.check(id, update);
+    checked.map_err(|e| refused(inner, id, update, e)).is_ok()
+}
+
+fn refused(inner: &Inner, id: &str, update: &Update, e: PrepareError) {
     let ep = update.endpoint().as_str();
-    match inner.profile.prepare(id, update) {
-        Ok(call) => Some(call),
-        Err(e @ (PrepareError::NoCall(_) | PrepareError::Missing(_))) => {
+    match e {
+        e @ (PrepareError::NoCall(_) | PrepareError::Missing(_)) => {
             let reason = if matches!(e, PrepareError::NoCall(_)) {
                 "no_call"
             } else {
@@ -90,12 +101,10 @@ pub(super) fn prepare(inner: &Inner, id: &str, update: &Update) -> Option<Prepar
             };
             inner.metrics.effect_skipped(ep, reason);
             tracing::warn!(interaction_id = %id, endpoint = ep, reason = %e, "update skipped");
-            None
         }
-        Err(e @ PrepareError::Id(_)) => {
+        e @ PrepareError::Id(_) => {
             inner.metrics.effect_failed(ep, "unsafe_id");
             tracing::error!(interaction_id = %id, endpoint = ep, error = %e, "update refused");
-            None
         }
     }
 }

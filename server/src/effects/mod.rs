@@ -244,13 +244,18 @@ impl Effects {
     }
 
     /// Dry-run: nothing will be sent, so nothing is queued; each update is prepared (checked),
-    /// logged as the call it would be, and counted, right away.
+    /// logged as the call it would be, and counted, right away. With that log line filtered
+    /// out, the call is only checked, not built: the counts are the same.
     fn log_dry_run(&self, interaction: &str, updates: &[Update]) {
+        let logged = tracing::enabled!(tracing::Level::INFO);
         for update in updates {
-            if let Some(call) = lane::prepare(&self.inner, interaction, update) {
-                self.inner
-                    .metrics
-                    .outbound(update.endpoint().as_str(), "dry_run");
+            let ep = update.endpoint().as_str();
+            if !logged {
+                if lane::check(&self.inner, interaction, update) {
+                    self.inner.metrics.outbound(ep, "dry_run");
+                }
+            } else if let Some(call) = lane::prepare(&self.inner, interaction, update) {
+                self.inner.metrics.outbound(ep, "dry_run");
                 tracing::info!(method = %call.method, path = %call.path, body = %call.body, "dry-run: cxone call not sent");
             }
         }
