@@ -9,33 +9,16 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cxrules_engine::{Decision, EvalError, Outcome};
-use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+pub use crate::answer::Accepted;
 use crate::app::AppState;
 use crate::cxone::{check_id, Endpoint};
 use crate::decide;
 use crate::effects::EnqueueError;
 use crate::error::ApiError;
-
-/// The answer to an accepted event.
-#[derive(Debug, Serialize)]
-pub struct Accepted {
-    /// processed, suppressed or ignored.
-    pub outcome: Outcome,
-    /// Why, in one line.
-    pub explanation: String,
-    /// The side effects queued.
-    pub queued: Vec<Endpoint>,
-    /// True when queued calls are only logged.
-    pub dry_run: bool,
-    /// Time from receiving the event to answering, in milliseconds.
-    pub latency_ms: f64,
-    /// The engine's full decision.
-    pub decision: Decision,
-}
 
 /// `POST /webhook/cxone/events` (the dedup seed's path).
 pub async fn cxone_events(State(s): State<AppState>, request: Request) -> Response {
@@ -65,7 +48,7 @@ async fn handle(state: &AppState, route: &'static str, request: Request) -> Resp
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(accepted) => json_response(&accepted),
+        Ok(accepted) => accepted.as_ref().into_response(),
         Err(e) => {
             state.inner.metrics.rejected(route, e.reason);
             span.in_scope(|| tracing::info!(status = e.status.as_u16(), reason = e.reason, error = %e.error, "event refused"));
@@ -106,33 +89,6 @@ async fn decide_to_the_end(
             state.inner.retry_after,
         ))
     })
-}
-
-/// `200 OK` with the answer as JSON, written into one buffer sized for a typical answer.
-fn json_response(accepted: &Accepted) -> Response {
-    let mut body = Vec::with_capacity(1024);
-    match serde_json::to_writer(&mut body, accepted) {
-        Ok(()) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response(),
-        // Serializing a decision cannot fail (no maps with non-string keys, no I/O); answer
-        // with the outcome alone if it ever did, never with an error the sender would retry.
-        Err(e) => {
-            tracing::error!(error = %e, "answer not serializable");
-            (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/json")],
-                format!(
-                    r#"{{"outcome":"{}"}}"#,
-                    decide::outcome_str(accepted.outcome)
-                ),
-            )
-                .into_response()
-        }
-    }
 }
 
 fn is_json(headers: &HeaderMap) -> Result<(), ApiError> {
@@ -306,7 +262,7 @@ fn finish(
         explanation,
         queued,
         dry_run: state.is_dry_run(),
-        latency_ms: received_at.elapsed().as_secs_f64() * 1000.0,
+        latency_ms: (received_at.elapsed().as_secs_f64() * 1e6).round() / 1e3,
         decision,
     })
 }
