@@ -90,19 +90,24 @@ pub fn explain(decision: &Decision) -> String {
         let t = decision.event_type.as_deref().unwrap_or("(none)");
         return format!("no event rule matches type `{t}`; ignored");
     };
+    // Built piece by piece: this runs for every event, and `write!` costs more than the text.
     let mut out = String::with_capacity(128);
-    // Writing to a String cannot fail.
-    let _ = write!(out, "rule `{rule}`");
+    out.push_str("rule `");
+    out.push_str(rule);
+    out.push('`');
     if let Some(d) = &decision.dedup {
-        let _ = write!(out, "; dedup channel `{}`: ", d.channel);
-        let _ = match d.verdict {
-            Verdict::Unique => write!(out, "new message"),
-            Verdict::OutOfOrder => write!(out, "new message, older than the highest order key"),
-            Verdict::Duplicate => write!(out, "same fingerprint seen within {} ms", d.window_ms),
-            Verdict::Redelivery => write!(out, "same event id seen within {} ms", d.window_ms),
-        };
+        out.push_str("; dedup channel `");
+        out.push_str(&d.channel);
+        out.push_str("`: ");
+        match d.verdict {
+            Verdict::Unique => out.push_str("new message"),
+            Verdict::OutOfOrder => out.push_str("new message, older than the highest order key"),
+            Verdict::Duplicate => seen_within(&mut out, "same fingerprint", d.window_ms),
+            Verdict::Redelivery => seen_within(&mut out, "same event id", d.window_ms),
+        }
     }
     if let Some(r) = &decision.routing {
+        // Writing to a String cannot fail.
         let _ = write!(out, "; route `{}` for sku `{}`: ", r.route, r.sku);
         let _ = match (&r.status, r.reason) {
             (_, Some(reason)) => write!(out, "fallback ({})", reason.as_str()),
@@ -110,6 +115,107 @@ pub fn explain(decision: &Decision) -> String {
             (None, None) => write!(out, "{}", r.matched.as_str()),
         };
     }
-    let _ = write!(out, "; {}", outcome_str(decision.outcome));
+    out.push_str("; ");
+    out.push_str(outcome_str(decision.outcome));
     out
+}
+
+fn seen_within(out: &mut String, what: &str, window_ms: u64) {
+    use std::fmt::Write as _;
+    out.push_str(what);
+    // Writing to a String cannot fail.
+    let _ = write!(out, " seen within {window_ms} ms");
+}
+
+#[cfg(test)]
+mod tests {
+    use cxrules_engine::routing::target::{FallbackReason, RouteMatch};
+    use cxrules_engine::{DedupDecision, RoutingDecision};
+
+    use super::*;
+
+    fn decision(dedup: Option<Verdict>, routing: Option<(Option<&str>, RouteMatch)>) -> Decision {
+        let suppressed = dedup.is_some_and(|v| v.is_suppressed());
+        Decision {
+            outcome: if suppressed {
+                Outcome::Suppressed
+            } else {
+                Outcome::Processed
+            },
+            event: Some("message_created".into()),
+            event_type: Some("conversations.messages.messageCreated".into()),
+            interaction_id: Some("int-1".into()),
+            channel: None,
+            dedup: dedup.map(|verdict| DedupDecision {
+                channel: "default".into(),
+                window_ms: 45_000,
+                sliding: true,
+                fingerprint: "ab".into(),
+                verdict,
+                order: Some(1),
+                highest_sequence: Some(1),
+            }),
+            routing: routing.map(|(status, matched)| RoutingDecision {
+                route: "inventory".into(),
+                sku: "SKU-1".into(),
+                status: status.map(str::to_owned),
+                matched,
+                reason: (matched == RouteMatch::Fallback).then_some(FallbackReason::Timeout),
+                skills: vec![],
+                queues: vec![],
+                skill_id: None,
+                lookup_ms: None,
+                cached: false,
+                error: None,
+            }),
+            rules_version: "v".into(),
+            latency_us: 1,
+        }
+    }
+
+    #[test]
+    fn every_decision_explains_itself_in_one_line() {
+        let dedup = "rule `message_created`; dedup channel `default`: ";
+        let route = "rule `message_created`; route `inventory` for sku `SKU-1`: ";
+        let cases = [
+            (
+                decision(Some(Verdict::Unique), None),
+                format!("{dedup}new message; processed"),
+            ),
+            (
+                decision(Some(Verdict::OutOfOrder), None),
+                format!("{dedup}new message, older than the highest order key; processed"),
+            ),
+            (
+                decision(Some(Verdict::Duplicate), None),
+                format!("{dedup}same fingerprint seen within 45000 ms; suppressed"),
+            ),
+            (
+                decision(Some(Verdict::Redelivery), None),
+                format!("{dedup}same event id seen within 45000 ms; suppressed"),
+            ),
+            (
+                decision(None, Some((Some("in_stock"), RouteMatch::Status))),
+                format!("{route}inventory status `in_stock` (status); processed"),
+            ),
+            (
+                decision(None, Some((None, RouteMatch::Unknown))),
+                format!("{route}unknown; processed"),
+            ),
+            (
+                decision(None, Some((None, RouteMatch::Fallback))),
+                format!("{route}fallback (timeout); processed"),
+            ),
+        ];
+        for (decision, want) in cases {
+            assert_eq!(explain(&decision), want);
+        }
+        let mut ignored = decision(None, None);
+        ignored.event = None;
+        ignored.outcome = Outcome::Ignored;
+        assert_eq!(
+            explain(&ignored),
+            "no event rule matches type `conversations.messages.messageCreated`; ignored"
+        );
+    }
 }
