@@ -5,12 +5,9 @@
 # Usage: bench/soak.sh [seconds] [outbound calls/s]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 secs=${1:-600}; rate=${2:-3000}
-bin=target/release
-[ -x $bin/cxrules ] && [ -x $bin/examples/mock_cxone ] || cargo build --release -p cxrules-server --bins --examples
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
+build
 taskset -c 1 $bin/examples/mock_cxone 127.0.0.1:9100 2>/dev/null & pids+=($!)
 CXONE_BASE_URL=http://127.0.0.1:9100 CXONE_CLIENT_ID=soak CXONE_CLIENT_SECRET=soak \
   CXONE_RATE_LIMIT=$rate CXRULES_QUEUE_CAPACITY=10000 \
@@ -22,5 +19,6 @@ taskset -c 1 wrk -t2 -c64 -d${secs}s --latency -s bench/dedup_events.lua http://
 echo "== after load: rss_kib=$(awk '/VmRSS/{print $2}' /proc/$server/status)"
 sleep 5
 m=$(curl -s localhost:9300/metrics)
-echo "$m" | grep -E '^cxrules_(events_total|requests_rejected_total|outbound_calls_total|effects_failed_total|effects_coalesced_total|effects_queue_depth)' 
+echo "$m" | grep -E '^cxrules_(events_total|requests_rejected_total|outbound_calls_total|effects_failed_total|effects_coalesced_total|effects_queue_depth)'
 echo "== mock cxone: $(curl -s localhost:9100/counts)"
+echo "== accepted - merged - calls answered 200 = $(( $(metric_sum cxrules_events_total) - $(metric_sum cxrules_effects_coalesced_total) - $(metric_sum 'cxrules_outbound_calls_total\{endpoint="[a-z]+",status="200"\}') ))"
