@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use serde_json::Value as Json;
 use tokio::time::Instant;
 
 use crate::compile::{compile_sources, read_sources, CompiledRules};
 use crate::decision::EvalError;
 use crate::dedup::memory::MemoryStore;
 use crate::dedup::store::{DedupStore, StoreStats};
+use crate::document::Document;
 use crate::evaluation::Evaluation;
 use crate::routing::route::RouteState;
 use crate::routing::source::InventorySource;
@@ -333,18 +333,27 @@ impl Engine {
     /// assert!(engine.precheck(&no_id).is_err());
     /// assert_eq!(engine.dedup_stats()[0].1.fingerprints, 0, "nothing recorded");
     /// ```
-    pub fn precheck(&self, event: &Json) -> Result<bool, EvalError> {
-        crate::evaluation::precheck_on(&self.inner.current.load(), event)
+    pub fn precheck(&self, event: &(impl Document + ?Sized)) -> Result<bool, EvalError> {
+        crate::evaluation::precheck_on(&self.inner.current.load(), &event)
     }
 
-    /// Evaluates one event against one snapshot of the rules.
-    pub async fn evaluate(&self, event: &Json) -> Result<Evaluation, EvalError> {
+    /// Evaluates one event against one snapshot of the rules. The event is any [`Document`]:
+    /// a `serde_json::Value`, or a [`ParsedEvent`](crate::document::ParsedEvent) read straight
+    /// from the request body (the same decision, with less work).
+    pub async fn evaluate(
+        &self,
+        event: &(impl Document + ?Sized),
+    ) -> Result<Evaluation, EvalError> {
         let started = std::time::Instant::now();
         // A full Arc, not a guard: the evaluation may await the store and the inventory.
         let snap = self.inner.current.load_full();
-        let mut eval =
-            crate::evaluation::evaluate_on(&snap, &*self.inner.inventory, &self.inner.clock, event)
-                .await?;
+        let mut eval = crate::evaluation::evaluate_on(
+            &snap,
+            &*self.inner.inventory,
+            &self.inner.clock,
+            &event,
+        )
+        .await?;
         eval.decision.latency_us = started.elapsed().as_micros() as u64;
         Ok(eval)
     }

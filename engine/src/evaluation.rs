@@ -6,11 +6,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Waker};
 
-use serde_json::Value as Json;
-
 use crate::decision::{Decision, DedupDecision, EvalError, Outcome};
 use crate::dedup::config::Channel;
 use crate::dedup::store::{CheckRequest, DedupStore, Fingerprint, RollbackToken};
+use crate::document::{Document, Field};
 use crate::engine::{Clock, Snapshot};
 use crate::routing::route::{Route, RouteState};
 use crate::routing::source::InventorySource;
@@ -129,12 +128,19 @@ struct DedupInput<'s, 'e> {
     order: Option<i64>,
 }
 
+/// Where an ignored event's type is looked for, to name it in the decision.
+static TYPE_AT: std::sync::LazyLock<[crate::pointer::Pointer; 3]> =
+    std::sync::LazyLock::new(|| {
+        ["/type", "/event_type", "/eventType"]
+            .map(|p| crate::pointer::Pointer::parse(p).expect("a pointer"))
+    });
+
 /// Matches the event to a rule and checks every field the decision needs, recording nothing and
 /// asking nothing of the inventory: `Err` for a bad event, `Ok(Err(decision))` for an event no
 /// rule handles (ignored).
 fn check_event<'s, 'e>(
     snap: &'s Snapshot,
-    event: &'e Json,
+    event: &'e dyn Document,
 ) -> Result<Result<Checked<'s, 'e>, Decision>, EvalError> {
     if !event.is_object() {
         return Err(EvalError::NotAnObject);
@@ -156,9 +162,10 @@ fn check_event<'s, 'e>(
         .iter()
         .find_map(|r| r.matches(event).map(|t| (r, t)))
     else {
-        decision.event_type = ["/type", "/event_type", "/eventType"]
-            .iter()
-            .find_map(|p| event.pointer(p)?.as_str().map(str::to_string));
+        decision.event_type = TYPE_AT.iter().find_map(|p| match event.get(p)? {
+            Field::Str(t) => Some(t.to_string()),
+            _ => None,
+        });
         return Ok(Err(decision));
     };
     decision.event = Some(rule.name().to_string());
@@ -207,7 +214,7 @@ fn check_event<'s, 'e>(
 
 /// Whether deciding `event` would record a message or route it (and so queue an update); `Err`
 /// for an event that would be refused. Records nothing and asks nothing of the inventory.
-pub(crate) fn precheck_on(snap: &Snapshot, event: &Json) -> Result<bool, EvalError> {
+pub(crate) fn precheck_on(snap: &Snapshot, event: &dyn Document) -> Result<bool, EvalError> {
     Ok(match check_event(snap, event)? {
         Ok(checked) => checked.dedup.is_some() || checked.route.is_some(),
         Err(_ignored) => false,
@@ -218,7 +225,7 @@ pub(crate) async fn evaluate_on(
     snap: &Snapshot,
     inventory: &dyn InventorySource,
     clock: &Clock,
-    event: &Json,
+    event: &dyn Document,
 ) -> Result<Evaluation, EvalError> {
     let checked = match check_event(snap, event)? {
         Ok(checked) => checked,

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value as Json;
 
+use crate::document::{Document, Field};
 use crate::pointer::Pointer;
 use crate::EvalError;
 
@@ -244,13 +244,15 @@ impl EventRule {
     }
 
     /// True when `event` is of one of this rule's types.
-    pub(crate) fn matches(&self, event: &Json) -> Option<String> {
-        let t = first(event, &self.type_at)?.as_str()?;
+    pub(crate) fn matches(&self, event: &dyn Document) -> Option<String> {
+        let Field::Str(t) = self.type_at.iter().find_map(|p| event.get(p))? else {
+            return None;
+        };
         self.types.iter().any(|x| x == t).then(|| t.to_string())
     }
 
     /// A reader of `event`'s fields under this rule, each field looked up at most once.
-    pub(crate) fn view<'r, 'e>(&'r self, event: &'e Json) -> EventView<'r, 'e> {
+    pub(crate) fn view<'r, 'e>(&'r self, event: &'e dyn Document) -> EventView<'r, 'e> {
         EventView {
             rule: self,
             event,
@@ -272,14 +274,14 @@ impl EventRule {
 }
 
 /// Where a field was found: the pointer that matched and the value there.
-type Found<'r, 'e> = Option<(&'r str, &'e Json)>;
+type Found<'r, 'e> = Option<(&'r str, Field<'e>)>;
 
 /// One event read through one rule. The [`FIELD_NAMES`] fields are looked up once and
 /// remembered, so dedup, fingerprinting and routing can all ask for `content` or `sender`
 /// without walking the JSON again.
 pub(crate) struct EventView<'r, 'e> {
     rule: &'r EventRule,
-    event: &'e Json,
+    event: &'e dyn Document,
     found: [OnceCell<Found<'r, 'e>>; FIELD_COUNT],
 }
 
@@ -293,7 +295,7 @@ impl<'r, 'e> EventView<'r, 'e> {
     }
 
     /// The event itself.
-    pub(crate) fn event(&self) -> &'e Json {
+    pub(crate) fn event(&self) -> &'e dyn Document {
         self.event
     }
 
@@ -303,9 +305,9 @@ impl<'r, 'e> EventView<'r, 'e> {
             return Ok(None);
         };
         match value {
-            Json::Null => Ok(None),
-            Json::String(s) => Ok(Some(Cow::Borrowed(s.as_str()))),
-            Json::Number(n) if field != "content" => Ok(Some(Cow::Owned(n.to_string()))),
+            Field::Null => Ok(None),
+            Field::Str(s) => Ok(Some(Cow::Borrowed(s))),
+            Field::Number(n) if field != "content" => Ok(Some(Cow::Owned(n.to_string()))),
             _ => Err(EvalError::WrongType {
                 field: field.to_string(),
                 pointer: pointer.to_string(),
@@ -355,8 +357,8 @@ impl<'r, 'e> EventView<'r, 'e> {
             return Ok(None);
         };
         match value {
-            Json::Null => Ok(None),
-            Json::Number(n) => n
+            Field::Null => Ok(None),
+            Field::Number(n) => n
                 .as_i64()
                 .map(Some)
                 .ok_or_else(|| wrong(field, pointer, "an integer")),
@@ -371,12 +373,12 @@ impl<'r, 'e> EventView<'r, 'e> {
         };
         let expected = "RFC 3339 text or epoch milliseconds";
         match value {
-            Json::Null => Ok(None),
-            Json::Number(n) => n
+            Field::Null => Ok(None),
+            Field::Number(n) => n
                 .as_i64()
                 .map(Some)
                 .ok_or_else(|| wrong(field, pointer, expected)),
-            Json::String(_) => crate::timestamp::epoch_ms(value)
+            Field::Str(_) => crate::timestamp::field_epoch_ms(&value)
                 .map(Some)
                 .ok_or_else(|| wrong(field, pointer, expected)),
             _ => Err(wrong(field, pointer, expected)),
@@ -387,10 +389,12 @@ impl<'r, 'e> EventView<'r, 'e> {
         let search = |pointers: &'r [Pointer]| {
             pointers
                 .iter()
-                .find_map(|p| p.get(self.event).map(|v| (p.as_str(), v)))
+                .find_map(|p| self.event.get(p).map(|v| (p.as_str(), v)))
         };
         match FIELD_NAMES.iter().position(|f| *f == field) {
-            Some(slot) => *self.found[slot].get_or_init(|| search(&self.rule.known[slot])),
+            Some(slot) => self.found[slot]
+                .get_or_init(|| search(&self.rule.known[slot]))
+                .clone(),
             None => search(self.rule.fields.get(field)?),
         }
     }
@@ -406,10 +410,6 @@ fn wrong(field: &str, pointer: &str, expected: &'static str) -> EvalError {
 
 fn owned(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
-}
-
-fn first<'e>(event: &'e Json, pointers: &[Pointer]) -> Option<&'e Json> {
-    pointers.iter().find_map(|p| p.get(event))
 }
 
 /// Rejects ids that could smuggle anything into a URL, a header or a log line.

@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //!
+//! - [`document`]: what an event is read from: a `serde_json::Value`, or a
+//!   [`document::ParsedEvent`] parsed from the JSON text without copying its strings.
 //! - [`rulefile`], [`events`], [`dedup::config`], [`routing::route`], [`normalize`],
 //!   [`testcase`]: the rule format. The serde types *are* the YAML; their doc comments become
 //!   the JSON Schema's descriptions ([`schema`]).
@@ -125,6 +127,7 @@ pub mod compile;
 pub mod decision;
 pub mod dedup;
 pub mod diag;
+pub mod document;
 pub mod duration;
 pub mod engine;
 pub mod env;
@@ -149,6 +152,7 @@ pub mod yaml;
 
 pub use compile::CompiledRules;
 pub use decision::{Decision, DedupDecision, EvalError, Outcome, RoutingDecision};
+pub use document::{Document, ParsedEvent};
 pub use engine::{Engine, EngineBuilder};
 pub use evaluation::Evaluation;
 pub use status::{LoadError, ReloadReport, ReloadStatus};

@@ -13,10 +13,7 @@ impl Pointer {
     /// Parses a pointer; the text must be empty or start with `/`.
     pub fn parse(text: &str) -> Option<Pointer> {
         if text.is_empty() {
-            return Some(Pointer {
-                text: String::new(),
-                tokens: Box::new([]),
-            });
+            return Some(Pointer::root());
         }
         let rest = text.strip_prefix('/')?;
         let tokens = rest
@@ -27,6 +24,14 @@ impl Pointer {
             text: text.to_string(),
             tokens,
         })
+    }
+
+    /// The empty pointer: the whole document.
+    pub fn root() -> Pointer {
+        Pointer {
+            text: String::new(),
+            tokens: Box::new([]),
+        }
     }
 
     /// The pointer as written.
@@ -49,6 +54,27 @@ impl Pointer {
 }
 
 /// An array index as RFC 6901 writes it: digits, no leading zero (except `0` itself).
+impl Pointer {
+    /// The value this pointer names in a borrowed document (see [`crate::document`]), found as
+    /// [`Pointer::get`] finds it in a `serde_json::Value`: where an object repeats a key, the
+    /// last one counts, as serde_json keeps the last.
+    pub fn get_borrowed<'v, 'c>(
+        &self,
+        value: &'v serde_json_borrow::Value<'c>,
+    ) -> Option<&'v serde_json_borrow::Value<'c>> {
+        use serde_json_borrow::Value as B;
+        let mut at = value;
+        for token in self.tokens.iter() {
+            at = match at {
+                B::Object(map) => map.iter().filter(|(k, _)| *k == token).last()?.1,
+                B::Array(items) => items.get(index(token)?)?,
+                _ => return None,
+            };
+        }
+        Some(at)
+    }
+}
+
 fn index(token: &str) -> Option<usize> {
     if token.is_empty()
         || (token.len() > 1 && token.starts_with('0'))

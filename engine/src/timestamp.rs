@@ -2,15 +2,21 @@
 
 use serde_json::Value;
 
+use crate::document::{Document, Field};
+use crate::pointer::Pointer;
+
 /// Epoch milliseconds from a number, a string of digits, or an RFC 3339 string.
 pub fn epoch_ms(value: &Value) -> Option<i64> {
+    field_epoch_ms(&Document::get(value, &Pointer::root())?)
+}
+
+/// [`epoch_ms`] of a value as an event document gives it.
+pub fn field_epoch_ms(value: &Field<'_>) -> Option<i64> {
     match value {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            s.parse().ok()
-        }
-        Value::String(s) => parse_rfc3339(s),
-        _ => None,
+        Field::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Field::Str(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        Field::Str(s) => parse_rfc3339(s),
+        Field::Null | Field::Other => None,
     }
 }
 

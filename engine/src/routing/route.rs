@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::Value as Json;
+use crate::document::Field;
+use crate::pointer::Pointer;
 
 use super::breaker::{BreakerPolicy, BreakerState, CircuitBreaker};
 use super::cache::StatusCache;
@@ -321,9 +322,10 @@ impl Route {
         let (rule, event) = (view.rule(), view.event());
         let value = |name: &str| -> Result<Option<String>, EvalError> {
             if name.starts_with('/') {
-                return Ok(event.pointer(name).and_then(|v| match v {
-                    Json::String(s) => Some(s.clone()),
-                    Json::Number(n) => Some(n.to_string()),
+                let value = Pointer::parse(name).and_then(|p| event.get(&p));
+                return Ok(value.and_then(|v| match v {
+                    Field::Str(s) => Some(s.to_owned()),
+                    Field::Number(n) => Some(n.to_string()),
                     _ => None,
                 }));
             }
