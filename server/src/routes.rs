@@ -8,8 +8,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use cxrules_engine::{Decision, EvalError, Outcome};
-use serde_json::Value;
+use cxrules_engine::{Decision, EvalError, Outcome, ParsedEvent};
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -67,7 +66,7 @@ async fn handle(state: &AppState, route: &'static str, request: Request) -> Resp
 /// (BENCHMARKS.md).
 async fn decide_to_the_end(
     state: &AppState,
-    event: Value,
+    event: ParsedEvent,
     received_at: Instant,
     span: tracing::Span,
 ) -> Result<Box<Accepted>, ApiError> {
@@ -130,8 +129,9 @@ fn read_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<By
     })
 }
 
-fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
+/// The event, parsed with its strings left in the body's text (no copy per key and string).
+fn parse_json(bytes: &[u8]) -> Result<ParsedEvent, ApiError> {
+    ParsedEvent::parse(bytes).map_err(|e| {
         ApiError::bad_request(
             "invalid_json",
             format!("body is not valid JSON: {e}"),
@@ -165,7 +165,7 @@ fn read_event(
     state: &AppState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Value, ApiError> {
+) -> Result<ParsedEvent, ApiError> {
     is_json(headers)?;
     let bytes = read_body(state, body)?;
     state
@@ -187,7 +187,7 @@ fn unavailable(state: &AppState, e: EnqueueError) -> ApiError {
 /// Evaluates the event, queues its updates and commits the evaluation (or rolls it back).
 async fn decide_event(
     state: &AppState,
-    event: Value,
+    event: ParsedEvent,
     received_at: Instant,
 ) -> Result<Accepted, ApiError> {
     // Room for the first update is set aside before dedup records anything: a message once
