@@ -1,10 +1,12 @@
-//! End-to-end decision cost: `Engine::evaluate` on ~200-byte chat messages with the default rules.
+//! End-to-end decision cost: `Engine::evaluate` on ~200-byte chat messages with the default rules,
+//! from a parsed value and from the JSON text (parsed into a `serde_json::Value` or a
+//! `ParsedEvent`, then decided).
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use cxrules_engine::Engine;
+use cxrules_engine::{Engine, ParsedEvent};
 use serde_json::{json, Value};
 
 fn message(interaction: u64, seq: u64) -> Value {
@@ -35,6 +37,24 @@ fn bench(c: &mut Criterion) {
             i = (i + 1) % events.len();
             let eval = rt.block_on(engine.evaluate(black_box(&events[i]))).unwrap();
             black_box(eval.commit());
+        })
+    });
+    let texts: Vec<Vec<u8>> = events
+        .iter()
+        .map(|e| serde_json::to_vec(e).unwrap())
+        .collect();
+    group.bench_function("from_text_serde_json_value", |b| {
+        b.iter(|| {
+            i = (i + 1) % texts.len();
+            let event: Value = serde_json::from_slice(black_box(&texts[i])).unwrap();
+            black_box(rt.block_on(engine.evaluate(&event)).unwrap().commit());
+        })
+    });
+    group.bench_function("from_text_parsed_event", |b| {
+        b.iter(|| {
+            i = (i + 1) % texts.len();
+            let event = ParsedEvent::parse(black_box(&texts[i])).unwrap();
+            black_box(rt.block_on(engine.evaluate(&event)).unwrap().commit());
         })
     });
     group.finish();

@@ -334,7 +334,7 @@ impl Engine {
     /// assert_eq!(engine.dedup_stats()[0].1.fingerprints, 0, "nothing recorded");
     /// ```
     pub fn precheck(&self, event: &(impl Document + ?Sized)) -> Result<bool, EvalError> {
-        crate::evaluation::precheck_on(&self.inner.current.load(), &event)
+        crate::evaluation::precheck_on(&self.inner.current.load(), event)
     }
 
     /// Evaluates one event against one snapshot of the rules. The event is any [`Document`]:
@@ -347,13 +347,9 @@ impl Engine {
         let started = std::time::Instant::now();
         // A full Arc, not a guard: the evaluation may await the store and the inventory.
         let snap = self.inner.current.load_full();
-        let mut eval = crate::evaluation::evaluate_on(
-            &snap,
-            &*self.inner.inventory,
-            &self.inner.clock,
-            &event,
-        )
-        .await?;
+        let mut eval =
+            crate::evaluation::evaluate_on(&snap, &*self.inner.inventory, &self.inner.clock, event)
+                .await?;
         eval.decision.latency_us = started.elapsed().as_micros() as u64;
         Ok(eval)
     }

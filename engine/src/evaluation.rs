@@ -138,9 +138,9 @@ static TYPE_AT: std::sync::LazyLock<[crate::pointer::Pointer; 3]> =
 /// Matches the event to a rule and checks every field the decision needs, recording nothing and
 /// asking nothing of the inventory: `Err` for a bad event, `Ok(Err(decision))` for an event no
 /// rule handles (ignored).
-fn check_event<'s, 'e>(
+fn check_event<'s, 'e, D: Document + ?Sized>(
     snap: &'s Snapshot,
-    event: &'e dyn Document,
+    event: &'e D,
 ) -> Result<Result<Checked<'s, 'e>, Decision>, EvalError> {
     if !event.is_object() {
         return Err(EvalError::NotAnObject);
@@ -214,18 +214,21 @@ fn check_event<'s, 'e>(
 
 /// Whether deciding `event` would record a message or route it (and so queue an update); `Err`
 /// for an event that would be refused. Records nothing and asks nothing of the inventory.
-pub(crate) fn precheck_on(snap: &Snapshot, event: &dyn Document) -> Result<bool, EvalError> {
+pub(crate) fn precheck_on<D: Document + ?Sized>(
+    snap: &Snapshot,
+    event: &D,
+) -> Result<bool, EvalError> {
     Ok(match check_event(snap, event)? {
         Ok(checked) => checked.dedup.is_some() || checked.route.is_some(),
         Err(_ignored) => false,
     })
 }
 
-pub(crate) async fn evaluate_on(
+pub(crate) async fn evaluate_on<D: Document + ?Sized>(
     snap: &Snapshot,
     inventory: &dyn InventorySource,
     clock: &Clock,
-    event: &dyn Document,
+    event: &D,
 ) -> Result<Evaluation, EvalError> {
     let checked = match check_event(snap, event)? {
         Ok(checked) => checked,

@@ -244,7 +244,7 @@ impl EventRule {
     }
 
     /// True when `event` is of one of this rule's types.
-    pub(crate) fn matches(&self, event: &dyn Document) -> Option<String> {
+    pub(crate) fn matches<D: Document + ?Sized>(&self, event: &D) -> Option<String> {
         let Field::Str(t) = self.type_at.iter().find_map(|p| event.get(p))? else {
             return None;
         };
@@ -252,7 +252,10 @@ impl EventRule {
     }
 
     /// A reader of `event`'s fields under this rule, each field looked up at most once.
-    pub(crate) fn view<'r, 'e>(&'r self, event: &'e dyn Document) -> EventView<'r, 'e> {
+    pub(crate) fn view<'r, 'e, D: Document + ?Sized>(
+        &'r self,
+        event: &'e D,
+    ) -> EventView<'r, 'e, D> {
         EventView {
             rule: self,
             event,
@@ -279,23 +282,23 @@ type Found<'r, 'e> = Option<(&'r str, Field<'e>)>;
 /// One event read through one rule. The [`FIELD_NAMES`] fields are looked up once and
 /// remembered, so dedup, fingerprinting and routing can all ask for `content` or `sender`
 /// without walking the JSON again.
-pub(crate) struct EventView<'r, 'e> {
+pub(crate) struct EventView<'r, 'e, D: ?Sized> {
     rule: &'r EventRule,
-    event: &'e dyn Document,
+    event: &'e D,
     found: [OnceCell<Found<'r, 'e>>; FIELD_COUNT],
 }
 
 const FIELD_COUNT: usize = 8;
 const _: () = assert!(FIELD_NAMES.len() == FIELD_COUNT);
 
-impl<'r, 'e> EventView<'r, 'e> {
+impl<'r, 'e, D: Document + ?Sized> EventView<'r, 'e, D> {
     /// The rule this view reads through.
     pub(crate) fn rule(&self) -> &'r EventRule {
         self.rule
     }
 
     /// The event itself.
-    pub(crate) fn event(&self) -> &'e dyn Document {
+    pub(crate) fn event(&self) -> &'e D {
         self.event
     }
 

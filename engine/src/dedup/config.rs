@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::store::{Fingerprint, WindowPolicy};
+use crate::document::Document;
 use crate::duration::DurationStr;
 use crate::events::EventView;
 use crate::normalize::Normalizer;
@@ -90,7 +91,10 @@ impl Channel {
 
     /// SHA-256 over the fingerprint fields, each length-prefixed so no two field lists collide
     /// (`a|b` + `c` and `a` + `b|c` hash differently); an absent field is marked as absent.
-    pub(crate) fn fingerprint(&self, view: &EventView<'_, '_>) -> Result<Fingerprint, EvalError> {
+    pub(crate) fn fingerprint<D: Document + ?Sized>(
+        &self,
+        view: &EventView<'_, '_, D>,
+    ) -> Result<Fingerprint, EvalError> {
         self.fingerprint_with(|field| view.text(field))
     }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::document::Field;
+use crate::document::{Document, Field};
 use crate::pointer::Pointer;
 
 use super::breaker::{BreakerPolicy, BreakerState, CircuitBreaker};
@@ -318,7 +318,10 @@ impl Route {
     }
 
     /// The SKU for an event; a field the SKU needs that the event lacks is the sender's error.
-    pub(crate) fn sku(&self, view: &EventView<'_, '_>) -> Result<String, EvalError> {
+    pub(crate) fn sku<D: Document + ?Sized>(
+        &self,
+        view: &EventView<'_, '_, D>,
+    ) -> Result<String, EvalError> {
         let (rule, event) = (view.rule(), view.event());
         let value = |name: &str| -> Result<Option<String>, EvalError> {
             if name.starts_with('/') {
