@@ -43,16 +43,11 @@ impl IntoResponse for &Accepted {
 pub fn to_json(accepted: &Accepted) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
     let w = &mut out;
-    w.extend_from_slice(br#"{"outcome":"#);
-    value(w, &accepted.outcome);
-    w.extend_from_slice(br#","explanation":"#);
-    value(w, &accepted.explanation);
-    w.extend_from_slice(br#","queued":"#);
-    value(w, &accepted.queued);
-    w.extend_from_slice(br#","dry_run":"#);
-    value(w, &accepted.dry_run);
-    w.extend_from_slice(br#","latency_ms":"#);
-    value(w, &accepted.latency_ms);
+    entry(w, br#"{"outcome":"#, &accepted.outcome);
+    entry(w, br#","explanation":"#, &accepted.explanation);
+    entry(w, br#","queued":"#, &accepted.queued);
+    entry(w, br#","dry_run":"#, &accepted.dry_run);
+    entry(w, br#","latency_ms":"#, &accepted.latency_ms);
     w.extend_from_slice(br#","decision":"#);
     decision(w, &accepted.decision);
     w.push(b'}');
@@ -60,47 +55,38 @@ pub fn to_json(accepted: &Accepted) -> Vec<u8> {
 }
 
 fn decision(w: &mut Vec<u8>, d: &Decision) {
-    w.extend_from_slice(br#"{"outcome":"#);
-    value(w, &d.outcome);
-    w.extend_from_slice(br#","event":"#);
-    value(w, &d.event);
-    w.extend_from_slice(br#","event_type":"#);
-    value(w, &d.event_type);
-    w.extend_from_slice(br#","interaction_id":"#);
-    value(w, &d.interaction_id);
-    w.extend_from_slice(br#","channel":"#);
-    value(w, &d.channel);
+    entry(w, br#"{"outcome":"#, &d.outcome);
+    entry(w, br#","event":"#, &d.event);
+    entry(w, br#","event_type":"#, &d.event_type);
+    entry(w, br#","interaction_id":"#, &d.interaction_id);
+    entry(w, br#","channel":"#, &d.channel);
     w.extend_from_slice(br#","dedup":"#);
     match &d.dedup {
         Some(dedup) => dedup_decision(w, dedup),
         None => w.extend_from_slice(b"null"),
     }
     // Routing decisions wait for the inventory anyway; serde writes them whole.
-    w.extend_from_slice(br#","routing":"#);
-    value(w, &d.routing);
-    w.extend_from_slice(br#","rules_version":"#);
-    value(w, &d.rules_version);
-    w.extend_from_slice(br#","latency_us":"#);
-    value(w, &d.latency_us);
+    entry(w, br#","routing":"#, &d.routing);
+    entry(w, br#","rules_version":"#, &d.rules_version);
+    entry(w, br#","latency_us":"#, &d.latency_us);
     w.push(b'}');
 }
 
 fn dedup_decision(w: &mut Vec<u8>, d: &DedupDecision) {
-    w.extend_from_slice(br#"{"channel":"#);
-    value(w, &d.channel);
-    w.extend_from_slice(br#","window_ms":"#);
-    value(w, &d.window_ms);
-    w.extend_from_slice(br#","sliding":"#);
-    value(w, &d.sliding);
-    w.extend_from_slice(br#","fingerprint":"#);
-    value(w, &d.fingerprint);
-    w.extend_from_slice(br#","verdict":"#);
-    value(w, &d.verdict);
-    w.extend_from_slice(br#","order":"#);
-    value(w, &d.order);
-    w.extend_from_slice(br#","highest_sequence":"#);
-    value(w, &d.highest_sequence);
+    entry(w, br#"{"channel":"#, &d.channel);
+    entry(w, br#","window_ms":"#, &d.window_ms);
+    entry(w, br#","sliding":"#, &d.sliding);
+    entry(w, br#","fingerprint":"#, &d.fingerprint);
+    entry(w, br#","verdict":"#, &d.verdict);
+    entry(w, br#","order":"#, &d.order);
+    entry(w, br#","highest_sequence":"#, &d.highest_sequence);
     w.push(b'}');
+}
+
+/// A key (with what comes before it: `{` or `,`, and the `:`) and its value.
+fn entry<T: Serialize + ?Sized>(w: &mut Vec<u8>, key: &[u8], v: &T) {
+    w.extend_from_slice(key);
+    value(w, v);
 }
 
 fn value<T: Serialize + ?Sized>(w: &mut Vec<u8>, v: &T) {
