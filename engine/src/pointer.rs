@@ -51,10 +51,7 @@ impl Pointer {
         }
         Some(at)
     }
-}
 
-/// An array index as RFC 6901 writes it: digits, no leading zero (except `0` itself).
-impl Pointer {
     /// The value this pointer names in a borrowed document (see [`crate::document`]), found as
     /// [`Pointer::get`] finds it in a `serde_json::Value`: where an object repeats a key, the
     /// last one counts, as serde_json keeps the last.
@@ -75,6 +72,7 @@ impl Pointer {
     }
 }
 
+/// An array index as RFC 6901 writes it: digits, no leading zero (except `0` itself).
 fn index(token: &str) -> Option<usize> {
     if token.is_empty()
         || (token.len() > 1 && token.starts_with('0'))
