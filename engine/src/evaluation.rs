@@ -128,11 +128,14 @@ struct DedupInput<'s, 'e> {
     order: Option<i64>,
 }
 
-/// Where an ignored event's type is looked for, to name it in the decision.
-static TYPE_AT: std::sync::LazyLock<[crate::pointer::Pointer; 3]> =
+/// Where an ignored event's type is looked for, to name it in the decision: the default
+/// `type_at` pointers.
+static TYPE_AT: std::sync::LazyLock<Vec<crate::pointer::Pointer>> =
     std::sync::LazyLock::new(|| {
-        ["/type", "/event_type", "/eventType"]
-            .map(|p| crate::pointer::Pointer::parse(p).expect("a pointer"))
+        let defaults = crate::events::defaults("type").iter();
+        defaults
+            .filter_map(|p| crate::pointer::Pointer::parse(p))
+            .collect()
     });
 
 /// Matches the event to a rule and checks every field the decision needs, recording nothing and

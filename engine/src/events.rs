@@ -118,7 +118,8 @@ pub const FIELD_NAMES: &[&str] = &[
 
 const MAX_ID_LEN: usize = 256;
 
-fn defaults(field: &str) -> &'static [&'static str] {
+/// The default pointers of a field (`type` included), as the seed services' events have them.
+pub(crate) fn defaults(field: &str) -> &'static [&'static str] {
     match field {
         "interaction_id" => &["/data/message/interactionId", "/data/interactionId"],
         "sender" => &["/data/message/senderId"],
