@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared by the load scripts (sourced, not run): build what is missing, start the mock CXone and
+# Shared by the load scripts (sourced, not run): build the host and the examples, start the mock CXone and
 # the host pinned as BENCHMARKS.md describes, stop them on exit, and read the host's counts.
 bin=${BIN:-target/release}
 pids=()

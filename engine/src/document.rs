@@ -45,28 +45,24 @@ pub trait Document: Sync {
     fn get(&self, pointer: &Pointer) -> Option<Field<'_>>;
 }
 
+impl<'e> From<&'e Json> for Field<'e> {
+    fn from(value: &'e Json) -> Self {
+        match value {
+            Json::Null => Field::Null,
+            Json::String(s) => Field::Str(s),
+            Json::Number(n) => Field::Number(n.clone()),
+            Json::Bool(_) | Json::Array(_) | Json::Object(_) => Field::Other,
+        }
+    }
+}
+
 impl Document for Json {
     fn is_object(&self) -> bool {
         Json::is_object(self)
     }
 
     fn get(&self, pointer: &Pointer) -> Option<Field<'_>> {
-        pointer.get(self).map(|value| match value {
-            Json::Null => Field::Null,
-            Json::String(s) => Field::Str(s),
-            Json::Number(n) => Field::Number(n.clone()),
-            Json::Bool(_) | Json::Array(_) | Json::Object(_) => Field::Other,
-        })
-    }
-}
-
-impl<D: Document + ?Sized> Document for &D {
-    fn is_object(&self) -> bool {
-        (**self).is_object()
-    }
-
-    fn get(&self, pointer: &Pointer) -> Option<Field<'_>> {
-        (**self).get(pointer)
+        pointer.get(self).map(Field::from)
     }
 }
 

@@ -2,12 +2,11 @@
 
 use serde_json::Value;
 
-use crate::document::{Document, Field};
-use crate::pointer::Pointer;
+use crate::document::Field;
 
 /// Epoch milliseconds from a number, a string of digits, or an RFC 3339 string.
 pub fn epoch_ms(value: &Value) -> Option<i64> {
-    field_epoch_ms(&Document::get(value, &Pointer::root())?)
+    field_epoch_ms(&Field::from(value))
 }
 
 /// [`epoch_ms`] of a value as an event document gives it.

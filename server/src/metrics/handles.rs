@@ -53,7 +53,7 @@ impl<M> Default for Handles<M> {
     }
 }
 
-impl<M: Clone> Handles<M> {
+impl<M> Handles<M> {
     /// Runs `record` on the handle for `values`; `create` makes it (in the family) the first
     /// time these values are seen.
     pub(super) fn with(
