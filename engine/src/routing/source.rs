@@ -28,15 +28,18 @@ pub enum LookupError {
     /// The inventory answered 5xx.
     #[error("inventory answered {0}")]
     Upstream(u16),
-    /// The inventory answered 4xx (the SKU is not known, say).
+    /// The inventory answered 4xx (the SKU is not known, say; 429 means it refuses work).
     #[error("inventory answered {0}")]
     Client(u16),
     /// No connection could be made.
     #[error("inventory unreachable: {0}")]
     Unreachable(String),
-    /// A 2xx answer without a status string at the pointer.
-    #[error("inventory answer has no status: {0}")]
+    /// An answer that is no usable document: a redirect, not JSON, too large.
+    #[error("inventory answer unusable: {0}")]
     BadResponse(String),
+    /// A JSON answer without a status string at the pointer.
+    #[error("inventory answer has no status: {0}")]
+    NoStatus(String),
 }
 
 /// Where inventory status comes from: HTTP by default, anything an embedder supplies otherwise.
