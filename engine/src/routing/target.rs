@@ -234,7 +234,12 @@ mod tests {
                 Some(FallbackReason::Unreachable),
             ),
             (LookupError::Client(404), None),
-            (LookupError::BadResponse("no status".into()), None),
+            (LookupError::Client(429), Some(FallbackReason::RateLimited)),
+            (
+                LookupError::BadResponse("not JSON".into()),
+                Some(FallbackReason::BadResponse),
+            ),
+            (LookupError::NoStatus("nothing at /status".into()), None),
         ];
         for (error, want) in cases {
             assert_eq!(FallbackReason::for_lookup_error(&error), want, "{error}");
