@@ -50,3 +50,40 @@ pub trait InventorySource: Send + Sync + 'static {
         req: &'a LookupRequest<'a>,
     ) -> BoxFuture<'a, Result<String, LookupError>>;
 }
+
+/// The inventory of an engine built without the `http-inventory` feature and given no source
+/// of its own: every lookup is unreachable, so routes fall back (and say why) instead of
+/// failing to compile or panicking.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::time::Duration;
+/// use cxrules_engine::routing::source::{InventorySource, LookupError, LookupRequest, NoInventory};
+///
+/// let req = LookupRequest {
+///     sku: "SKU-1",
+///     url: "https://inventory.example.com/SKU-1",
+///     timeout: Duration::from_secs(1),
+///     status_pointer: "/status",
+///     headers: &[],
+/// };
+/// assert!(matches!(NoInventory.lookup(&req).await, Err(LookupError::Unreachable(_))));
+/// # });
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoInventory;
+
+impl InventorySource for NoInventory {
+    fn lookup<'a>(
+        &'a self,
+        _req: &'a LookupRequest<'a>,
+    ) -> BoxFuture<'a, Result<String, LookupError>> {
+        Box::pin(async {
+            Err(LookupError::Unreachable(
+                "no inventory source: this build has no HTTP inventory; hint: give the engine \
+                 one with EngineBuilder::inventory, or build with the `http-inventory` feature"
+                    .into(),
+            ))
+        })
+    }
+}
