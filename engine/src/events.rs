@@ -201,11 +201,25 @@ impl EventRule {
             check(vec!["fields".into(), field.into()], &list);
             fields.insert(field.to_string(), list);
         }
+        let mut shadowing = Vec::new();
         for (field, value) in &f.extra {
+            let path = vec!["fields".into(), "extra".into(), field.clone()];
+            if FIELD_NAMES.contains(&field.as_str()) {
+                // It would silently replace the built-in field's pointers.
+                shadowing.push((
+                    path,
+                    format!("`{field}` is a built-in field; an extra field cannot take its name"),
+                    format!(
+                        "set its pointers with `fields.{field}`, or name the extra field otherwise"
+                    ),
+                ));
+                continue;
+            }
             let list = value.list();
-            check(vec!["fields".into(), "extra".into(), field.clone()], &list);
+            check(path, &list);
             fields.insert(field.clone(), list);
         }
+        errors.extend(shadowing);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -430,5 +444,36 @@ pub(crate) fn check_id(field: &str, value: &str) -> Result<(), EvalError> {
             reason,
         }),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> EventSpec {
+        crate::yaml::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn an_extra_field_cannot_shadow_a_built_in_one() {
+        let spec = spec("type: a\nfields:\n  extra:\n    sender: /x\n    product: /p\n");
+        let errors = EventRule::compile("rule", &spec).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let (path, message, hint) = &errors[0];
+        assert_eq!(path, &["fields", "extra", "sender"]);
+        assert!(
+            message.contains("`sender` is a built-in field"),
+            "{message}"
+        );
+        assert!(hint.contains("fields.sender"), "{hint}");
+    }
+
+    #[test]
+    fn extra_fields_with_their_own_names_compile() {
+        let spec = spec("type: a\nfields:\n  extra:\n    product: /p\n");
+        let rule = EventRule::compile("rule", &spec).unwrap();
+        assert_eq!(rule.fields["product"][0].as_str(), "/p");
+        assert_eq!(rule.fields["sender"][0].as_str(), "/data/message/senderId");
     }
 }

@@ -72,8 +72,14 @@ mod tests {
             parse_rfc3339("2000-02-29T23:59:59.999999-00:30"),
             Some(951_870_599_999)
         );
-        assert_eq!(parse_rfc3339("2026-11-23t10:00:00z"), Some(1_795_428_000_000));
-        assert_eq!(parse_rfc3339("2026-11-23 10:00:00Z"), Some(1_795_428_000_000));
+        assert_eq!(
+            parse_rfc3339("2026-11-23t10:00:00z"),
+            Some(1_795_428_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-23 10:00:00Z"),
+            Some(1_795_428_000_000)
+        );
         assert_eq!(parse_rfc3339("1969-12-31T23:59:59.999Z"), Some(-1));
         assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339("2026-02-30T00:00:00Z"), None);

@@ -243,7 +243,9 @@ async fn one_broken_save_is_one_failed_attempt() {
     let _watch = engine.watch(WatchOptions::default()).unwrap();
     let broken = "version: 1\ndedup:\n  default: { window: soon }\n";
     std::fs::write(&file, broken).unwrap();
-    wait_for_error(&engine).await.expect("the broken save was seen");
+    wait_for_error(&engine)
+        .await
+        .expect("the broken save was seen");
     for _ in 0..10 {
         std::fs::read_to_string(&file).unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -259,5 +261,9 @@ async fn one_broken_save_is_one_failed_attempt() {
     assert!(wait_for_new_version(&engine, &old).await);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let totals = engine.reload_status().totals;
-    assert_eq!((totals.failed, totals.loaded, attempts(&engine)), (1, 1, 2), "{totals:?}");
+    assert_eq!(
+        (totals.failed, totals.loaded, attempts(&engine)),
+        (1, 1, 2),
+        "{totals:?}"
+    );
 }

@@ -173,7 +173,8 @@ async fn a_rate_limited_redirecting_or_garbled_inventory_falls_back_and_opens_th
 async fn a_missing_sku_field_is_named_in_the_error() {
     let server = MockServer::start().await;
     let (engine, _dir) = engine(&server, "").await;
-    let event = json!({"event_type": "routing.interaction.created", "data": {"interactionId": "i-1"}});
+    let event =
+        json!({"event_type": "routing.interaction.created", "data": {"interactionId": "i-1"}});
     let error = engine.evaluate(&event).await.unwrap_err();
     assert!(error.is_client_error());
     assert_eq!(

@@ -155,8 +155,7 @@ impl Model {
         let Some(t) = self.tracked.get_mut(&token.interaction) else {
             return;
         };
-        t.seen
-            .retain(|s| s.check != token.check || s.answered);
+        t.seen.retain(|s| s.check != token.check || s.answered);
         // When a highest must outlive the keys, a place stays until the latest of their expiries.
         let mut last_expiry = None;
         t.keys.retain(|&(k, expires)| {
