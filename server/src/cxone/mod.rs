@@ -2,6 +2,8 @@
 
 mod auth;
 mod client;
+mod cooldown;
+mod discovery;
 mod health;
 mod pacing;
 mod path;
@@ -16,6 +18,7 @@ use crate::secret::Secret;
 
 pub use auth::{AuthError, Token, TokenSource};
 pub use client::{CxoneClient, Delivered, SendError};
+pub use cooldown::CooldownPolicy;
 pub use health::{HealthSnapshot, OutboundHealth, Problem};
 pub use pacing::Pacing;
 pub use path::{check_id, encode_segment, IdError, MAX_ID_LEN};
