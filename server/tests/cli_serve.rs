@@ -243,3 +243,62 @@ async fn without_credentials_the_first_line_says_dry_run() {
         "{logged}"
     );
 }
+
+/// Runs `cxrules serve` with `env` set; its exit code and standard error, or `None` when it
+/// was still running after 20 s (then it is stopped).
+fn serve_exit(env: &[(&str, &str)]) -> Option<(i32, String)> {
+    let rules = workspace().join("rules");
+    let port = free_port().to_string();
+    let argv = [
+        "serve",
+        "--rules",
+        arg(&rules),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ];
+    let mut cmd = command(&workspace(), &argv);
+    cmd.args(["--no-watch", "--env-file", "/dev/null"])
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("cxrules serve starts");
+    for _ in 0..400 {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+            return Some((status.code().unwrap_or(-1), stderr));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn out_of_range_values_from_the_environment_stop_serve_at_start_naming_the_flag() {
+    let cases = [
+        (
+            vec![
+                ("METRICS_INTERVAL", "0"),
+                ("METRICS_ENDPOINT", "http://127.0.0.1:9/ingest"),
+            ],
+            "--metrics-interval",
+        ),
+        (
+            vec![("CXRULES_QUEUE_CAPACITY", "2305843009213693952")],
+            "--effects-capacity",
+        ),
+        (vec![("CXONE_TIMEOUT", "0s")], "--cxone-timeout"),
+    ];
+    for (env, flag) in cases {
+        let (code, stderr) = serve_exit(&env).unwrap_or_else(|| panic!("{env:?}: serve ran on"));
+        assert_eq!(code, 2, "{env:?}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains("out of range"),
+            "{env:?}: {stderr}"
+        );
+    }
+}
