@@ -6,7 +6,7 @@
 
 mod cli_support;
 
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use base64::Engine as _;

@@ -238,7 +238,7 @@ async fn without_credentials_the_first_line_says_dry_run() {
 
 /// Runs `cxrules serve` with `env` set; its exit code and standard error, or `None` when it
 /// was still running after 20 s (then it is stopped).
-fn serve_exit(env: &[(&str, &str)]) -> Option<(i32, String)> {
+async fn serve_exit(env: &[(&str, &str)]) -> Option<(i32, String)> {
     let rules = workspace().join("rules");
     let port = free_port().to_string();
     let argv = [
@@ -262,15 +262,15 @@ fn serve_exit(env: &[(&str, &str)]) -> Option<(i32, String)> {
             std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
             return Some((status.code().unwrap_or(-1), stderr));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = child.kill();
     let _ = child.wait();
     None
 }
 
-#[test]
-fn out_of_range_values_from_the_environment_stop_serve_at_start_naming_the_flag() {
+#[tokio::test]
+async fn out_of_range_values_from_the_environment_stop_serve_at_start_naming_the_flag() {
     let cases = [
         (
             vec![
@@ -286,7 +286,9 @@ fn out_of_range_values_from_the_environment_stop_serve_at_start_naming_the_flag(
         (vec![("CXONE_TIMEOUT", "0s")], "--cxone-timeout"),
     ];
     for (env, flag) in cases {
-        let (code, stderr) = serve_exit(&env).unwrap_or_else(|| panic!("{env:?}: serve ran on"));
+        let (code, stderr) = serve_exit(&env)
+            .await
+            .unwrap_or_else(|| panic!("{env:?}: serve ran on"));
         assert_eq!(code, 2, "{env:?}: {stderr}");
         assert!(
             stderr.contains(flag) && stderr.contains("out of range"),
