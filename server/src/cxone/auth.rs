@@ -27,6 +27,8 @@ pub struct Token {
     /// The OpenID id_token, when the issuer sent one (it names the tenant).
     pub id_token: Option<Secret>,
     refresh_at: Instant,
+    /// When the token stops being valid: until then it serves while its refresh fails.
+    expires_at: Instant,
     generation: u64,
 }
 
@@ -117,25 +119,22 @@ impl TokenSource {
         }
     }
 
-    /// The same source, remembering a failure for `policy`'s back-off.
-    pub fn with_cooldown(mut self, policy: CooldownPolicy) -> Self {
-        self.failure = Cooldown::new(policy);
-        self
-    }
-
     /// A valid token. Holding the lock across the refresh makes concurrent callers wait for the
     /// one request in flight and then find the fresh token, or its failure: a failure is
     /// remembered for a back-off, so the callers that waited get it at once instead of each
-    /// sending a request of its own.
+    /// sending a request of its own. While a refresh fails, a token not yet expired still
+    /// serves.
     pub async fn token(&self) -> Result<Arc<Token>, AuthError> {
         let mut state = self.state.lock().await;
+        let now = Instant::now();
         if let Some(token) = &state.token {
-            if Instant::now() < token.refresh_at {
+            if now < token.refresh_at {
                 return Ok(token.clone());
             }
         }
+        let still_valid = state.token.clone().filter(|t| now < t.expires_at);
         if let Some(error) = self.failure.current() {
-            return Err(error);
+            return still_valid.ok_or(error);
         }
         let result = self.fetch(&mut state).await;
         self.metrics
@@ -144,8 +143,9 @@ impl TokenSource {
             Ok(response) => response,
             Err(error) => {
                 let delay = self.failure.failed(error.clone());
-                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "cxone token request failed");
-                return Err(error);
+                let retry_in_ms = delay.as_millis() as u64;
+                tracing::warn!(%error, retry_in_ms, "cxone token request failed");
+                return still_valid.ok_or(error);
             }
         };
         self.failure.succeeded();
@@ -153,10 +153,12 @@ impl TokenSource {
         let lifetime = Duration::from_secs(response.expires_in.unwrap_or(3600));
         // A short-lived token is refreshed half-way instead of 60 s early, so it is ever used.
         let usable = lifetime.saturating_sub(REFRESH_MARGIN).max(lifetime / 2);
+        let now = Instant::now();
         let token = Arc::new(Token {
             access: Secret::new(response.access_token),
             id_token: response.id_token.map(Secret::new),
-            refresh_at: Instant::now() + usable,
+            refresh_at: now + usable,
+            expires_at: now + lifetime,
             generation: state.generation,
         });
         state.token = Some(token.clone());

@@ -18,7 +18,6 @@ use crate::secret::Secret;
 
 pub use auth::{AuthError, Token, TokenSource};
 pub use client::{CxoneClient, Delivered, SendError};
-pub use cooldown::CooldownPolicy;
 pub use health::{HealthSnapshot, OutboundHealth, Problem};
 pub use pacing::Pacing;
 pub use path::{check_id, encode_segment, IdError, MAX_ID_LEN};

@@ -143,3 +143,37 @@ async fn a_failed_openid_discovery_is_remembered_too() {
     assert!(tokens.token().await.is_err());
     assert_eq!(requests_to(&server, discovery).await, 2);
 }
+
+#[tokio::test]
+async fn a_token_not_yet_expired_is_used_while_its_refresh_fails() {
+    let server = MockServer::start().await;
+    // A 2 s token is refreshed after 1 s; the refresh fails.
+    Mock::given(path("/oauth2/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "tok-short", "expires_in": 2})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth2/token"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let tokens = source(&server, Duration::from_secs(5), client_credentials());
+    let first = tokens.token().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Due for refresh, the refresh fails, the token is still good: every caller gets it.
+    let results = all_at_once(&tokens).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|t| Arc::ptr_eq(t, &first))),
+        "{results:?}"
+    );
+    assert_eq!(requests_to(&server, "/oauth2/token").await, 2);
+    // Expired: the failure is the answer.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(tokens.token().await.unwrap_err(), AuthError::Rejected(500));
+}
