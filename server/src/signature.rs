@@ -67,6 +67,9 @@ pub enum SignatureError {
     /// A header is present but not in the expected format.
     #[error("malformed `{0}` header")]
     Malformed(String),
+    /// The header carries more than [`MAX_SIGNATURES`] signatures.
+    #[error("`{0}` carries more than {MAX_SIGNATURES} signatures; send at most {MAX_SIGNATURES}")]
+    TooMany(String),
     /// No signature matched.
     #[error("signature does not match the body")]
     Mismatch,
@@ -157,11 +160,10 @@ fn verify_hmac(
     secrets: &[Secret],
     body: &[u8],
 ) -> Result<(), SignatureError> {
-    let malformed = || SignatureError::Malformed(name.into());
-    let signatures =
-        candidates(value.split(','), |v| decode_signature(v, encoding)).ok_or_else(malformed)?;
+    let signatures = candidates(value.split(','), |v| decode_signature(v, encoding))
+        .ok_or_else(|| SignatureError::TooMany(name.into()))?;
     if signatures.is_empty() {
-        return Err(malformed());
+        return Err(SignatureError::Malformed(name.into()));
     }
     let matches = secrets
         .iter()
@@ -223,11 +225,11 @@ fn verify_standard(
     if skew > tolerance.as_secs() {
         return Err(SignatureError::Expired(skew));
     }
-    let malformed = || SignatureError::Malformed("webhook-signature".into());
     let decode = |s: &str| s.strip_prefix("v1,").and_then(|s| B64.decode(s).ok());
-    let signatures = candidates(signatures.split_whitespace(), decode).ok_or_else(malformed)?;
+    let signatures = candidates(signatures.split_whitespace(), decode)
+        .ok_or_else(|| SignatureError::TooMany("webhook-signature".into()))?;
     if signatures.is_empty() {
-        return Err(malformed());
+        return Err(SignatureError::Malformed("webhook-signature".into()));
     }
     let signed = [id.as_bytes(), b".", ts_text.as_bytes(), b".", body];
     let matches = keys

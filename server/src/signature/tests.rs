@@ -188,7 +188,7 @@ fn one_mac_per_secret_however_many_signatures_a_header_carries() {
     let macs = macs_for(|| {
         assert_eq!(
             auth.verify(&h, &body, now),
-            Err(SignatureError::Malformed("x-webhook-signature".into()))
+            Err(SignatureError::TooMany("x-webhook-signature".into()))
         )
     });
     assert_eq!(macs, 0);
@@ -223,6 +223,6 @@ fn one_mac_per_standard_webhooks_key_however_many_signatures() {
         .map(signed_by)
         .collect::<Vec<_>>()
         .join(" ");
-    let refused = Err(SignatureError::Malformed("webhook-signature".into()));
+    let refused = Err(SignatureError::TooMany("webhook-signature".into()));
     assert_eq!(macs_for(|| assert_eq!(verify(&many), refused)), 0);
 }

@@ -199,5 +199,13 @@ async fn a_header_with_more_signatures_than_any_sender_needs_is_refused() {
     // One more: refused, though ours is among them.
     let mut too_many = vec![stranger; MAX_SIGNATURES];
     too_many.push(good);
-    assert_eq!(post(too_many).await, 401);
+    let value = too_many.join(",");
+    let response = h
+        .post_raw(ROUTE, b.clone(), &[JSON, ("x-webhook-signature", &value)])
+        .await;
+    assert_eq!(response.status().as_u16(), 401);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    let error = answer["error"].as_str().unwrap();
+    let hint = format!("send at most {MAX_SIGNATURES}");
+    assert!(error.contains(&hint), "{answer}");
 }
