@@ -13,6 +13,7 @@ use crate::secret::Secret;
 use crate::signature::{decode_whsec, WebhookAuth};
 
 mod args;
+mod range;
 #[cfg(test)]
 mod tests;
 
@@ -114,9 +115,9 @@ impl Config {
                 scope.clone_from(&args.cxone.cxone_scope);
             }
         }
-        if args.effects_capacity == 0 {
+        if args.cxone_backoff_max < args.cxone_backoff {
             return Err(ConfigError::Invalid(
-                "--effects-capacity must be at least 1".into(),
+                "--cxone-backoff-max is below --cxone-backoff; give a ceiling at least as long as the first backoff".into(),
             ));
         }
         let (cxone, dry_run_reason) = credentials(&args, profile.base);
@@ -129,7 +130,7 @@ impl Config {
             dry_run_reason,
             profile,
             retry: RetryPolicy {
-                max_attempts: args.cxone_max_attempts.max(1),
+                max_attempts: args.cxone_max_attempts,
                 base: args.cxone_backoff,
                 max_backoff: args.cxone_backoff_max,
                 max_retry_after: args.cxone_max_retry_after,
@@ -138,7 +139,7 @@ impl Config {
                 capacity: args.effects_capacity,
                 coalesce_window: args.coalesce_window,
                 rate_limit: NonZeroU32::new(args.cxone_rate_limit),
-                max_in_flight: args.cxone_max_in_flight.max(1),
+                max_in_flight: args.cxone_max_in_flight,
             },
             drain_timeout: args.drain_timeout,
             webhook_auth: webhook_auth(&args)?,
@@ -148,7 +149,7 @@ impl Config {
                 .filter(|e| !e.trim().is_empty())
                 .map(|endpoint| PushConfig {
                     endpoint,
-                    batch_size: args.metrics_batch_size.max(1),
+                    batch_size: args.metrics_batch_size,
                     interval: args.metrics_interval,
                     buffer: 10_000,
                     environment: args.environment.clone(),

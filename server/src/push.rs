@@ -8,6 +8,9 @@ use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
 
+/// The shortest interval between pushes.
+const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Where and how often to push.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushConfig {
@@ -83,14 +86,17 @@ async fn run(config: PushConfig, mut rx: mpsc::Receiver<Value>, metrics: Metrics
             return;
         }
     };
-    let mut batch = Vec::with_capacity(config.batch_size);
-    let mut tick = tokio::time::interval(config.interval);
+    // `serve` checks both flags; a config built in code gets the least usable values
+    // instead of a task that panics (a zero interval cannot tick).
+    let batch_size = config.batch_size.max(1);
+    let mut batch = Vec::with_capacity(batch_size);
+    let mut tick = tokio::time::interval(config.interval.max(MIN_INTERVAL));
     loop {
         tokio::select! {
             item = rx.recv() => match item {
                 Some(record) => {
                     batch.push(record);
-                    if batch.len() >= config.batch_size {
+                    if batch.len() >= batch_size {
                         flush(&http, &config.endpoint, &mut batch, &metrics).await;
                     }
                 }
@@ -166,6 +172,34 @@ mod tests {
         assert_eq!(body.as_array().unwrap().len(), 3);
         assert_eq!(body[1]["tags"]["status"], "dropped");
         assert_eq!(body[0]["metric"], "cxone.conversational.deduplication");
+    }
+
+    #[tokio::test]
+    async fn a_zero_interval_or_batch_size_still_pushes() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/ingest"))
+            .respond_with(ResponseTemplate::new(202))
+            .mount(&server)
+            .await;
+        let config = PushConfig {
+            endpoint: format!("{}/ingest", server.uri()),
+            batch_size: 0,
+            interval: Duration::ZERO,
+            buffer: 10,
+            environment: "test".into(),
+        };
+        let pusher = Pusher::start(config, Metrics::new());
+        pusher.record("i-1", "processed");
+        let mut pushed = Vec::new();
+        for _ in 0..500 {
+            pushed = server.received_requests().await.unwrap_or_default();
+            if !pushed.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(pushed.len(), 1, "the push task stopped");
     }
 
     #[test]

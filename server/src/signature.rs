@@ -1,5 +1,6 @@
 //! Inbound request authentication: HMAC-SHA256 of the raw body, the Standard Webhooks scheme, or
-//! a bearer token. Every comparison is constant-time.
+//! a bearer token. Every comparison is constant-time, and the body's MAC is computed once per
+//! secret, however many signatures a header carries (at most [`MAX_SIGNATURES`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,6 +14,10 @@ use subtle::ConstantTimeEq;
 use crate::secret::Secret;
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// Most signatures one header may carry (a sender rotating keys sends two); a header with more
+/// is refused.
+pub const MAX_SIGNATURES: usize = 8;
 
 /// How the HMAC signature is written in its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -62,6 +67,9 @@ pub enum SignatureError {
     /// A header is present but not in the expected format.
     #[error("malformed `{0}` header")]
     Malformed(String),
+    /// The header carries more than [`MAX_SIGNATURES`] signatures.
+    #[error("`{0}` carries more than {MAX_SIGNATURES} signatures; send at most {MAX_SIGNATURES}")]
+    TooMany(String),
     /// No signature matched.
     #[error("signature does not match the body")]
     Mismatch,
@@ -92,6 +100,8 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, SignatureEr
 }
 
 fn mac(key: &[u8]) -> HmacSha256 {
+    #[cfg(test)]
+    tests::count_mac();
     // HMAC takes keys of any length.
     HmacSha256::new_from_slice(key).expect("hmac accepts any key length")
 }
@@ -150,21 +160,50 @@ fn verify_hmac(
     secrets: &[Secret],
     body: &[u8],
 ) -> Result<(), SignatureError> {
-    let signatures: Vec<Vec<u8>> = value
-        .split(',')
-        .filter_map(|v| decode_signature(v, encoding))
-        .collect();
+    let signatures = candidates(value.split(','), |v| decode_signature(v, encoding))
+        .ok_or_else(|| SignatureError::TooMany(name.into()))?;
     if signatures.is_empty() {
         return Err(SignatureError::Malformed(name.into()));
     }
-    let matches = secrets.iter().any(|secret| {
-        signatures.iter().any(|sig| {
-            let mut m = mac(secret.expose().as_bytes());
-            m.update(body);
-            m.verify_slice(sig).is_ok()
-        })
-    });
+    let matches = secrets
+        .iter()
+        .any(|secret| matches_any(&body_mac(secret.expose().as_bytes(), &[body]), &signatures));
     matches.then_some(()).ok_or(SignatureError::Mismatch)
+}
+
+/// The decodable signatures among a header's `pieces`; `None` when there are more than
+/// [`MAX_SIGNATURES`], so a header cannot make the check compare without end.
+fn candidates<'v>(
+    pieces: impl Iterator<Item = &'v str>,
+    decode: impl Fn(&str) -> Option<Vec<u8>>,
+) -> Option<Vec<Vec<u8>>> {
+    let mut found = Vec::new();
+    for (n, piece) in pieces.enumerate() {
+        if n == MAX_SIGNATURES {
+            return None;
+        }
+        found.extend(decode(piece));
+    }
+    Some(found)
+}
+
+/// The HMAC-SHA256 of `parts` (the whole body, up to the body limit): computed once per key,
+/// however many signatures the header carries.
+fn body_mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut m = mac(key);
+    for part in parts {
+        m.update(part);
+    }
+    m.finalize().into_bytes().into()
+}
+
+/// True when one of `signatures` is `expected`; each is compared in constant time, and every
+/// one is compared, so the time does not tell which matched.
+fn matches_any(expected: &[u8; 32], signatures: &[Vec<u8>]) -> bool {
+    let matched = signatures.iter().fold(subtle::Choice::from(0), |any, sig| {
+        any | expected.as_slice().ct_eq(sig)
+    });
+    matched.into()
 }
 
 fn verify_standard(
@@ -186,25 +225,16 @@ fn verify_standard(
     if skew > tolerance.as_secs() {
         return Err(SignatureError::Expired(skew));
     }
-    let candidates: Vec<Vec<u8>> = signatures
-        .split_whitespace()
-        .filter_map(|s| s.strip_prefix("v1,"))
-        .filter_map(|s| B64.decode(s).ok())
-        .collect();
-    if candidates.is_empty() {
+    let decode = |s: &str| s.strip_prefix("v1,").and_then(|s| B64.decode(s).ok());
+    let signatures = candidates(signatures.split_whitespace(), decode)
+        .ok_or_else(|| SignatureError::TooMany("webhook-signature".into()))?;
+    if signatures.is_empty() {
         return Err(SignatureError::Malformed("webhook-signature".into()));
     }
-    let matches = keys.iter().any(|key| {
-        candidates.iter().any(|sig| {
-            let mut m = mac(key);
-            m.update(id.as_bytes());
-            m.update(b".");
-            m.update(ts_text.as_bytes());
-            m.update(b".");
-            m.update(body);
-            m.verify_slice(sig).is_ok()
-        })
-    });
+    let signed = [id.as_bytes(), b".", ts_text.as_bytes(), b".", body];
+    let matches = keys
+        .iter()
+        .any(|key| matches_any(&body_mac(key, &signed), &signatures));
     matches.then_some(()).ok_or(SignatureError::Mismatch)
 }
 
@@ -231,17 +261,16 @@ fn verify_bearer(headers: &HeaderMap, tokens: &[Secret]) -> Result<(), Signature
 /// assert_eq!(sign_hmac_hex(b"key", b"body").len(), 64);
 /// ```
 pub fn sign_hmac_hex(secret: &[u8], body: &[u8]) -> String {
-    let mut m = mac(secret);
-    m.update(body);
-    hex::encode(m.finalize().into_bytes())
+    hex::encode(body_mac(secret, &[body]))
 }
 
 /// Signs a body the Standard Webhooks way, returning the `v1,<base64>` value.
 pub fn sign_standard(key: &[u8], id: &str, timestamp: u64, body: &[u8]) -> String {
-    let mut m = mac(key);
-    m.update(format!("{id}.{timestamp}.").as_bytes());
-    m.update(body);
-    format!("v1,{}", B64.encode(m.finalize().into_bytes()))
+    let prefix = format!("{id}.{timestamp}.");
+    format!(
+        "v1,{}",
+        B64.encode(body_mac(key, &[prefix.as_bytes(), body]))
+    )
 }
 
 #[cfg(test)]

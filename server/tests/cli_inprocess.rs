@@ -69,10 +69,16 @@ fn test_and_replay_run_outside_any_runtime() {
     let mut out = Vec::new();
     let status = test::execute(&args, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
-    assert!(text.contains("test result: "), "{text}");
+    // The shipped cases pin the original services' behaviour: every one of them must pass.
+    assert_eq!(status, Status::Ok, "{text}");
+    let shipped = std::fs::read_to_string(rules.join("tests.yaml")).unwrap();
+    let cases = shipped.matches("\n  - name: ").count();
+    assert!(cases > 0, "no case found in rules/tests.yaml");
+    let summary = format!("test result: ok. {cases} passed; 0 failed; {cases} cases");
+    assert!(text.contains(&summary), "expected `{summary}` in:\n{text}");
     assert_eq!(
-        status == Status::Ok,
-        text.contains("test result: ok."),
+        text.lines().filter(|l| l.starts_with("ok ")).count(),
+        cases,
         "{text}"
     );
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use cli_support::{arg, command, workspace};
+use cli_support::{arg, command, free_port, workspace};
 use serde_json::{json, Value};
 
 struct Server {
@@ -21,14 +21,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn start(rules: &Path) -> Server {
@@ -242,4 +234,65 @@ async fn without_credentials_the_first_line_says_dry_run() {
         first.contains("DRY-RUN") && first.contains("CXONE_CLIENT_ID"),
         "{logged}"
     );
+}
+
+/// Runs `cxrules serve` with `env` set; its exit code and standard error, or `None` when it
+/// was still running after 20 s (then it is stopped).
+async fn serve_exit(env: &[(&str, &str)]) -> Option<(i32, String)> {
+    let rules = workspace().join("rules");
+    let port = free_port().to_string();
+    let argv = [
+        "serve",
+        "--rules",
+        arg(&rules),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ];
+    let mut cmd = command(&workspace(), &argv);
+    cmd.args(["--no-watch", "--env-file", "/dev/null"])
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("cxrules serve starts");
+    for _ in 0..400 {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+            return Some((status.code().unwrap_or(-1), stderr));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[tokio::test]
+async fn out_of_range_values_from_the_environment_stop_serve_at_start_naming_the_flag() {
+    let cases = [
+        (
+            vec![
+                ("METRICS_INTERVAL", "0"),
+                ("METRICS_ENDPOINT", "http://127.0.0.1:9/ingest"),
+            ],
+            "--metrics-interval",
+        ),
+        (
+            vec![("CXRULES_QUEUE_CAPACITY", "2305843009213693952")],
+            "--effects-capacity",
+        ),
+        (vec![("CXONE_TIMEOUT", "0s")], "--cxone-timeout"),
+    ];
+    for (env, flag) in cases {
+        let (code, stderr) = serve_exit(&env)
+            .await
+            .unwrap_or_else(|| panic!("{env:?}: serve ran on"));
+        assert_eq!(code, 2, "{env:?}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains("out of range"),
+            "{env:?}: {stderr}"
+        );
+    }
 }

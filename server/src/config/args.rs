@@ -1,9 +1,11 @@
 //! `serve`'s flags; each also reads an environment variable (shown by `cxrules serve --help`).
+//! Numeric and duration flags accept the ranges in `range.rs`.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::range;
 use crate::cxone::ProfileName;
 use crate::signature::SignatureEncoding;
 use crate::Secret;
@@ -35,7 +37,7 @@ pub struct CxoneAccessArgs {
     #[arg(long, env = "CXONE_CLIENT_SECRET", hide_env_values = true)]
     pub cxone_client_secret: Option<Secret>,
     /// Timeout of one CXone request.
-    #[arg(long, env = "CXONE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "CXONE_TIMEOUT", default_value = "10s", value_parser = range::cxone_timeout)]
     pub cxone_timeout: Duration,
 }
 
@@ -123,7 +125,7 @@ pub struct ServeArgs {
     #[arg(long, short, env = "PORT", default_value_t = 3000)]
     pub port: u16,
     /// Largest accepted request body (larger: 413).
-    #[arg(long, env = "CXRULES_BODY_LIMIT", default_value = "1MiB", value_parser = parse_size)]
+    #[arg(long, env = "CXRULES_BODY_LIMIT", default_value = "1MiB", value_parser = range::body_limit)]
     pub body_limit: usize,
     /// Do not reload rules when their files change.
     #[arg(long, env = "CXRULES_NO_WATCH")]
@@ -166,22 +168,22 @@ pub struct ServeArgs {
     #[arg(long, env = "CXONE_HTTP2_PRIOR_KNOWLEDGE")]
     pub cxone_http2_prior_knowledge: bool,
     /// Most CXone calls per second (0: unlimited).
-    #[arg(long, env = "CXONE_RATE_LIMIT", default_value_t = 15)]
+    #[arg(long, env = "CXONE_RATE_LIMIT", default_value_t = 15, value_parser = range::cxone_rate_limit)]
     pub cxone_rate_limit: u32,
     /// Most CXone calls in flight at once.
-    #[arg(long, env = "CXONE_MAX_IN_FLIGHT", default_value_t = 32)]
+    #[arg(long, env = "CXONE_MAX_IN_FLIGHT", default_value_t = 32, value_parser = range::cxone_max_in_flight)]
     pub cxone_max_in_flight: usize,
     /// Attempts per call on 429, 5xx and transport errors.
-    #[arg(long, env = "CXONE_MAX_ATTEMPTS", default_value_t = 5)]
+    #[arg(long, env = "CXONE_MAX_ATTEMPTS", default_value_t = 5, value_parser = range::cxone_max_attempts)]
     pub cxone_max_attempts: u32,
     /// Backoff ceiling of the first retry (doubles, full jitter).
-    #[arg(long, env = "CXONE_BACKOFF", default_value = "250ms", value_parser = parse_duration)]
+    #[arg(long, env = "CXONE_BACKOFF", default_value = "250ms", value_parser = range::cxone_backoff)]
     pub cxone_backoff: Duration,
     /// Largest backoff ceiling.
-    #[arg(long, env = "CXONE_BACKOFF_MAX", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "CXONE_BACKOFF_MAX", default_value = "30s", value_parser = range::cxone_backoff_max)]
     pub cxone_backoff_max: Duration,
     /// Longest Retry-After honoured.
-    #[arg(long, env = "CXONE_MAX_RETRY_AFTER", default_value = "2m", value_parser = parse_duration)]
+    #[arg(long, env = "CXONE_MAX_RETRY_AFTER", default_value = "2m", value_parser = range::cxone_max_retry_after)]
     pub cxone_max_retry_after: Duration,
 
     /// Token that `POST /rules/reload` requires (`Authorization: Bearer ...`); without one the
@@ -190,20 +192,20 @@ pub struct ServeArgs {
     pub admin_token: Option<Secret>,
     /// Report not ready on `/readyz` once this many rule reloads in a row have failed (off when
     /// unset: stale but valid rules keep serving).
-    #[arg(long, env = "CXRULES_UNREADY_AFTER_FAILED_RELOADS")]
+    #[arg(long, env = "CXRULES_UNREADY_AFTER_FAILED_RELOADS", value_parser = range::unready_after_failed_reloads)]
     pub unready_after_failed_reloads: Option<u32>,
 
     /// Most side effects queued or in flight (beyond: 503).
-    #[arg(long, env = "CXRULES_QUEUE_CAPACITY", default_value_t = 10_000)]
+    #[arg(long, env = "CXRULES_QUEUE_CAPACITY", default_value_t = 10_000, value_parser = range::effects_capacity)]
     pub effects_capacity: usize,
     /// Metadata updates of one interaction this close together are sent as one.
-    #[arg(long, env = "CXRULES_COALESCE_WINDOW", default_value = "100ms", value_parser = parse_duration)]
+    #[arg(long, env = "CXRULES_COALESCE_WINDOW", default_value = "100ms", value_parser = range::coalesce_window)]
     pub coalesce_window: Duration,
     /// Longest wait for queued updates at shutdown.
-    #[arg(long, env = "CXRULES_DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "CXRULES_DRAIN_TIMEOUT", default_value = "10s", value_parser = range::drain_timeout)]
     pub drain_timeout: Duration,
     /// Retry-After sent with a 503 when the queue is full.
-    #[arg(long, env = "CXRULES_RETRY_AFTER", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, env = "CXRULES_RETRY_AFTER", default_value = "1s", value_parser = range::retry_after)]
     pub retry_after: Duration,
 
     /// Inbound check: none, hmac, standard (Standard Webhooks) or bearer.
@@ -226,17 +228,17 @@ pub struct ServeArgs {
     #[arg(long, env = "CXRULES_SIGNATURE_ENCODING", value_enum, default_value_t = SignatureEncoding::Hex)]
     pub webhook_signature_encoding: SignatureEncoding,
     /// Standard Webhooks timestamp tolerance.
-    #[arg(long, env = "CXRULES_WEBHOOK_TOLERANCE", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, env = "CXRULES_WEBHOOK_TOLERANCE", default_value = "5m", value_parser = range::webhook_tolerance)]
     pub webhook_tolerance: Duration,
 
     /// Where to push the seeds' JSON dedup metrics (off when unset).
     #[arg(long, env = "METRICS_ENDPOINT")]
     pub metrics_endpoint: Option<String>,
     /// Records per push.
-    #[arg(long, env = "METRICS_BATCH_SIZE", default_value_t = 100)]
+    #[arg(long, env = "METRICS_BATCH_SIZE", default_value_t = 100, value_parser = range::metrics_batch_size)]
     pub metrics_batch_size: usize,
     /// Longest a record waits before it is pushed.
-    #[arg(long, env = "METRICS_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "METRICS_INTERVAL", default_value = "5s", value_parser = range::metrics_interval)]
     pub metrics_interval: Duration,
     /// The `environment` tag of pushed metrics.
     #[arg(long, env = "NODE_ENV", default_value = "production")]

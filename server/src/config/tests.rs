@@ -101,7 +101,6 @@ fn queue_and_push_settings() {
     assert_eq!(c.effects.coalesce_window, Duration::ZERO);
     assert_eq!(c.effects.rate_limit, None);
     assert_eq!(c.push.unwrap().endpoint, "http://127.0.0.1:9/x");
-    assert!(config(&["--effects-capacity", "0"]).is_err());
 }
 
 #[test]
@@ -154,4 +153,79 @@ fn parsed_flags_never_print_their_secrets() {
         Some("admin-s3cret")
     );
     assert!(!format!("{config:?}").contains("s3cret"));
+}
+
+/// Each numeric and duration flag: (flag, values outside its range, its bounds).
+const RANGES: &[(&str, &[&str], &[&str])] = &[
+    ("--cxone-timeout", &["0s", "99ms", "11m"], &["100ms", "10m"]),
+    ("--cxone-backoff", &["0ms", "11m"], &["1ms", "10m"]),
+    ("--cxone-backoff-max", &["0ms", "61m"], &["1h"]),
+    (
+        "--cxone-max-retry-after",
+        &["0s", "999ms", "2h"],
+        &["1s", "1h"],
+    ),
+    ("--coalesce-window", &["11s"], &["0ms", "10s"]),
+    ("--drain-timeout", &["0s", "99ms", "2h"], &["100ms", "1h"]),
+    ("--retry-after", &["0s", "500ms", "2h"], &["1s", "1h"]),
+    ("--webhook-tolerance", &["0s", "2h"], &["1s", "1h"]),
+    (
+        "--metrics-interval",
+        &["0s", "99ms", "2h"],
+        &["100ms", "1h"],
+    ),
+    ("--body-limit", &["0", "1023", "65MiB"], &["1KiB", "64MiB"]),
+    ("--cxone-rate-limit", &["-1", "100001"], &["0", "100000"]),
+    ("--cxone-max-in-flight", &["0", "10001"], &["1", "10000"]),
+    ("--cxone-max-attempts", &["0", "101"], &["1", "100"]),
+    (
+        "--effects-capacity",
+        &["0", "1000001", "2305843009213693952"],
+        &["1", "1000000"],
+    ),
+    (
+        "--unready-after-failed-reloads",
+        &["0", "10001"],
+        &["1", "10000"],
+    ),
+    ("--metrics-batch-size", &["0", "10001"], &["1", "10000"]),
+];
+
+#[test]
+fn every_numeric_flag_refuses_values_outside_its_range_and_names_itself() {
+    for (flag, bad, bounds) in RANGES {
+        for value in *bad {
+            let argv = ["cxrules".to_owned(), format!("{flag}={value}")];
+            let error = match Cli::try_parse_from(argv) {
+                Ok(cli) => panic!(
+                    "{flag}={value} accepted: {:?}",
+                    Config::from_args(cli.serve)
+                ),
+                Err(e) => e.to_string(),
+            };
+            assert!(error.contains(flag), "{flag}={value}: {error}");
+            assert!(error.contains("give "), "{flag}={value}: no hint: {error}");
+        }
+        for value in *bounds {
+            // The first backoff's upper bound is above the ceiling's default (30s).
+            let given = format!("{flag}={value}");
+            let c = match *flag {
+                "--cxone-backoff" => config(&[&given, "--cxone-backoff-max=1h"]),
+                _ => config(&[&given]),
+            };
+            assert!(c.is_ok(), "{flag}={value} refused: {c:?}");
+        }
+    }
+}
+
+#[test]
+fn the_backoff_ceiling_is_not_below_the_first_backoff() {
+    let error = config(&["--cxone-backoff", "2s", "--cxone-backoff-max", "1s"]).unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("--cxone-backoff-max is below --cxone-backoff"),
+        "{text}"
+    );
+    let c = config(&["--cxone-backoff", "2s", "--cxone-backoff-max", "2s"]).unwrap();
+    assert_eq!(c.retry.max_backoff, Duration::from_secs(2));
 }

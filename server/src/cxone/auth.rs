@@ -1,5 +1,7 @@
 //! Access tokens: fetched on demand, cached until 60 s before expiry, refreshed by one caller
-//! while the others wait (single flight), and never logged.
+//! while the others wait (single flight), and never logged. A failed request (the token or
+//! the OpenID discovery before it) is every waiting caller's answer, and stays the answer for
+//! a short back-off, so an endpoint that is down gets one request per back-off.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +10,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use super::cooldown::{Cooldown, CooldownPolicy};
 use super::profile::AuthFlow;
 use super::CxoneSettings;
 use crate::metrics::Metrics;
@@ -24,6 +27,8 @@ pub struct Token {
     /// The OpenID id_token, when the issuer sent one (it names the tenant).
     pub id_token: Option<Secret>,
     refresh_at: Instant,
+    /// When the token stops being valid: until then it serves while its refresh fails.
+    expires_at: Instant,
     generation: u64,
 }
 
@@ -76,7 +81,10 @@ pub struct TokenSource {
     http: reqwest::Client,
     settings: Arc<CxoneSettings>,
     flow: AuthFlow,
+    /// Held across a request, so one is in flight at a time (single flight).
     state: Mutex<State>,
+    /// The last failed request, while its back-off lasts.
+    failure: Cooldown<AuthError>,
     metrics: Metrics,
 }
 
@@ -106,36 +114,61 @@ impl TokenSource {
             settings,
             flow,
             state: Mutex::new(State::default()),
+            failure: Cooldown::new(CooldownPolicy::default()),
             metrics,
         }
     }
 
     /// A valid token. Holding the lock across the refresh makes concurrent callers wait for the
-    /// one request in flight and then find the fresh token.
+    /// one request in flight and then find the fresh token, or its failure: a failure is
+    /// remembered for a back-off, so the callers that waited get it at once instead of each
+    /// sending a request of its own. While a refresh fails, a token not yet expired still
+    /// serves.
     pub async fn token(&self) -> Result<Arc<Token>, AuthError> {
         let mut state = self.state.lock().await;
+        let now = Instant::now();
         if let Some(token) = &state.token {
-            if Instant::now() < token.refresh_at {
+            if now < token.refresh_at {
                 return Ok(token.clone());
             }
+        }
+        let still_valid = state.token.clone().filter(|t| now < t.expires_at);
+        if let Some(error) = self.failure.current() {
+            return still_valid.ok_or(error);
         }
         let result = self.fetch(&mut state).await;
         self.metrics
             .token_refresh(if result.is_ok() { "ok" } else { "error" });
-        let response = result?;
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                let delay = self.failure.failed(error.clone());
+                let retry_in_ms = delay.as_millis() as u64;
+                tracing::warn!(%error, retry_in_ms, "cxone token request failed");
+                return still_valid.ok_or(error);
+            }
+        };
+        self.failure.succeeded();
         state.generation += 1;
         let lifetime = Duration::from_secs(response.expires_in.unwrap_or(3600));
         // A short-lived token is refreshed half-way instead of 60 s early, so it is ever used.
         let usable = lifetime.saturating_sub(REFRESH_MARGIN).max(lifetime / 2);
+        let now = Instant::now();
         let token = Arc::new(Token {
             access: Secret::new(response.access_token),
             id_token: response.id_token.map(Secret::new),
-            refresh_at: Instant::now() + usable,
+            refresh_at: now + usable,
+            expires_at: now + lifetime,
             generation: state.generation,
         });
         state.token = Some(token.clone());
         tracing::info!(expires_in_s = lifetime.as_secs(), "cxone token refreshed");
         Ok(token)
+    }
+
+    /// How long a failed token request still stands: no new request goes before then.
+    pub fn retry_in(&self) -> Option<Duration> {
+        self.failure.remaining()
     }
 
     /// Drops `stale` after a 401, unless a newer token already replaced it (so a burst of 401s
@@ -217,3 +250,6 @@ impl TokenSource {
         Ok(config.token_endpoint)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use base64::Engine as _;
 use reqwest::{StatusCode, Url};
-use serde::Deserialize;
-use tokio::sync::Mutex;
 
 use super::auth::{AuthError, Token, TokenSource};
+use super::cooldown::CooldownPolicy;
+use super::discovery::{ApiBase, Discovery};
 use super::health::OutboundHealth;
 use super::pacing::Pacing;
 use super::profile::{AuthFlow, PreparedCall};
@@ -71,16 +70,6 @@ enum Step {
     Fatal(SendError),
 }
 
-enum ApiBase {
-    Fixed(String),
-    Discover(Mutex<Option<String>>),
-}
-
-#[derive(Deserialize)]
-struct CxoneConfiguration {
-    api_endpoint: String,
-}
-
 /// The CXone HTTP client.
 pub struct CxoneClient {
     http: reqwest::Client,
@@ -104,17 +93,6 @@ impl std::fmt::Debug for CxoneClient {
     }
 }
 
-/// Reads the `tenantId` claim of an id_token without checking its signature: it only picks
-/// which public discovery document to read.
-fn tenant_from_id_token(id_token: &str) -> Option<String> {
-    let payload = id_token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("tenantId")?.as_str().map(str::to_owned)
-}
-
 impl CxoneClient {
     /// A client for one profile's auth flow. `rate_limit` caps API attempts per second,
     /// retries included (`None`: no cap); a 429 holds back every call for the delay it asks.
@@ -136,7 +114,9 @@ impl CxoneClient {
         let api = match (&flow, &settings.api_url) {
             (AuthFlow::ClientCredentials { .. }, _) => ApiBase::Fixed(settings.base_url.clone()),
             (AuthFlow::Password, Some(url)) => ApiBase::Fixed(url.clone()),
-            (AuthFlow::Password, None) => ApiBase::Discover(Mutex::new(None)),
+            (AuthFlow::Password, None) => {
+                ApiBase::Discover(Discovery::new(CooldownPolicy::default()))
+            }
         };
         let settings = Arc::new(settings);
         let auth = TokenSource::new(http.clone(), settings.clone(), flow, metrics.clone());
@@ -213,22 +193,25 @@ impl CxoneClient {
         let token = match self.auth.token().await {
             Ok(t) => t,
             Err(e) if e.is_transient() => {
+                // No new token request goes before the failed one's back-off ends.
+                let cooling = self.auth.retry_in().unwrap_or_default();
                 return Step::Retry {
                     label: "token",
                     why: e.to_string(),
-                    delay: backoff(),
-                }
+                    delay: backoff().max(cooling),
+                };
             }
             Err(e) => return Step::Fatal(e.into()),
         };
         let url = match self.url(call, &token).await {
             Ok(url) => url,
             Err(SendError::Exhausted { last, .. }) => {
+                let cooling = self.api.retry_in().unwrap_or_default();
                 return Step::Retry {
                     label: "discovery",
                     why: last,
-                    delay: backoff(),
-                }
+                    delay: backoff().max(cooling),
+                };
             }
             Err(e) => return Step::Fatal(e),
         };
@@ -297,7 +280,7 @@ impl CxoneClient {
     }
 
     async fn url(&self, call: &PreparedCall, token: &Token) -> Result<Url, SendError> {
-        let base = self.api_base(token).await?;
+        let base = self.api.get(&self.http, &self.settings, token).await?;
         let full = || format!("{}{}", base.trim_end_matches('/'), call.path);
         let mut url = self
             .base_url(&base)
@@ -333,73 +316,7 @@ impl CxoneClient {
         *cached = Some((base.to_owned(), url.clone()));
         Ok(url)
     }
-
-    async fn api_base(&self, token: &Token) -> Result<String, SendError> {
-        let cache = match &self.api {
-            ApiBase::Fixed(base) => return Ok(base.clone()),
-            ApiBase::Discover(cache) => cache,
-        };
-        let mut cached = cache.lock().await;
-        if let Some(base) = cached.as_ref() {
-            return Ok(base.clone());
-        }
-        let tenant = self
-            .settings
-            .tenant_id
-            .clone()
-            .or_else(|| {
-                token
-                    .id_token
-                    .as_ref()
-                    .and_then(|t| tenant_from_id_token(t.expose()))
-            })
-            .ok_or_else(|| {
-                SendError::Discovery(
-                    "the id_token names no tenant; set CXONE_TENANT_ID or CXONE_API_URL".into(),
-                )
-            })?;
-        let base = self.discover(&tenant).await?;
-        tracing::info!(api = %base, "cxone api host discovered");
-        *cached = Some(base.clone());
-        Ok(base)
-    }
-
-    async fn discover(&self, tenant: &str) -> Result<String, SendError> {
-        let issuer = self.settings.issuer.trim_end_matches('/');
-        let url = format!("{issuer}/.well-known/cxone-configuration");
-        let retryable = |last: String| SendError::Exhausted { attempts: 0, last };
-        let response = self
-            .http
-            .get(url)
-            .query(&[("tenantId", tenant)])
-            .send()
-            .await
-            .map_err(|e| retryable(format!("api discovery: {}", e.without_url())))?;
-        if !response.status().is_success() {
-            return Err(retryable(format!(
-                "api discovery answered {}",
-                response.status().as_u16()
-            )));
-        }
-        let config: CxoneConfiguration = response.json().await.map_err(|e| {
-            SendError::Discovery(format!("api discovery answer: {}", e.without_url()))
-        })?;
-        Ok(config.api_endpoint)
-    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tenant_claim_is_read_from_the_id_token() {
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(br#"{"tenantId":"11e7-abc","name":"api user"}"#);
-        assert_eq!(
-            tenant_from_id_token(&format!("h.{payload}.s")),
-            Some("11e7-abc".into())
-        );
-        assert_eq!(tenant_from_id_token("not-a-jwt"), None);
-    }
-}
+mod tests;

@@ -2,6 +2,8 @@
 
 mod auth;
 mod client;
+mod cooldown;
+mod discovery;
 mod health;
 mod pacing;
 mod path;

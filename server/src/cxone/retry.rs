@@ -96,6 +96,31 @@ mod tests {
     }
 
     #[test]
+    fn backoffs_are_spread_over_the_whole_range_below_the_ceiling() {
+        // Full jitter: uniform in [0, ceiling]. Without jitter every draw is the ceiling; with
+        // "equal" jitter none is below half of it. 400 draws all missing a quarter of the range
+        // has a chance of 0.75^400, below 1e-49.
+        let p = RetryPolicy::default();
+        for retry in [1, 3, 6] {
+            let ceiling = p.ceiling(retry);
+            let draws: Vec<Duration> = (0..400).map(|_| p.backoff(retry)).collect();
+            let distinct: std::collections::HashSet<_> = draws.iter().collect();
+            assert!(
+                distinct.len() > 300,
+                "retry {retry}: {} distinct",
+                distinct.len()
+            );
+            for quarter in 0..4u32 {
+                let (low, high) = (ceiling * quarter / 4, ceiling * (quarter + 1) / 4);
+                assert!(
+                    draws.iter().any(|d| (low..=high).contains(d)),
+                    "retry {retry}: no backoff in {low:?}..={high:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn retry_after_is_capped_and_dates_are_understood() {
         let p = RetryPolicy {
             max_retry_after: Duration::from_secs(10),

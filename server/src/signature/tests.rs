@@ -146,3 +146,83 @@ fn bearer_tokens() {
 fn bad_whsec_secrets_are_reported() {
     assert_eq!(decode_whsec(&Secret::new("whsec_!!!")), Err(BadSecret));
 }
+
+thread_local! {
+    /// HMACs started on this thread (each test runs on a thread of its own).
+    static MACS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one HMAC computation (called by `mac`).
+pub(super) fn count_mac() {
+    MACS.with(|m| m.set(m.get() + 1));
+}
+
+/// HMACs computed by `check`.
+fn macs_for(check: impl FnOnce()) -> usize {
+    MACS.with(|m| m.set(0));
+    check();
+    MACS.with(std::cell::Cell::get)
+}
+
+#[test]
+fn one_mac_per_secret_however_many_signatures_a_header_carries() {
+    let body = vec![b'x'; 1 << 20];
+    let now = at(NOW);
+    let signed_by = |n: usize| sign_hmac_hex(format!("stranger-{n}").as_bytes(), &body);
+    let auth = hmac_auth(SignatureEncoding::Hex);
+    // Two secrets, four signatures (none of ours): two MACs over the body, not eight.
+    let four = (0..4).map(signed_by).collect::<Vec<_>>().join(",");
+    let h = headers(&[("x-webhook-signature", &four)]);
+    let macs = macs_for(|| assert_eq!(auth.verify(&h, &body, now), Err(SignatureError::Mismatch)));
+    assert_eq!(macs, 2);
+    // Ours last among them: still accepted.
+    let with_ours = format!("{four},{}", sign_hmac_hex(b"old", &body));
+    let h = headers(&[("x-webhook-signature", &with_ours)]);
+    assert!(macs_for(|| assert_eq!(auth.verify(&h, &body, now), Ok(()))) <= 2);
+    // More signatures than any sender needs: refused before any MAC is computed.
+    let many = (0..=MAX_SIGNATURES)
+        .map(signed_by)
+        .collect::<Vec<_>>()
+        .join(",");
+    let h = headers(&[("x-webhook-signature", &many)]);
+    let macs = macs_for(|| {
+        assert_eq!(
+            auth.verify(&h, &body, now),
+            Err(SignatureError::TooMany("x-webhook-signature".into()))
+        )
+    });
+    assert_eq!(macs, 0);
+}
+
+#[test]
+fn one_mac_per_standard_webhooks_key_however_many_signatures() {
+    let (_, key) = standard();
+    let auth = WebhookAuth::Standard {
+        keys: vec![key.clone(), b"previous key".to_vec()],
+        tolerance: Duration::from_secs(300),
+    };
+    let body = vec![b'x'; 1 << 20];
+    let ts = NOW.to_string();
+    let signed_by = |n: usize| sign_standard(format!("k{n}").as_bytes(), "msg_1", NOW, &body);
+    let verify = |signatures: &str| {
+        let h = headers(&[
+            ("webhook-id", "msg_1"),
+            ("webhook-timestamp", &ts),
+            ("webhook-signature", signatures),
+        ]);
+        auth.verify(&h, &body, at(NOW))
+    };
+    let four = (0..4).map(signed_by).collect::<Vec<_>>().join(" ");
+    assert_eq!(
+        macs_for(|| assert_eq!(verify(&four), Err(SignatureError::Mismatch))),
+        2
+    );
+    let with_ours = format!("{four} {}", sign_standard(&key, "msg_1", NOW, &body));
+    assert!(macs_for(|| assert_eq!(verify(&with_ours), Ok(()))) <= 2);
+    let many = (0..=MAX_SIGNATURES)
+        .map(signed_by)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let refused = Err(SignatureError::TooMany("webhook-signature".into()));
+    assert_eq!(macs_for(|| assert_eq!(verify(&many), refused)), 0);
+}

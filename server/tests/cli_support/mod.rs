@@ -93,3 +93,12 @@ routing:
     unknown: { queues: [queue-general] }
     fallback: { queues: [queue-general] }
 "#;
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -1,5 +1,6 @@
 //! The CXone client under failure: token refresh, rate limits, retries, gone and forbidden.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -7,7 +8,7 @@ use cxrules_server::cxone::ProfileName;
 use cxrules_tests::{message, routing_event, Harness, Options};
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, header, method, path, path_regex, query_param};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 const ROUTE: &str = "/webhook/cxone/events";
 
@@ -24,6 +25,54 @@ async fn api_answers(h: &Harness, response: ResponseTemplate, times: Option<u64>
 
 async fn metrics(h: &Harness) -> String {
     h.metrics_text().await
+}
+
+/// Answers API calls from a script (then 200) and writes down when each arrived: delays are
+/// measured between arrivals at the mock, not from when a polling loop noticed them.
+#[derive(Clone)]
+struct Stamped {
+    script: Arc<Mutex<std::collections::VecDeque<ResponseTemplate>>>,
+    arrivals: Arc<Mutex<Vec<(String, Instant)>>>,
+}
+
+impl Respond for Stamped {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let now = Instant::now();
+        let path = request.url.path().to_owned();
+        self.arrivals.lock().unwrap().push((path, now));
+        let next = self.script.lock().unwrap().pop_front();
+        next.unwrap_or_else(|| ResponseTemplate::new(200).set_body_json(json!({})))
+    }
+}
+
+impl Stamped {
+    /// Mounts the script for every API call on `h`'s CXone.
+    async fn mount(h: &Harness, script: impl IntoIterator<Item = ResponseTemplate>) -> Self {
+        let stamped = Self {
+            script: Arc::new(Mutex::new(script.into_iter().collect())),
+            arrivals: Arc::default(),
+        };
+        Mock::given(path_regex("^/api/v2/"))
+            .respond_with(stamped.clone())
+            .with_priority(1)
+            .mount(&h.cxone)
+            .await;
+        stamped
+    }
+
+    /// When each call arrived, in order, with its path.
+    fn arrivals(&self) -> Vec<(String, Instant)> {
+        self.arrivals.lock().unwrap().clone()
+    }
+
+    /// When the calls to a path ending in `id` arrived.
+    fn arrivals_for(&self, id: &str) -> Vec<Instant> {
+        let all = self.arrivals();
+        all.into_iter()
+            .filter(|(p, _)| p.ends_with(id))
+            .map(|(_, at)| at)
+            .collect()
+    }
 }
 
 #[tokio::test]
@@ -66,24 +115,21 @@ async fn a_401_refreshes_the_token_once_then_succeeds() {
 #[tokio::test]
 async fn a_429_waits_for_retry_after() {
     let h = Harness::start().await;
-    api_answers(
+    let calls = Stamped::mount(
         &h,
-        ResponseTemplate::new(429).insert_header("retry-after", "1"),
-        Some(1),
+        [ResponseTemplate::new(429).insert_header("retry-after", "1")],
     )
     .await;
-    let started = Instant::now();
     assert_eq!(
         h.post(ROUTE, &message("int-429", "c", "hi", 1)).await.0,
         200
     );
     h.settle().await;
-    assert!(
-        started.elapsed() >= Duration::from_millis(950),
-        "waited {:?}",
-        started.elapsed()
-    );
-    assert_eq!(h.api_calls().await.len(), 2);
+    let at = calls.arrivals_for("int-429");
+    assert_eq!(at.len(), 2, "the 429, then the retry");
+    // The retry leaves a second after the 429 was answered, which is after it arrived.
+    let waited = at[1] - at[0];
+    assert!(waited >= Duration::from_millis(1000), "waited {waited:?}");
     assert!(metrics(&h).await.contains(
         "cxrules_outbound_retries_total{endpoint=\"metadata\",reason=\"rate_limited\"} 1"
     ));
@@ -153,67 +199,62 @@ async fn retries_count_against_the_rate_limit() {
     .await;
     // Three failures, then success: four attempts, whose backoffs alone (at most 20, 40 and
     // 80 ms) would fit in well under half a second.
-    api_answers(&h, ResponseTemplate::new(503), Some(3)).await;
-    let started = Instant::now();
+    let calls = Stamped::mount(&h, vec![ResponseTemplate::new(503); 3]).await;
     assert_eq!(
         h.post(ROUTE, &message("int-paced", "c", "hi", 1)).await.0,
         200
     );
     h.settle().await;
-    assert_eq!(h.api_calls().await.len(), 4);
-    // Two attempts per second with a burst of two: the third and fourth wait 0.5 s each.
+    let at = calls.arrivals_for("int-paced");
+    assert_eq!(at.len(), 4);
+    // Two attempts per second with a burst of two: the third and fourth wait 0.5 s each, so
+    // the fourth arrives a second after the first was let go (the margin: the first's way
+    // from the limiter to the mock).
+    let spread = at[3] - at[0];
     assert!(
-        started.elapsed() >= Duration::from_millis(950),
-        "four attempts in {:?}",
-        started.elapsed()
+        spread >= Duration::from_millis(900),
+        "four attempts in {spread:?}"
     );
 }
 
 #[tokio::test]
 async fn a_429_holds_back_the_other_interactions_too() {
     let h = Harness::start().await;
-    Mock::given(method("PATCH"))
-        .and(path("/api/v2/interactions/int-first"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&h.cxone)
-        .await;
+    let pause = Duration::from_secs(2);
+    let calls = Stamped::mount(
+        &h,
+        [ResponseTemplate::new(429).insert_header("retry-after", "2")],
+    )
+    .await;
     assert_eq!(
         h.post(ROUTE, &message("int-first", "c", "hi", 1)).await.0,
         200
     );
-    let calls_to = |calls: &[(String, String, serde_json::Value)], id: &str| {
-        calls.iter().filter(|(_, p, _)| p.ends_with(id)).count()
-    };
+    // Polling only orders the steps; the delay is measured between arrivals at the mock.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while calls_to(&h.api_calls().await, "int-first") == 0 {
+    while calls.arrivals_for("int-first").is_empty() {
         assert!(Instant::now() < deadline, "no first call");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let answered_429 = Instant::now();
+    let refused = calls.arrivals_for("int-first")[0];
+    let sent = Instant::now();
     assert_eq!(
         h.post(ROUTE, &message("int-second", "c", "hi", 1)).await.0,
         200
     );
-    while calls_to(&h.api_calls().await, "int-second") == 0 {
-        assert!(Instant::now() < deadline, "no second call");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let waited = answered_429.elapsed();
     assert!(
-        waited >= Duration::from_millis(850),
-        "another interaction's call went {waited:?} after the 429"
+        sent < refused + pause,
+        "the second event was sent after the pause had ended; nothing was held back"
     );
     h.settle().await;
-    let calls = h.api_calls().await;
-    assert_eq!(
-        (
-            calls_to(&calls, "int-first"),
-            calls_to(&calls, "int-second")
-        ),
-        (2, 1)
+    let second = calls.arrivals_for("int-second");
+    assert_eq!(second.len(), 1);
+    let waited = second[0] - refused;
+    assert!(
+        waited >= pause,
+        "another interaction's call went {waited:?} after the 429"
     );
+    assert_eq!(calls.arrivals_for("int-first").len(), 2);
 }
 
 #[tokio::test]

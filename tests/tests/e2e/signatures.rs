@@ -3,7 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cxrules_server::signature::{
-    decode_whsec, sign_hmac_hex, sign_standard, SignatureEncoding, WebhookAuth,
+    decode_whsec, sign_hmac_hex, sign_standard, SignatureEncoding, WebhookAuth, MAX_SIGNATURES,
 };
 use cxrules_server::Secret;
 use cxrules_tests::{message, Harness, Options};
@@ -167,4 +167,45 @@ async fn bearer_tokens() {
         )
         .await;
     assert_eq!(bad.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn a_header_with_more_signatures_than_any_sender_needs_is_refused() {
+    let auth = WebhookAuth::Hmac {
+        header: "x-webhook-signature".into(),
+        encoding: SignatureEncoding::Hex,
+        secrets: vec![Secret::new("current"), Secret::new("previous")],
+    };
+    let h = Harness::with(Options {
+        webhook_auth: auth,
+        ..Options::default()
+    })
+    .await;
+    let b = body(1);
+    let good = sign_hmac_hex(b"current", &b);
+    let stranger = sign_hmac_hex(b"stranger", &b);
+    let post = |signatures: Vec<String>| {
+        let (h, b) = (&h, b.clone());
+        async move {
+            let value = signatures.join(",");
+            let headers = [JSON, ("x-webhook-signature", value.as_str())];
+            h.post_raw(ROUTE, b, &headers).await.status().as_u16()
+        }
+    };
+    // The most a header may carry, ours last: accepted.
+    let mut most = vec![stranger.clone(); MAX_SIGNATURES - 1];
+    most.push(good.clone());
+    assert_eq!(post(most).await, 200);
+    // One more: refused, though ours is among them.
+    let mut too_many = vec![stranger; MAX_SIGNATURES];
+    too_many.push(good);
+    let value = too_many.join(",");
+    let response = h
+        .post_raw(ROUTE, b.clone(), &[JSON, ("x-webhook-signature", &value)])
+        .await;
+    assert_eq!(response.status().as_u16(), 401);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    let error = answer["error"].as_str().unwrap();
+    let hint = format!("send at most {MAX_SIGNATURES}");
+    assert!(error.contains(&hint), "{answer}");
 }

@@ -1,0 +1,139 @@
+//! The accepted range of each numeric and duration flag, checked by clap as it parses (a flag
+//! and its environment variable alike), so a value the host cannot work with (a zero timeout,
+//! a zero push interval, a queue larger than a semaphore holds) stops `serve` at start with a
+//! message naming the flag, instead of failing every call or panicking later.
+
+use std::time::Duration;
+
+use super::args::{parse_duration, parse_size};
+
+const MS: u64 = 1;
+const S: u64 = 1000 * MS;
+const M: u64 = 60 * S;
+const H: u64 = 60 * M;
+
+/// `--cxone-timeout`: one CXone request.
+pub fn cxone_timeout(s: &str) -> Result<Duration, String> {
+    duration_in(s, 100 * MS, 10 * M)
+}
+
+/// `--cxone-backoff`: the first retry's ceiling.
+pub fn cxone_backoff(s: &str) -> Result<Duration, String> {
+    duration_in(s, MS, 10 * M)
+}
+
+/// `--cxone-backoff-max`: the largest ceiling (also at least `--cxone-backoff`, checked later).
+pub fn cxone_backoff_max(s: &str) -> Result<Duration, String> {
+    duration_in(s, MS, H)
+}
+
+/// `--cxone-max-retry-after`: the longest Retry-After honoured.
+pub fn cxone_max_retry_after(s: &str) -> Result<Duration, String> {
+    duration_in(s, S, H)
+}
+
+/// `--coalesce-window`: 0 turns merging off.
+pub fn coalesce_window(s: &str) -> Result<Duration, String> {
+    duration_in(s, 0, 10 * S)
+}
+
+/// `--drain-timeout`: the shutdown drain.
+pub fn drain_timeout(s: &str) -> Result<Duration, String> {
+    duration_in(s, 100 * MS, H)
+}
+
+/// `--retry-after`: sent in whole seconds.
+pub fn retry_after(s: &str) -> Result<Duration, String> {
+    duration_in(s, S, H)
+}
+
+/// `--webhook-tolerance`: the Standard Webhooks clock window.
+pub fn webhook_tolerance(s: &str) -> Result<Duration, String> {
+    duration_in(s, S, H)
+}
+
+/// `--metrics-interval`: a zero interval cannot tick.
+pub fn metrics_interval(s: &str) -> Result<Duration, String> {
+    duration_in(s, 100 * MS, H)
+}
+
+/// `--body-limit`: a CXone event fits in the least.
+pub fn body_limit(s: &str) -> Result<usize, String> {
+    size_in(s, 1024, 64 << 20)
+}
+
+/// `--cxone-rate-limit`: 0 means no limit.
+pub fn cxone_rate_limit(s: &str) -> Result<u32, String> {
+    number_in(s, 0, 100_000)
+}
+
+/// `--cxone-max-in-flight`.
+pub fn cxone_max_in_flight(s: &str) -> Result<usize, String> {
+    number_in(s, 1, 10_000)
+}
+
+/// `--cxone-max-attempts`, the first included.
+pub fn cxone_max_attempts(s: &str) -> Result<u32, String> {
+    number_in(s, 1, 100)
+}
+
+/// `--effects-capacity`: far below the most a tokio semaphore holds.
+pub fn effects_capacity(s: &str) -> Result<usize, String> {
+    number_in(s, 1, 1_000_000)
+}
+
+/// `--unready-after-failed-reloads`.
+pub fn unready_after_failed_reloads(s: &str) -> Result<u32, String> {
+    number_in(s, 1, 10_000)
+}
+
+/// `--metrics-batch-size`.
+pub fn metrics_batch_size(s: &str) -> Result<usize, String> {
+    number_in(s, 1, 10_000)
+}
+
+fn show(ms: u64) -> String {
+    humantime::format_duration(Duration::from_millis(ms)).to_string()
+}
+
+/// A duration from `min` to `max` milliseconds.
+fn duration_in(s: &str, min: u64, max: u64) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(min) || d > Duration::from_millis(max) {
+        return Err(format!(
+            "`{}` is out of range; give a duration from {} to {}",
+            s.trim(),
+            show(min),
+            show(max)
+        ));
+    }
+    Ok(d)
+}
+
+/// A whole number from `min` to `max`.
+fn number_in<T: TryFrom<u64>>(s: &str, min: u64, max: u64) -> Result<T, String> {
+    let out_of_range = || {
+        format!(
+            "`{}` is out of range; give a whole number from {min} to {max}",
+            s.trim()
+        )
+    };
+    let n: u64 = s.trim().parse().map_err(|_| out_of_range())?;
+    if !(min..=max).contains(&n) {
+        return Err(out_of_range());
+    }
+    T::try_from(n).map_err(|_| out_of_range())
+}
+
+/// A size (`1MiB`, `65536`) from `min` to `max` bytes.
+fn size_in(s: &str, min: u64, max: u64) -> Result<usize, String> {
+    let n = parse_size(s)?;
+    if !(min..=max).contains(&(n as u64)) {
+        return Err(format!(
+            "`{}` is out of range; give a size from {min} bytes to {} MiB",
+            s.trim(),
+            max >> 20
+        ));
+    }
+    Ok(n)
+}

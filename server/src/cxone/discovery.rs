@@ -1,0 +1,155 @@
+//! Where the CXone API is: a fixed base URL, or (`dfo`) the host discovered once from the
+//! tenant named by the id_token. One discovery request at a time; its failure is every waiting
+//! call's answer and is remembered for a short back-off.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+use super::auth::Token;
+use super::client::SendError;
+use super::cooldown::{Cooldown, CooldownPolicy};
+use super::CxoneSettings;
+
+/// The API base of a client.
+pub(super) enum ApiBase {
+    /// Configured, or the seed profile's base URL.
+    Fixed(String),
+    /// Discovered on first use.
+    Discover(Discovery),
+}
+
+/// The discovered API base, once found, and the last failed discovery.
+pub(super) struct Discovery {
+    /// Held across the request, so one is in flight at a time.
+    found: Mutex<Option<String>>,
+    failure: Cooldown<SendError>,
+}
+
+impl Discovery {
+    /// Nothing discovered yet; failures remembered for `policy`'s back-off.
+    pub(super) fn new(policy: CooldownPolicy) -> Self {
+        Self {
+            found: Mutex::new(None),
+            failure: Cooldown::new(policy),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CxoneConfiguration {
+    api_endpoint: String,
+}
+
+/// Reads the `tenantId` claim of an id_token without checking its signature: it only picks
+/// which public discovery document to read.
+pub(super) fn tenant_from_id_token(id_token: &str) -> Option<String> {
+    let payload = id_token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("tenantId")?.as_str().map(str::to_owned)
+}
+
+impl ApiBase {
+    /// The API base; discovers it on first use.
+    pub(super) async fn get(
+        &self,
+        http: &reqwest::Client,
+        settings: &CxoneSettings,
+        token: &Token,
+    ) -> Result<String, SendError> {
+        let discovery = match self {
+            ApiBase::Fixed(base) => return Ok(base.clone()),
+            ApiBase::Discover(discovery) => discovery,
+        };
+        let mut found = discovery.found.lock().await;
+        if let Some(base) = found.as_ref() {
+            return Ok(base.clone());
+        }
+        if let Some(error) = discovery.failure.current() {
+            return Err(error);
+        }
+        let tenant = settings
+            .tenant_id
+            .clone()
+            .or_else(|| {
+                token
+                    .id_token
+                    .as_ref()
+                    .and_then(|t| tenant_from_id_token(t.expose()))
+            })
+            .ok_or_else(|| {
+                SendError::Discovery(
+                    "the id_token names no tenant; set CXONE_TENANT_ID or CXONE_API_URL".into(),
+                )
+            })?;
+        match discover(http, settings, &tenant).await {
+            Ok(base) => {
+                tracing::info!(api = %base, "cxone api host discovered");
+                discovery.failure.succeeded();
+                *found = Some(base.clone());
+                Ok(base)
+            }
+            Err(error) => {
+                let delay = discovery.failure.failed(error.clone());
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "cxone api discovery failed");
+                Err(error)
+            }
+        }
+    }
+
+    /// How long a failed discovery still stands: no new request goes before then.
+    pub(super) fn retry_in(&self) -> Option<Duration> {
+        match self {
+            ApiBase::Fixed(_) => None,
+            ApiBase::Discover(discovery) => discovery.failure.remaining(),
+        }
+    }
+}
+
+async fn discover(
+    http: &reqwest::Client,
+    settings: &CxoneSettings,
+    tenant: &str,
+) -> Result<String, SendError> {
+    let issuer = settings.issuer.trim_end_matches('/');
+    let url = format!("{issuer}/.well-known/cxone-configuration");
+    let retryable = |last: String| SendError::Exhausted { attempts: 0, last };
+    let response = http
+        .get(url)
+        .query(&[("tenantId", tenant)])
+        .send()
+        .await
+        .map_err(|e| retryable(format!("api discovery: {}", e.without_url())))?;
+    if !response.status().is_success() {
+        return Err(retryable(format!(
+            "api discovery answered {}",
+            response.status().as_u16()
+        )));
+    }
+    let config: CxoneConfiguration = response
+        .json()
+        .await
+        .map_err(|e| SendError::Discovery(format!("api discovery answer: {}", e.without_url())))?;
+    Ok(config.api_endpoint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_claim_is_read_from_the_id_token() {
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"tenantId":"11e7-abc","name":"api user"}"#);
+        assert_eq!(
+            tenant_from_id_token(&format!("h.{payload}.s")),
+            Some("11e7-abc".into())
+        );
+        assert_eq!(tenant_from_id_token("not-a-jwt"), None);
+    }
+}
