@@ -3,4 +3,6 @@
 mod compile;
 pub mod config;
 pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod store;

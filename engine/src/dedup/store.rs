@@ -38,7 +38,8 @@ pub struct CheckRequest<'a> {
     pub event_id: Option<&'a str>,
     /// The message's order key (sequence number, or timestamp in ms), when known.
     pub order: Option<i64>,
-    /// The time of the check (tokio's clock, so tests can pause it).
+    /// The time of the check (tokio's clock, so tests can pause it). A shared store may take the
+    /// time from its server instead, so replicas agree (the Redis store does and ignores this).
     pub now: Instant,
 }
 
@@ -109,10 +110,60 @@ pub struct StoreStats {
     pub expired_interactions: u64,
 }
 
+/// What kind of failure a [`StoreError`] is, for the host to label and count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The store could not be reached: connection refused or dropped, or still reconnecting.
+    Unavailable,
+    /// The store did not answer in time.
+    Timeout,
+    /// The store answered with an error (a failed script, an answer that could not be read).
+    Script,
+    /// Anything else (a bad configuration, no runtime).
+    Other,
+}
+
+impl StoreErrorKind {
+    /// The kind as a metric label: `unavailable`, `timeout`, `script` or `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreErrorKind::Unavailable => "unavailable",
+            StoreErrorKind::Timeout => "timeout",
+            StoreErrorKind::Script => "script",
+            StoreErrorKind::Other => "other",
+        }
+    }
+}
+
 /// A store failed (a remote store's connection, say); the host treats the event as not processed.
 #[derive(Debug, thiserror::Error)]
-#[error("dedup store failed: {0}")]
-pub struct StoreError(pub String);
+#[error("dedup store failed: {message}")]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    message: String,
+}
+
+impl StoreError {
+    /// An error of `kind`, described by `message`.
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+
+    /// What went wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
 
 /// Where dedup windows live. In memory by default; shaped so a shared store (Redis) can answer a
 /// check in one round trip.
@@ -122,12 +173,24 @@ pub struct StoreError(pub String);
 /// (what a check recorded whose answer was lost stays recorded until its window ends). A
 /// rollback, once issued, is driven to its end on the runtime even if its caller is dropped, and
 /// is issued once.
+///
+/// Every token a check returns is answered once, by [`commit`](DedupStore::commit) when the
+/// host has queued the message's side effects, or by [`rollback`](DedupStore::rollback) when it
+/// could not. A store may record a check at once (the memory store: commit has nothing left to
+/// do) or in two phases (the Redis store: the check claims the message for a short lease, the
+/// commit makes the claim last the window).
 pub trait DedupStore: Send + Sync + 'static {
     /// Checks a message and records it when it is new.
     fn check<'a>(
         &'a self,
         req: CheckRequest<'a>,
     ) -> BoxFuture<'a, Result<CheckOutcome, StoreError>>;
+    /// Keeps what a check recorded: its side effects are queued. Nothing to do by default, for
+    /// stores that record for the whole window at check time.
+    fn commit(&self, token: RollbackToken) -> BoxFuture<'_, Result<(), StoreError>> {
+        drop(token);
+        Box::pin(async { Ok(()) })
+    }
     /// Undoes a check whose side effects could not be queued.
     fn rollback(&self, token: RollbackToken) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Current counters.

@@ -1,0 +1,69 @@
+-- One check. ARGV: fingerprint field, event field ('' none), order key ('' none), window ms,
+-- sliding ('1'), most keys, lease ms, this check's token, pinned time ('' server time).
+-- Returns {verdict (0 unique, 1 out of order, 2 duplicate, 3 redelivery), highest ('' none),
+-- highest before ('' none), keys evicted, 1 when a hit key is still a claim}.
+local fp, event, order = ARGV[1], ARGV[2], ARGV[3]
+local window, sliding = tonumber(ARGV[4]), ARGV[5] == '1'
+local cap, lease, token = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
+local now = clock(ARGV[9])
+
+local highest, live, count, gone, fields = load(now)
+if count == 0 then
+  -- Every key ran out: the interaction starts over, its highest order key with it.
+  if fields > 0 then redis.call('DEL', KEY) end
+  highest = nil
+elseif #gone > 0 then
+  hdel(gone)
+end
+
+local previous = highest
+if order ~= '' and (highest == nil or less(highest, order)) then highest = order end
+local expires = now + window
+local verdict, evicted, in_flight = 0, 0, 0
+local writes = {}
+local hit_event = event ~= '' and live[event] ~= nil
+if hit_event or live[fp] then
+  if hit_event then verdict = 3 else verdict = 2 end
+  for _, f in ipairs({event, fp}) do
+    local v = live[f]
+    if f ~= '' and v then
+      local e, l, t = parse(v)
+      if l then in_flight = 1 end
+      if sliding and expires > e then
+        v = int(expires)
+        if l then v = v .. ':' .. int(l) .. ':' .. t end
+        live[f] = v
+        writes[#writes + 1] = f
+        writes[#writes + 1] = v
+      end
+    end
+  end
+else
+  -- New: the event id, then the fingerprint, claimed for the lease (the fingerprint is kept
+  -- over the event id when there is room for one key only).
+  local claim = int(expires) .. ':' .. int(now + lease) .. ':' .. token
+  for _, f in ipairs({event, fp}) do
+    if f ~= '' then
+      if count >= cap then
+        evict_first(live)
+        count = count - 1
+        evicted = evicted + 1
+      end
+      live[f] = claim
+      count = count + 1
+      redis.call('HSET', KEY, f, claim)
+    end
+  end
+  if order ~= '' and previous ~= nil and less(order, previous) then verdict = 1 end
+end
+writes[#writes + 1] = META
+writes[#writes + 1] = token .. '|' .. (highest or '')
+redis.call('HSET', KEY, unpack(writes))
+
+local deadline = now
+for _, v in pairs(live) do
+  local e = ends(v)
+  if e > deadline then deadline = e end
+end
+expire_at(deadline, now, false)
+return {verdict, highest or '', previous or '', evicted, in_flight}

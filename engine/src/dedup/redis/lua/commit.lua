@@ -1,0 +1,45 @@
+-- Makes one check's claims last their window. ARGV: fingerprint field, event field ('' none),
+-- the check's token, window ms, most keys, pinned time ('' server time).
+-- A claim another check holds, or a record already committed, is left as it is; a claim that is
+-- gone (its lease ran out and it was swept) is recorded anew for a window from now, since the
+-- host did act on the message. Returns {claims committed, claims recorded anew, keys evicted}.
+local fp, event, token = ARGV[1], ARGV[2], ARGV[3]
+local window, cap = tonumber(ARGV[4]), tonumber(ARGV[5])
+local now = clock(ARGV[6])
+
+local committed, renewed, evicted = 0, 0, 0
+local deadline = now
+local lost = {}
+for _, f in ipairs({event, fp}) do
+  if f ~= '' then
+    local v = redis.call('HGET', KEY, f)
+    local e, _, t = nil, nil, nil
+    if v then e, _, t = parse(v) end
+    if t == token then
+      redis.call('HSET', KEY, f, int(e))
+      committed = committed + 1
+      if e > deadline then deadline = e end
+    elseif not v or ends(v) <= now then
+      lost[#lost + 1] = f
+    end
+  end
+end
+if #lost > 0 then
+  local _, live, count = load(now)
+  for _, f in ipairs(lost) do
+    if live[f] == nil then
+      if count >= cap then
+        evict_first(live)
+        count = count - 1
+        evicted = evicted + 1
+      end
+      live[f] = int(now + window)
+      count = count + 1
+      redis.call('HSET', KEY, f, live[f])
+      renewed = renewed + 1
+      deadline = now + window
+    end
+  end
+end
+expire_at(deadline, now, true)
+return {committed, renewed, evicted}

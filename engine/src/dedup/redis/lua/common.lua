@@ -1,0 +1,100 @@
+-- Shared by the dedup scripts. KEYS[1] is one interaction's hash; its fields:
+--   'm'               "<stamp>|<highest>": the latest check's token and the highest order key
+--                     ('' when none)
+--   16-byte fields    fingerprint prefixes and hashed event ids ("keys"), valued "<expires>"
+--                     once committed and "<expires>:<lease ends>:<token>" while claimed
+-- Times are ms on the server's clock (or a pinned time that only tests pass).
+local KEY = KEYS[1]
+local META = 'm'
+-- A key no message has: what a rolled-back last key becomes while a highest must outlive it.
+local TOMBSTONE = string.rep('\0', 16)
+
+local function clock(pinned)
+  if pinned ~= '' then return tonumber(pinned) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function int(n)
+  return string.format('%.0f', n)
+end
+
+-- expires, then lease end and token while the key is a claim.
+local function parse(v)
+  local a = string.find(v, ':', 1, true)
+  if not a then return tonumber(v) end
+  local b = string.find(v, ':', a + 1, true)
+  return tonumber(string.sub(v, 1, a - 1)), tonumber(string.sub(v, a + 1, b - 1)), string.sub(v, b + 1)
+end
+
+-- When a key stops counting: its window's end, or its lease's end while claimed, if sooner.
+local function ends(v)
+  local expires, lease = parse(v)
+  if lease and lease < expires then return lease end
+  return expires
+end
+
+-- The latest check's token and the highest order key (nil when none).
+local function meta(v)
+  local bar = string.find(v, '|', 1, true)
+  local highest = string.sub(v, bar + 1)
+  if highest == '' then highest = nil end
+  return string.sub(v, 1, bar - 1), highest
+end
+
+-- a < b for canonical decimal integers: exact over all of i64, where Lua's doubles are not.
+local function less(a, b)
+  local na, nb = string.byte(a) == 45, string.byte(b) == 45
+  if na ~= nb then return na end
+  if #a ~= #b then return (#a < #b) ~= na end
+  if a == b then return false end
+  return (a < b) ~= na
+end
+
+-- Reads the hash: its highest order key, the live keys (field -> value) and how many, and the
+-- fields of keys that ran out.
+local function load(now)
+  local flat = redis.call('HGETALL', KEY)
+  local highest, live, count, gone = nil, {}, 0, {}
+  for i = 1, #flat, 2 do
+    local f, v = flat[i], flat[i + 1]
+    if f == META then
+      local _, h = meta(v)
+      highest = h
+    elseif ends(v) > now then
+      live[f] = v
+      count = count + 1
+    else
+      gone[#gone + 1] = f
+    end
+  end
+  return highest, live, count, gone, #flat
+end
+
+local function hdel(fields)
+  for i = 1, #fields, 1000 do
+    redis.call('HDEL', KEY, unpack(fields, i, math.min(i + 999, #fields)))
+  end
+end
+
+-- Forgets the live key whose window ends first, to make room for another.
+local function evict_first(live)
+  local first, at = nil, nil
+  for f, v in pairs(live) do
+    local e = parse(v)
+    if at == nil or e < at then first, at = f, e end
+  end
+  redis.call('HDEL', KEY, first)
+  live[first] = nil
+end
+
+-- Makes the hash live until its last live key ends (never shorter than it already does).
+local function expire_at(deadline, now, only_longer)
+  local ms = deadline - now
+  if ms <= 0 then return end
+  if only_longer then
+    local ttl = redis.call('PTTL', KEY)
+    if ttl >= ms then return end
+  end
+  redis.call('PEXPIRE', KEY, int(ms))
+end

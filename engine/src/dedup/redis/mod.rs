@@ -1,0 +1,440 @@
+//! The Redis `DedupStore` (feature `redis`): one channel's windows in Redis ≥ 7.0 or Valkey,
+//! shared by every replica, one script run per decision.
+//!
+//! # Data model
+//!
+//! One hash per interaction, `{prefix}:{<interaction>}`: the interaction is the hash tag, so
+//! everything one decision touches is in one Redis Cluster slot. Its fields are the first 16
+//! bytes of each fingerprint of the window and a 16-byte hash of each event id (see the memory
+//! store's `Slot` for why 16 bytes suffice), valued with their expiry, plus one field `m` with
+//! the highest order key and the latest check's token. The scripts sweep fields that ran out
+//! and `PEXPIRE` the hash to its last field's end, so an idle interaction costs nothing. Small
+//! hashes stay listpack-encoded: about 60 bytes per fingerprint at five per interaction.
+//!
+//! # Two phases
+//!
+//! A new message is *claimed* (its fields hold the check's random token and a lease, 30 s by
+//! default), and [`DedupStore::commit`] turns the claim into a record for the window once the
+//! host has queued the side effects. [`DedupStore::rollback`] removes only fields that still
+//! hold its own token, never another replica's claim. A claim whose lease ran out counts as
+//! gone. Another delivery that finds a live claim is answered [`Verdict::Duplicate`] (or
+//! `Redelivery` by event id), never processed a second time while the first is in flight; if
+//! the first is then rolled back, the sender must deliver once more to be processed (counted as
+//! `in_flight_duplicates`). Answering 503 instead would make every re-delivery during the
+//! first's few milliseconds of flight a 5xx, which CXone's retry policy does not document.
+//!
+//! # Time
+//!
+//! Every script takes the time from the server (`TIME`), never from the process, so replicas
+//! never disagree about a window; [`CheckRequest::now`] is ignored. Tests may pin the time
+//! ([`RedisStore::pin_clock_for_tests`]).
+//!
+//! # Bounds
+//!
+//! `max_fingerprints` is enforced per interaction as in memory (the key whose window ends first
+//! is evicted and counted). `max_interactions` is not: Redis bounds memory (`maxmemory`, with
+//! a `volatile-*` policy if it must evict: every hash has a TTL).
+
+mod scripts;
+
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{FromRedisValue, RedisError, ScriptInvocation};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use self::scripts::{verdict, CHECK, COMMIT, ROLLBACK};
+use super::config::Channel;
+use super::store::{
+    BoxFuture, CheckOutcome, CheckRequest, DedupStore, RollbackToken, StoreError, StoreErrorKind,
+    StoreStats, Verdict, WindowPolicy,
+};
+
+/// How the Redis store talks to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisOptions {
+    /// How long a claim holds before its check is committed; past it the claim counts as gone.
+    /// Longer than a commit can take (the side effects are queued in memory), short enough that
+    /// a replica that died between check and commit does not suppress the retry for long.
+    pub lease: Duration,
+    /// The most any one call may take, reconnecting included; past it the call is a
+    /// [`StoreErrorKind::Timeout`].
+    pub timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Counters of one store instance: what this process asked and was told. Other replicas keep
+/// their own; add them up for the whole picture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RedisCounters {
+    /// Checks answered.
+    pub checks: u64,
+    /// Checks answered duplicate (or re-delivery) because the message was claimed by a check
+    /// not yet committed.
+    pub in_flight_duplicates: u64,
+    /// Keys evicted by this process's checks and commits (`max_fingerprints`).
+    pub evicted_fingerprints: u64,
+    /// Commits made.
+    pub commits: u64,
+    /// Commits that found their claim gone (lease ran out) and recorded the message anew.
+    pub lapsed_commits: u64,
+    /// Rollbacks made.
+    pub rollbacks: u64,
+    /// Calls that failed (every kind).
+    pub errors: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    checks: AtomicU64,
+    in_flight_duplicates: AtomicU64,
+    evicted_fingerprints: AtomicU64,
+    commits: AtomicU64,
+    lapsed_commits: AtomicU64,
+    rollbacks: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// A pinned clock value meaning "use the server's time".
+const SERVER_TIME: u64 = u64::MAX;
+
+/// Redis store for one channel's windows. Clones of one [`ConnectionManager`] can serve every
+/// channel's store: calls made at once share its connection (implicitly pipelined).
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    policy: WindowPolicy,
+    options: RedisOptions,
+    window_ms: u64,
+    /// Keys the random tokens: each check's token is a keyed hash of a counter.
+    token_key: RandomState,
+    next_token: AtomicU64,
+    pinned_ms: AtomicU64,
+    counters: Counters,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("policy", &self.policy)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connection manager for `url` (`redis://host:port/db`, `rediss://…`, `redis+unix:///path`),
+/// connecting on first use and reconnecting in the background after a failure, each attempt
+/// bounded by `timeout`. Must be called inside a tokio runtime.
+pub fn connect(url: &str, timeout: Duration) -> Result<ConnectionManager, StoreError> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(StoreError::new(
+            StoreErrorKind::Other,
+            "the redis connection needs a tokio runtime: connect from inside one",
+        ));
+    }
+    let client = redis::Client::open(url).map_err(|e| {
+        StoreError::new(
+            StoreErrorKind::Other,
+            format!("bad redis url: {e}; hint: redis://host:6379 or redis+unix:///path/to/sock"),
+        )
+    })?;
+    // Few, quick reconnection attempts: a call waits for them at most `timeout` anyway, and the
+    // next call after a failed round starts another.
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(2)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_millis(500));
+    ConnectionManager::new_lazy_with_config(client, config).map_err(|e| error("connect", &e))
+}
+
+/// The key prefix for `channel`'s windows under `base`: the channel's name and a hash of its
+/// definition, so a channel whose window, limits, fingerprint or normalizer changed starts with
+/// empty windows, as the memory store does across a reload.
+pub fn channel_prefix(base: &str, channel: &Channel) -> String {
+    let digest = Sha256::digest(channel.identity.as_bytes());
+    let name: String = channel
+        .name()
+        .chars()
+        .map(|c| if matches!(c, '{' | '}') { '_' } else { c })
+        .collect();
+    format!("{base}:{name}:{}", &hex::encode(digest)[..12])
+}
+
+impl RedisStore {
+    /// A store keeping windows under `prefix` (no `{` or `}`: the interaction is the hash tag).
+    pub fn new(
+        conn: ConnectionManager,
+        prefix: impl Into<String>,
+        policy: WindowPolicy,
+        options: RedisOptions,
+    ) -> Result<Self, StoreError> {
+        let prefix = prefix.into();
+        if prefix.is_empty() || prefix.contains(['{', '}']) {
+            return Err(StoreError::new(
+                StoreErrorKind::Other,
+                format!("redis key prefix `{prefix}` must be non-empty and without `{{` or `}}`"),
+            ));
+        }
+        let window_ms = policy.window.as_nanos().div_ceil(1_000_000).max(1) as u64;
+        Ok(Self {
+            conn,
+            prefix,
+            policy,
+            options,
+            window_ms,
+            token_key: RandomState::new(),
+            next_token: AtomicU64::new(0),
+            pinned_ms: AtomicU64::new(SERVER_TIME),
+            counters: Counters::default(),
+        })
+    }
+
+    /// A store for `channel`, under [`channel_prefix`]`(base, channel)`.
+    pub fn for_channel(
+        conn: ConnectionManager,
+        base: &str,
+        channel: &Channel,
+        options: RedisOptions,
+    ) -> Result<Self, StoreError> {
+        let prefix = channel_prefix(base, channel);
+        Self::new(conn, prefix, channel.policy().clone(), options)
+    }
+
+    /// The policy this store was made with.
+    pub fn policy(&self) -> &WindowPolicy {
+        &self.policy
+    }
+
+    /// The Redis key holding `interaction`'s windows.
+    pub fn key(&self, interaction: &str) -> String {
+        format!("{}:{{{interaction}}}", self.prefix)
+    }
+
+    /// This instance's counters.
+    pub fn counters(&self) -> RedisCounters {
+        let c = &self.counters;
+        RedisCounters {
+            checks: c.checks.load(Relaxed),
+            in_flight_duplicates: c.in_flight_duplicates.load(Relaxed),
+            evicted_fingerprints: c.evicted_fingerprints.load(Relaxed),
+            commits: c.commits.load(Relaxed),
+            lapsed_commits: c.lapsed_commits.load(Relaxed),
+            rollbacks: c.rollbacks.load(Relaxed),
+            errors: c.errors.load(Relaxed),
+        }
+    }
+
+    /// For tests only: every later call of this instance takes `now_ms` as the server's time
+    /// (`None`: the server's `TIME` again), so windows can be tested without sleeping. Two
+    /// instances pinned differently disagree about windows: never use it in a service.
+    #[doc(hidden)]
+    pub fn pin_clock_for_tests(&self, now_ms: Option<u64>) {
+        let value = now_ms.map_or(SERVER_TIME, |ms| ms.min(SERVER_TIME - 1));
+        self.pinned_ms.store(value, Relaxed);
+    }
+
+    fn pinned(&self) -> String {
+        match self.pinned_ms.load(Relaxed) {
+            SERVER_TIME => String::new(),
+            ms => ms.to_string(),
+        }
+    }
+
+    /// A fresh 64-bit token: unique to this check with overwhelming odds, across replicas too.
+    fn token(&self) -> String {
+        let n = self.next_token.fetch_add(1, Relaxed);
+        self.token_key.hash_one(n).to_string()
+    }
+
+    async fn check_remote(&self, req: CheckRequest<'_>) -> Result<CheckOutcome, StoreError> {
+        let token = self.token();
+        let mut call = CHECK.prepare_invoke();
+        call.key(self.key(req.interaction))
+            .arg(&req.fingerprint[..16])
+            .arg(event_field(req.event_id))
+            .arg(order_arg(req.order))
+            .arg(self.window_ms)
+            .arg(if self.policy.sliding { "1" } else { "0" })
+            .arg(self.policy.max_fingerprints.max(1))
+            .arg(self.options.lease.as_millis().max(1) as u64)
+            .arg(&token)
+            .arg(self.pinned());
+        let (code, highest, previous, evicted, in_flight): (i64, String, String, u64, u8) =
+            self.run("check", &call).await?;
+        let c = &self.counters;
+        c.checks.fetch_add(1, Relaxed);
+        c.evicted_fingerprints.fetch_add(evicted, Relaxed);
+        let verdict = match code {
+            verdict::UNIQUE => Verdict::Unique,
+            verdict::OUT_OF_ORDER => Verdict::OutOfOrder,
+            verdict::DUPLICATE => Verdict::Duplicate,
+            verdict::REDELIVERY => Verdict::Redelivery,
+            other => return Err(self.bad_answer(format!("unknown verdict code {other}"))),
+        };
+        if in_flight != 0 {
+            c.in_flight_duplicates.fetch_add(1, Relaxed);
+        }
+        let highest = self.order_answer(&highest)?;
+        let rollback = (!verdict.is_suppressed())
+            .then(|| -> Result<RollbackToken, StoreError> {
+                Ok(RollbackToken {
+                    interaction: req.interaction.to_owned(),
+                    fingerprint: req.fingerprint,
+                    event_id: req.event_id.map(str::to_owned),
+                    previous_highest: self.order_answer(&previous)?,
+                    set_highest: highest,
+                    check_stamp: token.parse().expect("tokens are u64 decimals"),
+                })
+            })
+            .transpose()?;
+        Ok(CheckOutcome {
+            verdict,
+            highest,
+            rollback,
+        })
+    }
+
+    async fn commit_remote(&self, token: RollbackToken) -> Result<(), StoreError> {
+        let mut call = COMMIT.prepare_invoke();
+        call.key(self.key(&token.interaction))
+            .arg(&token.fingerprint[..16])
+            .arg(event_field(token.event_id.as_deref()))
+            .arg(token.check_stamp.to_string())
+            .arg(self.window_ms)
+            .arg(self.policy.max_fingerprints.max(1))
+            .arg(self.pinned());
+        let (_committed, renewed, evicted): (u64, u64, u64) = self.run("commit", &call).await?;
+        let c = &self.counters;
+        c.commits.fetch_add(1, Relaxed);
+        c.lapsed_commits.fetch_add(u64::from(renewed > 0), Relaxed);
+        c.evicted_fingerprints.fetch_add(evicted, Relaxed);
+        Ok(())
+    }
+
+    async fn rollback_remote(&self, token: RollbackToken) -> Result<(), StoreError> {
+        let mut call = ROLLBACK.prepare_invoke();
+        call.key(self.key(&token.interaction))
+            .arg(&token.fingerprint[..16])
+            .arg(event_field(token.event_id.as_deref()))
+            .arg(token.check_stamp.to_string())
+            .arg(order_arg(token.previous_highest))
+            .arg(self.pinned());
+        let _removed: u64 = self.run("rollback", &call).await?;
+        self.counters.rollbacks.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// Runs one script call under the store's timeout, counting failures.
+    async fn run<T: FromRedisValue>(
+        &self,
+        what: &str,
+        call: &ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn.clone();
+        let result = match tokio::time::timeout(self.options.timeout, call.invoke_async(&mut conn))
+            .await
+        {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(error(what, &e)),
+            Err(_) => Err(StoreError::new(
+                StoreErrorKind::Timeout,
+                format!(
+                    "redis {what} took longer than {:?}; hint: is the server up and reachable?",
+                    self.options.timeout
+                ),
+            )),
+        };
+        if result.is_err() {
+            self.counters.errors.fetch_add(1, Relaxed);
+        }
+        result
+    }
+
+    fn order_answer(&self, text: &str) -> Result<Option<i64>, StoreError> {
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse()
+            .map(Some)
+            .map_err(|_| self.bad_answer(format!("order key `{text}` is not an integer")))
+    }
+
+    fn bad_answer(&self, what: String) -> StoreError {
+        self.counters.errors.fetch_add(1, Relaxed);
+        StoreError::new(
+            StoreErrorKind::Script,
+            format!("redis answered the check oddly: {what}"),
+        )
+    }
+}
+
+/// The field of an event id: 16 bytes of SHA-256 under a domain prefix, the same on every
+/// replica (the memory store's keyed hash is per process). Empty when there is no id.
+fn event_field(id: Option<&str>) -> Vec<u8> {
+    id.map_or_else(Vec::new, |id| {
+        let mut h = Sha256::new();
+        h.update(b"cxrules dedup event id\0");
+        h.update(id.as_bytes());
+        h.finalize()[..16].to_vec()
+    })
+}
+
+fn order_arg(order: Option<i64>) -> String {
+    order.map_or_else(String::new, |o| o.to_string())
+}
+
+/// A Redis client error as a store error of the kind the host labels it with.
+fn error(what: &str, e: &RedisError) -> StoreError {
+    let kind = if e.is_timeout() {
+        StoreErrorKind::Timeout
+    } else if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() {
+        StoreErrorKind::Unavailable
+    } else if matches!(e.kind(), redis::ErrorKind::InvalidClientConfig) {
+        StoreErrorKind::Other
+    } else {
+        StoreErrorKind::Script
+    };
+    StoreError::new(kind, format!("redis {what} failed: {e}"))
+}
+
+impl DedupStore for RedisStore {
+    fn check<'a>(
+        &'a self,
+        req: CheckRequest<'a>,
+    ) -> BoxFuture<'a, Result<CheckOutcome, StoreError>> {
+        Box::pin(self.check_remote(req))
+    }
+
+    fn commit(&self, token: RollbackToken) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.commit_remote(token))
+    }
+
+    fn rollback(&self, token: RollbackToken) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.rollback_remote(token))
+    }
+
+    /// Only `evicted_fingerprints` is filled in (those this process's calls evicted): how many
+    /// interactions and fingerprints a shared store holds is Redis's to say (`INFO keyspace`),
+    /// and Redis expires hashes on its own. [`RedisStore::counters`] has the rest.
+    fn stats(&self) -> StoreStats {
+        StoreStats {
+            evicted_fingerprints: self.counters.evicted_fingerprints.load(Relaxed),
+            ..StoreStats::default()
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! The Lua scripts behind the Redis store, one per decision: check, commit, rollback.
+//!
+//! Each is `lua/common.lua` followed by its own file, sent as `EVALSHA` by `redis::Script`
+//! (which loads it again after `NOSCRIPT`, as after a server restart or failover).
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+const COMMON: &str = include_str!("lua/common.lua");
+
+fn script(own: &str) -> Script {
+    Script::new(&format!("{COMMON}\n{own}"))
+}
+
+/// Checks a message and claims it when new.
+pub(super) static CHECK: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/check.lua")));
+
+/// Turns a check's claims into records that last the window.
+pub(super) static COMMIT: LazyLock<Script> =
+    LazyLock::new(|| script(include_str!("lua/commit.lua")));
+
+/// Removes a check's own claims and restores the highest order key when no check came after.
+pub(super) static ROLLBACK: LazyLock<Script> =
+    LazyLock::new(|| script(include_str!("lua/rollback.lua")));
+
+/// The check script's verdict codes.
+pub(super) mod verdict {
+    pub(crate) const UNIQUE: i64 = 0;
+    pub(crate) const OUT_OF_ORDER: i64 = 1;
+    pub(crate) const DUPLICATE: i64 = 2;
+    pub(crate) const REDELIVERY: i64 = 3;
+}
