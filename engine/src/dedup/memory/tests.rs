@@ -2,72 +2,19 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use super::MemoryStore;
 mod bounds;
+/// The table every store is held to, shared with the Redis store's tests.
+#[path = "../../../tests/support/dedup_cases.rs"]
+mod cases;
 mod model;
 
+use self::cases::{fp, msg, policy, Msg};
 use crate::dedup::store::{
-    CheckOutcome, CheckRequest, DedupStore, Fingerprint, StoreStats, Verdict, WindowPolicy,
+    CheckOutcome, CheckRequest, DedupStore, RollbackToken, StoreStats, Verdict, WindowPolicy,
 };
-
-const WINDOW: Duration = Duration::from_secs(45);
-
-fn policy(sliding: bool) -> WindowPolicy {
-    WindowPolicy {
-        window: WINDOW,
-        sliding,
-        max_interactions: 1000,
-        max_fingerprints: 16,
-    }
-}
-
-fn fp(content: &str) -> Fingerprint {
-    Sha256::digest(content.as_bytes()).into()
-}
-
-/// One message of a scenario.
-#[derive(Debug, Clone, Copy)]
-struct Msg {
-    at_secs: u64,
-    interaction: &'static str,
-    content: &'static str,
-    event_id: Option<&'static str>,
-    order: Option<i64>,
-}
-
-const fn msg(at_secs: u64, content: &'static str) -> Msg {
-    Msg {
-        at_secs,
-        interaction: "i1",
-        content,
-        event_id: None,
-        order: None,
-    }
-}
-
-impl Msg {
-    const fn order(self, order: i64) -> Self {
-        Self {
-            order: Some(order),
-            ..self
-        }
-    }
-    const fn event(self, id: &'static str) -> Self {
-        Self {
-            event_id: Some(id),
-            ..self
-        }
-    }
-    const fn on(self, interaction: &'static str) -> Self {
-        Self {
-            interaction,
-            ..self
-        }
-    }
-}
 
 fn check(store: &MemoryStore, t0: Instant, m: Msg) -> CheckOutcome {
     store.check_sync(&CheckRequest {
@@ -86,99 +33,11 @@ fn verdicts(store: &MemoryStore, t0: Instant, msgs: &[Msg]) -> Vec<Verdict> {
 use Verdict::{Duplicate as D, OutOfOrder as O, Redelivery as R, Unique as U};
 
 #[tokio::test(start_paused = true)]
-async fn scenarios_give_the_expected_verdicts_and_highest() {
-    type Case = (&'static str, bool, Vec<(Msg, Verdict, Option<i64>)>);
-    let cases: Vec<Case> = vec![
-        (
-            "a a",
-            false,
-            vec![(msg(0, "a"), U, None), (msg(1, "a"), D, None)],
-        ),
-        (
-            "a b a",
-            false,
-            vec![
-                (msg(0, "a"), U, None),
-                (msg(1, "b"), U, None),
-                (msg(2, "a"), D, None),
-            ],
-        ),
-        (
-            "interactions are separate",
-            false,
-            vec![(msg(0, "a"), U, None), (msg(0, "a").on("i2"), U, None)],
-        ),
-        (
-            "fixed window runs out at 45 s",
-            false,
-            vec![
-                (msg(0, "a"), U, None),
-                (msg(30, "a"), D, None),
-                (msg(44, "a"), D, None),
-                (msg(45, "a"), U, None),
-                (msg(60, "a"), D, None),
-            ],
-        ),
-        (
-            "sliding hits every 30 s keep it alive",
-            true,
-            vec![
-                (msg(0, "a"), U, None),
-                (msg(30, "a"), D, None),
-                (msg(60, "a"), D, None),
-                (msg(90, "a"), D, None),
-                (msg(134, "a"), D, None),
-                (msg(179, "a"), U, None),
-            ],
-        ),
-        (
-            "out of order",
-            false,
-            vec![
-                (msg(0, "a").order(5), U, Some(5)),
-                (msg(1, "b").order(3), O, Some(5)),
-                (msg(2, "a").order(9), D, Some(9)),
-                (msg(3, "c").order(7), O, Some(9)),
-                (msg(4, "d"), U, Some(9)),
-                (msg(5, "e").order(10), U, Some(10)),
-            ],
-        ),
-        (
-            "redelivery by event id",
-            false,
-            vec![
-                (msg(0, "a").event("e1"), U, None),
-                (msg(1, "b").event("e1"), R, None),
-                (msg(2, "a").event("e2"), D, None),
-                (msg(3, "c").event("e3"), U, None),
-                (msg(4, "c").event("e3").on("i2"), U, None),
-            ],
-        ),
-        (
-            "redelivery raises highest too",
-            false,
-            vec![
-                (msg(0, "a").event("e1").order(1), U, Some(1)),
-                (msg(1, "a").event("e1").order(4), R, Some(4)),
-            ],
-        ),
-    ];
-    for (name, sliding, steps) in cases {
-        let store = MemoryStore::new(policy(sliding));
+async fn the_shared_table_gives_the_expected_verdicts_and_highest() {
+    for case in cases::cases() {
+        let store = MemoryStore::new(case.policy());
         let t0 = Instant::now();
-        for (i, (m, verdict, highest)) in steps.into_iter().enumerate() {
-            let out = check(&store, t0, m);
-            assert_eq!(
-                (out.verdict, out.highest),
-                (verdict, highest),
-                "{name}: step {i}"
-            );
-            assert_eq!(
-                out.rollback.is_some(),
-                !verdict.is_suppressed(),
-                "{name}: step {i} token"
-            );
-        }
+        cases::run(&case, &store, &|ms| t0 + Duration::from_millis(ms)).await;
     }
 }
 
