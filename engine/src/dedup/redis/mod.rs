@@ -84,11 +84,11 @@ pub struct RedisCounters {
     /// Checks answered duplicate (or re-delivery) because the message was claimed by a check
     /// not yet committed.
     pub in_flight_duplicates: u64,
-    /// Keys evicted by this process's checks and commits (`max_fingerprints`).
+    /// Keys evicted by this process's checks (`max_fingerprints`).
     pub evicted_fingerprints: u64,
     /// Commits made.
     pub commits: u64,
-    /// Commits that found their claim gone (lease ran out) and recorded the message anew.
+    /// Commits that found their claim gone (its lease ran out) and recorded the message anew.
     pub lapsed_commits: u64,
     /// Rollbacks made.
     pub rollbacks: u64,
@@ -318,11 +318,10 @@ impl RedisStore {
             .arg(self.window_ms)
             .arg(self.policy.max_fingerprints.max(1))
             .arg(self.pinned());
-        let (_committed, renewed, evicted): (u64, u64, u64) = self.run("commit", &call).await?;
+        let (_committed, renewed): (u64, u64) = self.run("commit", &call).await?;
         let c = &self.counters;
         c.commits.fetch_add(1, Relaxed);
         c.lapsed_commits.fetch_add(u64::from(renewed > 0), Relaxed);
-        c.evicted_fingerprints.fetch_add(evicted, Relaxed);
         Ok(())
     }
 
@@ -346,19 +345,18 @@ impl RedisStore {
         call: &ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn.clone();
-        let result = match tokio::time::timeout(self.options.timeout, call.invoke_async(&mut conn))
-            .await
-        {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(error(what, &e)),
-            Err(_) => Err(StoreError::new(
-                StoreErrorKind::Timeout,
-                format!(
-                    "redis {what} took longer than {:?}; hint: is the server up and reachable?",
-                    self.options.timeout
-                ),
-            )),
-        };
+        let result =
+            match tokio::time::timeout(self.options.timeout, call.invoke_async(&mut conn)).await {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(e)) => Err(error(what, &e)),
+                Err(_) => Err(StoreError::new(
+                    StoreErrorKind::Timeout,
+                    format!(
+                        "redis {what} took longer than {:?}; hint: is the server up and reachable?",
+                        self.options.timeout
+                    ),
+                )),
+            };
         if result.is_err() {
             self.counters.errors.fetch_add(1, Relaxed);
         }

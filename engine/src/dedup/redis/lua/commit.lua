@@ -2,12 +2,13 @@
 -- the check's token, window ms, most keys, pinned time ('' server time).
 -- A claim another check holds, or a record already committed, is left as it is; a claim that is
 -- gone (its lease ran out and it was swept) is recorded anew for a window from now, since the
--- host did act on the message. Returns {claims committed, claims recorded anew, keys evicted}.
+-- host did act on the message, if the interaction has room for it without evicting another.
+-- Returns {claims committed, claims recorded anew}.
 local fp, event, token = ARGV[1], ARGV[2], ARGV[3]
 local window, cap = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = clock(ARGV[6])
 
-local committed, renewed, evicted = 0, 0, 0
+local committed, renewed = 0, 0
 local deadline = now
 local lost = {}
 for _, f in ipairs({event, fp}) do
@@ -27,12 +28,8 @@ end
 if #lost > 0 then
   local _, live, count = load(now)
   for _, f in ipairs(lost) do
-    if live[f] == nil then
-      if count >= cap then
-        evict_first(live)
-        count = count - 1
-        evicted = evicted + 1
-      end
+    -- Recorded anew only where there is room: a claim the cap evicted stays evicted.
+    if live[f] == nil and count < cap then
       live[f] = int(now + window)
       count = count + 1
       redis.call('HSET', KEY, f, live[f])
@@ -42,4 +39,4 @@ if #lost > 0 then
   end
 end
 expire_at(deadline, now, true)
-return {committed, renewed, evicted}
+return {committed, renewed}

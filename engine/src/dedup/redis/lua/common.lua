@@ -9,8 +9,15 @@ local META = 'm'
 -- A key no message has: what a rolled-back last key becomes while a highest must outlive it.
 local TOMBSTONE = string.rep('\0', 16)
 
+-- A pinned clock may run at any pace against the server's, which still expires the hash: keep
+-- the hash ten minutes past its last key then (the keys' own expiries decide, as always).
+local slack = 0
+
 local function clock(pinned)
-  if pinned ~= '' then return tonumber(pinned) end
+  if pinned ~= '' then
+    slack = 600000
+    return tonumber(pinned)
+  end
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
@@ -92,6 +99,7 @@ end
 local function expire_at(deadline, now, only_longer)
   local ms = deadline - now
   if ms <= 0 then return end
+  ms = ms + slack
   if only_longer then
     local ttl = redis.call('PTTL', KEY)
     if ttl >= ms then return end
