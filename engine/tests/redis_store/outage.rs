@@ -8,7 +8,7 @@ use cxrules_engine::dedup::redis::RedisOptions;
 use cxrules_engine::dedup::store::{DedupStore, StoreErrorKind, Verdict, WindowPolicy};
 use redis::AsyncCommands;
 
-use super::{cases, raw, replica, req, server};
+use super::{cases, raw, replica, req, server, CheckRequest};
 
 fn short(window_ms: u64) -> WindowPolicy {
     WindowPolicy {
@@ -137,34 +137,46 @@ async fn a_key_of_another_type_is_a_script_error_not_a_panic() {
 }
 
 /// Memory per remembered fingerprint: 20,000 interactions (36-character ids) × 5 committed
-/// fingerprints, the `used_memory` delta divided by 100,000. Run by hand:
-/// `cargo test -p cxrules-engine --features redis --release --test redis_store -- --ignored --nocapture bytes_per_fingerprint`
+/// fingerprints, the `used_memory` delta divided by 100,000, under a short key prefix and under
+/// the one `channel_prefix` makes. Run by hand:
+/// `cargo test -p cxrules-engine --features redis --test redis_store -- --ignored --nocapture bytes_per_fingerprint`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: prints bytes per fingerprint"]
 async fn bytes_per_fingerprint() {
     let Some(server) = server().await else { return };
+    let long = "cxrules:dedup:default:0123456789ab";
+    for (prefix, ordered) in [("d", false), (long, false), (&format!("{long}:seq"), true)] {
+        let per_fingerprint = fill(&server, prefix, 20_000, 5, ordered).await;
+        let order = if ordered {
+            "sequence numbers"
+        } else {
+            "no order key"
+        };
+        println!("prefix `{prefix}`, {order}: {per_fingerprint:.1} bytes per fingerprint");
+        assert!(
+            per_fingerprint <= 100.0,
+            "{per_fingerprint:.1} bytes per fingerprint"
+        );
+    }
+}
+
+/// Records `per` fingerprints in each of `interactions` interactions (with sequence numbers when
+/// `ordered`); returns the server's memory growth per fingerprint.
+async fn fill(
+    server: &super::RedisServer,
+    prefix: &str,
+    interactions: u32,
+    per: u32,
+    ordered: bool,
+) -> f64 {
     let store = Arc::new(replica(
-        &server,
-        "cxrules:dedup:default:0123456789ab",
+        server,
+        prefix,
         cases::policy(true),
         RedisOptions::default(),
     ));
-    let mut conn = raw(&server).await;
-    let used = |info: String| -> i64 {
-        let line = info
-            .lines()
-            .find(|l| l.starts_with("used_memory:"))
-            .unwrap();
-        line["used_memory:".len()..].trim().parse().unwrap()
-    };
-    let before = used(
-        redis::cmd("INFO")
-            .arg("memory")
-            .query_async(&mut conn)
-            .await
-            .unwrap(),
-    );
-    let (interactions, per) = (20_000, 5);
+    let mut conn = raw(server).await;
+    let before = used_memory(&mut conn).await;
     let mut tasks = tokio::task::JoinSet::new();
     for worker in 0..32 {
         let store = store.clone();
@@ -173,7 +185,12 @@ async fn bytes_per_fingerprint() {
                 let id = format!("{i:08x}-e5f6-7890-abcd-ef1234567890");
                 for n in 0..per {
                     let content = format!("message {n}");
-                    let out = store.check(req(&id, &content, None)).await.unwrap();
+                    let order = ordered.then_some(i64::from(n) + 1);
+                    let req = CheckRequest {
+                        order,
+                        ..req(&id, &content, None)
+                    };
+                    let out = store.check(req).await.unwrap();
                     store.commit(out.rollback.unwrap()).await.unwrap();
                 }
             }
@@ -182,20 +199,19 @@ async fn bytes_per_fingerprint() {
     while let Some(done) = tasks.join_next().await {
         done.unwrap();
     }
-    let after = used(
-        redis::cmd("INFO")
-            .arg("memory")
-            .query_async(&mut conn)
-            .await
-            .unwrap(),
-    );
-    let keys: i64 = redis::cmd("DBSIZE").query_async(&mut conn).await.unwrap();
-    let per_fingerprint = (after - before) as f64 / f64::from(interactions * per);
-    println!(
-        "{keys} hashes, used_memory {before} -> {after}: {per_fingerprint:.1} bytes per fingerprint"
-    );
-    assert!(
-        per_fingerprint <= 100.0,
-        "{per_fingerprint:.1} bytes per fingerprint"
-    );
+    let after = used_memory(&mut conn).await;
+    (after - before) as f64 / f64::from(interactions * per)
+}
+
+async fn used_memory(conn: &mut redis::aio::MultiplexedConnection) -> i64 {
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(conn)
+        .await
+        .unwrap();
+    let line = info
+        .lines()
+        .find(|l| l.starts_with("used_memory:"))
+        .unwrap();
+    line["used_memory:".len()..].trim().parse().unwrap()
 }

@@ -256,9 +256,9 @@ impl RedisStore {
     }
 
     /// A fresh 64-bit token: unique to this check with overwhelming odds, across replicas too.
-    fn token(&self) -> String {
+    fn token(&self) -> u64 {
         let n = self.next_token.fetch_add(1, Relaxed);
-        self.token_key.hash_one(n).to_string()
+        self.token_key.hash_one(n)
     }
 
     async fn check_remote(&self, req: CheckRequest<'_>) -> Result<CheckOutcome, StoreError> {
@@ -272,7 +272,7 @@ impl RedisStore {
             .arg(if self.policy.sliding { "1" } else { "0" })
             .arg(self.policy.max_fingerprints.max(1))
             .arg(self.options.lease.as_millis().max(1) as u64)
-            .arg(&token)
+            .arg(&token.to_be_bytes()[..])
             .arg(self.pinned());
         let (code, highest, previous, evicted, in_flight): (i64, String, String, u64, u8) =
             self.run("check", &call).await?;
@@ -298,7 +298,7 @@ impl RedisStore {
                     event_id: req.event_id.map(str::to_owned),
                     previous_highest: self.order_answer(&previous)?,
                     set_highest: highest,
-                    check_stamp: token.parse().expect("tokens are u64 decimals"),
+                    check_stamp: token,
                 })
             })
             .transpose()?;
@@ -314,7 +314,7 @@ impl RedisStore {
         call.key(self.key(&token.interaction))
             .arg(&token.fingerprint[..16])
             .arg(event_field(token.event_id.as_deref()))
-            .arg(token.check_stamp.to_string())
+            .arg(&token.check_stamp.to_be_bytes()[..])
             .arg(self.window_ms)
             .arg(self.policy.max_fingerprints.max(1))
             .arg(self.pinned());
@@ -330,7 +330,7 @@ impl RedisStore {
         call.key(self.key(&token.interaction))
             .arg(&token.fingerprint[..16])
             .arg(event_field(token.event_id.as_deref()))
-            .arg(token.check_stamp.to_string())
+            .arg(&token.check_stamp.to_be_bytes()[..])
             .arg(order_arg(token.previous_highest))
             .arg(self.pinned());
         let _removed: u64 = self.run("rollback", &call).await?;

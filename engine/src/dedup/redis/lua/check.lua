@@ -57,7 +57,7 @@ else
   if order ~= '' and previous ~= nil and less(order, previous) then verdict = 1 end
 end
 writes[#writes + 1] = META
-writes[#writes + 1] = token .. '|' .. (highest or '')
+writes[#writes + 1] = (highest or '') .. '|' .. token
 redis.call('HSET', KEY, unpack(writes))
 
 local deadline = now

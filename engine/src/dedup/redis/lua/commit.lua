@@ -38,5 +38,8 @@ if #lost > 0 then
     end
   end
 end
+-- Committed, this check can no longer be rolled back: its token need not be kept as the stamp.
+local highest, stamp = meta(redis.call('HGET', KEY, META))
+if stamp == token then set_meta(highest, '') end
 expire_at(deadline, now, true)
 return {committed, renewed}

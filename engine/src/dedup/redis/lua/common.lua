@@ -1,8 +1,10 @@
 -- Shared by the dedup scripts. KEYS[1] is one interaction's hash; its fields:
---   'm'               "<stamp>|<highest>": the latest check's token and the highest order key
---                     ('' when none)
+--   'm'               "<highest>|<stamp>": the highest order key ('' when none) and the token of
+--                     the latest check while it may still be rolled back ('' once committed);
+--                     absent when both are empty
 --   16-byte fields    fingerprint prefixes and hashed event ids ("keys"), valued "<expires>"
 --                     once committed and "<expires>:<lease ends>:<token>" while claimed
+-- Tokens are 8 random bytes (they may hold ':' or '|', so they always come last).
 -- Times are ms on the server's clock (or a pinned time that only tests pass).
 local KEY = KEYS[1]
 local META = 'm'
@@ -41,12 +43,22 @@ local function ends(v)
   return expires
 end
 
--- The latest check's token and the highest order key (nil when none).
+-- The highest order key (nil when none) and the latest check's token ('' when none).
 local function meta(v)
+  if not v then return nil, '' end
   local bar = string.find(v, '|', 1, true)
-  local highest = string.sub(v, bar + 1)
+  local highest = string.sub(v, 1, bar - 1)
   if highest == '' then highest = nil end
-  return string.sub(v, 1, bar - 1), highest
+  return highest, string.sub(v, bar + 1)
+end
+
+-- Writes the meta field, or removes it when it would hold nothing.
+local function set_meta(highest, stamp)
+  if highest == nil and stamp == '' then
+    redis.call('HDEL', KEY, META)
+  else
+    redis.call('HSET', KEY, META, (highest or '') .. '|' .. stamp)
+  end
 end
 
 -- a < b for canonical decimal integers: exact over all of i64, where Lua's doubles are not.
@@ -66,8 +78,7 @@ local function load(now)
   for i = 1, #flat, 2 do
     local f, v = flat[i], flat[i + 1]
     if f == META then
-      local _, h = meta(v)
-      highest = h
+      highest = meta(v)
     elseif ends(v) > now then
       live[f] = v
       count = count + 1

@@ -8,10 +8,10 @@ local now = clock(ARGV[5])
 
 local flat = redis.call('HGETALL', KEY)
 if #flat == 0 then return 0 end
-local values, keys, stamp, highest = {}, 0, '', nil
+local values, keys, highest, stamp = {}, 0, nil, ''
 for i = 1, #flat, 2 do
   if flat[i] == META then
-    stamp, highest = meta(flat[i + 1])
+    highest, stamp = meta(flat[i + 1])
   else
     values[flat[i]] = flat[i + 1]
     keys = keys + 1
@@ -45,5 +45,5 @@ if keys == #removed then
     expire_at(until_at, now, true)
   end
 end
-redis.call('HSET', KEY, META, stamp .. '|' .. (highest or ''))
+set_meta(highest, stamp)
 return #removed
