@@ -80,7 +80,8 @@ pub struct RollbackToken {
     /// The highest order key the check set.
     pub set_highest: Option<i64>,
     /// Which check this was, in the store's own numbering: how the store tells whether another
-    /// check of the interaction came after it.
+    /// check of the interaction came after it (the Redis store: the check's random token, which
+    /// also owns its claim).
     pub check_stamp: u64,
 }
 

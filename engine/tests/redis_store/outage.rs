@@ -119,6 +119,55 @@ async fn a_killed_server_fails_every_call_in_bounded_time_and_recovery_is_automa
     );
 }
 
+/// Keeps the server busy for `ms` (a script that spins), as a slow server would be; under the
+/// plain connection's own 500 ms response timeout.
+async fn stall(server: &super::RedisServer, ms: u64) -> tokio::task::JoinHandle<()> {
+    let mut conn = raw(server).await;
+    let spin = "local t0 = redis.call('TIME') local start = t0[1] * 1e6 + t0[2] \
+                while true do local t = redis.call('TIME') \
+                if t[1] * 1e6 + t[2] - start > tonumber(ARGV[1]) * 1000 then return 0 end end";
+    let task = tokio::spawn(async move {
+        let _: i64 = redis::cmd("EVAL")
+            .arg(spin)
+            .arg(0)
+            .arg(ms)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    task
+}
+
+#[tokio::test]
+async fn a_check_that_timed_out_releases_its_claim() {
+    let Some(server) = server().await else { return };
+    let options = RedisOptions {
+        timeout: Duration::from_millis(150),
+        ..RedisOptions::default()
+    };
+    let store = replica(&server, "slow", cases::policy(false), options);
+    let highest = CheckRequest {
+        order: Some(7),
+        ..req("i1", "a", None)
+    };
+    store.check(highest).await.unwrap();
+    let stalled = stall(&server, 400).await;
+    let late = CheckRequest {
+        order: Some(9),
+        ..req("i1", "b", None)
+    };
+    let e = store.check(late.clone()).await.unwrap_err();
+    assert_eq!(e.kind(), StoreErrorKind::Timeout, "{e}");
+    stalled.await.unwrap();
+    // The release may need the script loaded first (this server has not run a rollback yet).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The check ran once the server was free, then its release: the retry is new, not a
+    // duplicate of a claim nobody will commit; the highest it answered nobody with stays.
+    let retry = store.check(late).await.unwrap();
+    assert_eq!((retry.verdict, retry.highest), (Verdict::Unique, Some(9)));
+}
+
 #[tokio::test]
 async fn a_key_of_another_type_is_a_script_error_not_a_panic() {
     let Some(server) = server().await else { return };

@@ -7,17 +7,22 @@
 //! everything one decision touches is in one Redis Cluster slot. Its fields are the first 16
 //! bytes of each fingerprint of the window and a 16-byte hash of each event id (see the memory
 //! store's `Slot` for why 16 bytes suffice), valued with their expiry, plus one field `m` with
-//! the highest order key and the latest check's token. The scripts sweep fields that ran out
-//! and `PEXPIRE` the hash to its last field's end, so an idle interaction costs nothing. Small
-//! hashes stay listpack-encoded: about 60 bytes per fingerprint at five per interaction.
+//! the highest order key and the latest check's token while that check may still be rolled
+//! back. The scripts sweep fields that ran out and `PEXPIRE` the hash to its last field's end,
+//! so an idle interaction costs nothing. Small hashes stay listpack-encoded, a few tens of bytes
+//! per fingerprint (the ignored test `bytes_per_fingerprint` measures it). The scripts are in
+//! `lua/`, each starting with `common.lua`, which describes the fields' encoding.
 //!
 //! # Two phases
 //!
-//! A new message is *claimed* (its fields hold the check's random token and a lease, 30 s by
-//! default), and [`DedupStore::commit`] turns the claim into a record for the window once the
-//! host has queued the side effects. [`DedupStore::rollback`] removes only fields that still
-//! hold its own token, never another replica's claim. A claim whose lease ran out counts as
-//! gone. Another delivery that finds a live claim is answered [`Verdict::Duplicate`] (or
+//! A new message is *claimed* (its fields hold the check's random 64-bit token, also its
+//! `check_stamp`, and a lease, 30 s by default), and [`DedupStore::commit`] turns the claim into
+//! a record for the window once the host has queued the side effects. [`DedupStore::rollback`]
+//! removes only fields that still hold its own token, never another replica's claim (nor a
+//! committed record). A claim whose lease ran out counts as gone; its commit, if it still comes,
+//! records the message anew for a window where the interaction has room. A check whose answer
+//! is lost to a timeout or a dropped connection may still have claimed: the store then sends a
+//! release (a rollback that leaves the highest order key) right after it, best effort. Another delivery that finds a live claim is answered [`Verdict::Duplicate`] (or
 //! `Redelivery` by event id), never processed a second time while the first is in flight; if
 //! the first is then rolled back, the sender must deliver once more to be processed (counted as
 //! `in_flight_duplicates`). Answering 503 instead would make every re-delivery during the
@@ -27,7 +32,7 @@
 //!
 //! Every script takes the time from the server (`TIME`), never from the process, so replicas
 //! never disagree about a window; [`CheckRequest::now`] is ignored. Tests may pin the time
-//! ([`RedisStore::pin_clock_for_tests`]).
+//! (`RedisStore::pin_clock_for_tests`, hidden from the docs).
 //!
 //! # Bounds
 //!
@@ -35,18 +40,24 @@
 //! is evicted and counted). `max_interactions` is not: Redis bounds memory (`maxmemory`, with
 //! a `volatile-*` policy if it must evict: every hash has a TTL).
 
+mod connect;
+mod counters;
 mod scripts;
+
+pub use self::connect::connect;
+pub use self::counters::RedisCounters;
 
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{FromRedisValue, RedisError, ScriptInvocation};
-use serde::Serialize;
+use redis::aio::ConnectionManager;
+use redis::{FromRedisValue, ScriptInvocation};
 use sha2::{Digest, Sha256};
 
+use self::connect::error;
+use self::counters::Counters;
 use self::scripts::{verdict, CHECK, COMMIT, ROLLBACK};
 use super::config::Channel;
 use super::store::{
@@ -75,38 +86,6 @@ impl Default for RedisOptions {
     }
 }
 
-/// Counters of one store instance: what this process asked and was told. Other replicas keep
-/// their own; add them up for the whole picture.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct RedisCounters {
-    /// Checks answered.
-    pub checks: u64,
-    /// Checks answered duplicate (or re-delivery) because the message was claimed by a check
-    /// not yet committed.
-    pub in_flight_duplicates: u64,
-    /// Keys evicted by this process's checks (`max_fingerprints`).
-    pub evicted_fingerprints: u64,
-    /// Commits made.
-    pub commits: u64,
-    /// Commits that found their claim gone (its lease ran out) and recorded the message anew.
-    pub lapsed_commits: u64,
-    /// Rollbacks made.
-    pub rollbacks: u64,
-    /// Calls that failed (every kind).
-    pub errors: u64,
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    checks: AtomicU64,
-    in_flight_duplicates: AtomicU64,
-    evicted_fingerprints: AtomicU64,
-    commits: AtomicU64,
-    lapsed_commits: AtomicU64,
-    rollbacks: AtomicU64,
-    errors: AtomicU64,
-}
-
 /// A pinned clock value meaning "use the server's time".
 const SERVER_TIME: u64 = u64::MAX;
 
@@ -133,33 +112,6 @@ impl fmt::Debug for RedisStore {
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
-}
-
-/// A connection manager for `url` (`redis://host:port/db`, `rediss://…`, `redis+unix:///path`),
-/// connecting on first use and reconnecting in the background after a failure, each attempt
-/// bounded by `timeout`. Must be called inside a tokio runtime.
-pub fn connect(url: &str, timeout: Duration) -> Result<ConnectionManager, StoreError> {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return Err(StoreError::new(
-            StoreErrorKind::Other,
-            "the redis connection needs a tokio runtime: connect from inside one",
-        ));
-    }
-    let client = redis::Client::open(url).map_err(|e| {
-        StoreError::new(
-            StoreErrorKind::Other,
-            format!("bad redis url: {e}; hint: redis://host:6379 or redis+unix:///path/to/sock"),
-        )
-    })?;
-    // Few, quick reconnection attempts: a call waits for them at most `timeout` anyway, and the
-    // next call after a failed round starts another.
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout))
-        .set_number_of_retries(2)
-        .set_min_delay(Duration::from_millis(50))
-        .set_max_delay(Duration::from_millis(500));
-    ConnectionManager::new_lazy_with_config(client, config).map_err(|e| error("connect", &e))
 }
 
 /// The key prefix for `channel`'s windows under `base`: the channel's name and a hash of its
@@ -227,16 +179,7 @@ impl RedisStore {
 
     /// This instance's counters.
     pub fn counters(&self) -> RedisCounters {
-        let c = &self.counters;
-        RedisCounters {
-            checks: c.checks.load(Relaxed),
-            in_flight_duplicates: c.in_flight_duplicates.load(Relaxed),
-            evicted_fingerprints: c.evicted_fingerprints.load(Relaxed),
-            commits: c.commits.load(Relaxed),
-            lapsed_commits: c.lapsed_commits.load(Relaxed),
-            rollbacks: c.rollbacks.load(Relaxed),
-            errors: c.errors.load(Relaxed),
-        }
+        self.counters.snapshot()
     }
 
     /// For tests only: every later call of this instance takes `now_ms` as the server's time
@@ -274,8 +217,15 @@ impl RedisStore {
             .arg(self.options.lease.as_millis().max(1) as u64)
             .arg(&token.to_be_bytes()[..])
             .arg(self.pinned());
+        let answer = self.run("check", &call).await;
         let (code, highest, previous, evicted, in_flight): (i64, String, String, u64, u8) =
-            self.run("check", &call).await?;
+            match answer {
+                Ok(answer) => answer,
+                Err(e) => {
+                    self.release(&req, token, &e);
+                    return Err(e);
+                }
+            };
         let c = &self.counters;
         c.checks.fetch_add(1, Relaxed);
         c.evicted_fingerprints.fetch_add(evicted, Relaxed);
@@ -332,10 +282,41 @@ impl RedisStore {
             .arg(event_field(token.event_id.as_deref()))
             .arg(&token.check_stamp.to_be_bytes()[..])
             .arg(order_arg(token.previous_highest))
-            .arg(self.pinned());
+            .arg(self.pinned())
+            .arg("0");
         let _removed: u64 = self.run("rollback", &call).await?;
         self.counters.rollbacks.fetch_add(1, Relaxed);
         Ok(())
+    }
+
+    /// After a check whose answer was lost (it timed out, or the connection dropped), removes
+    /// its claim in case the script ran after all: else every delivery until the lease ends
+    /// would be answered duplicate of a message nobody processes. Best effort, in the
+    /// background, sent after the check on the same connection; the highest order key stays.
+    fn release(&self, req: &CheckRequest<'_>, token: u64, failure: &StoreError) {
+        if !matches!(
+            failure.kind(),
+            StoreErrorKind::Timeout | StoreErrorKind::Unavailable
+        ) {
+            return;
+        }
+        let mut call = ROLLBACK.prepare_invoke();
+        call.key(self.key(req.interaction))
+            .arg(&req.fingerprint[..16])
+            .arg(event_field(req.event_id))
+            .arg(&token.to_be_bytes()[..])
+            .arg("")
+            .arg(self.pinned())
+            .arg("1");
+        // Worth waiting for as long as the claim would hold (a server that was slow may still
+        // answer, and its script cache may need the script loaded first).
+        let (mut conn, timeout) = (self.conn.clone(), self.options.lease);
+        tokio::spawn(async move {
+            let release = call.invoke_async::<u64>(&mut conn);
+            if let Ok(Err(e)) = tokio::time::timeout(timeout, release).await {
+                tracing::debug!(error = %e, "dedup claim release failed");
+            }
+        });
     }
 
     /// Runs one script call under the store's timeout, counting failures.
@@ -394,20 +375,6 @@ fn event_field(id: Option<&str>) -> Vec<u8> {
 
 fn order_arg(order: Option<i64>) -> String {
     order.map_or_else(String::new, |o| o.to_string())
-}
-
-/// A Redis client error as a store error of the kind the host labels it with.
-fn error(what: &str, e: &RedisError) -> StoreError {
-    let kind = if e.is_timeout() {
-        StoreErrorKind::Timeout
-    } else if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() {
-        StoreErrorKind::Unavailable
-    } else if matches!(e.kind(), redis::ErrorKind::InvalidClientConfig) {
-        StoreErrorKind::Other
-    } else {
-        StoreErrorKind::Script
-    };
-    StoreError::new(kind, format!("redis {what} failed: {e}"))
 }
 
 impl DedupStore for RedisStore {

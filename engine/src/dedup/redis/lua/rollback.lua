@@ -1,10 +1,12 @@
 -- Undoes one check. ARGV: fingerprint field, event field ('' none), the check's token, the
--- highest order key before it ('' none), pinned time ('' server time).
+-- highest order key before it ('' none), pinned time ('' server time), '1' to leave the highest as
+-- it is (the release of a check whose answer was lost: its highest before is not known).
 -- Only keys this check still holds as its claim are removed, never another check's. The highest
 -- goes back only when no check of the interaction came after this one: a later check answered
 -- with it, and its update may carry it. Returns how many keys were removed.
 local fp, event, token, previous = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = clock(ARGV[5])
+local keep_highest = ARGV[6] == '1'
 
 local flat = redis.call('HGETALL', KEY)
 if #flat == 0 then return 0 end
@@ -17,7 +19,7 @@ for i = 1, #flat, 2 do
     keys = keys + 1
   end
 end
-if stamp == token then
+if stamp == token and not keep_highest then
   if previous == '' then highest = nil else highest = previous end
 end
 
