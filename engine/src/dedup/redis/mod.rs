@@ -43,6 +43,8 @@
 mod connect;
 mod counters;
 mod scripts;
+#[cfg(test)]
+mod tests;
 
 pub use self::connect::connect;
 pub use self::counters::RedisCounters;
