@@ -1,6 +1,7 @@
 //! Checks per second of one process against a Redis server: N concurrent tasks, each deciding
 //! new messages (check, then commit, as a host does) over many interactions, for a few seconds.
-//! Then `INFO commandstats` shows the server's calls per decision.
+//! Then `INFO commandstats` shows the server's calls per decision: `evalsha` are the round
+//! trips (a check, then a commit), the other commands run inside the scripts.
 //!
 //! ```sh
 //! redis-server --port 6399 --save '' --appendonly no &
