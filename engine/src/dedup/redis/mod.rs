@@ -302,6 +302,9 @@ impl RedisStore {
         ) {
             return;
         }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let mut call = ROLLBACK.prepare_invoke();
         call.key(self.key(req.interaction))
             .arg(&req.fingerprint[..16])
@@ -313,7 +316,7 @@ impl RedisStore {
         // Worth waiting for as long as the claim would hold (a server that was slow may still
         // answer, and its script cache may need the script loaded first).
         let (mut conn, timeout) = (self.conn.clone(), self.options.lease);
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             let release = call.invoke_async::<u64>(&mut conn);
             if let Ok(Err(e)) = tokio::time::timeout(timeout, release).await {
                 tracing::debug!(error = %e, "dedup claim release failed");
