@@ -159,3 +159,30 @@ async fn a_commit_after_the_lease_records_the_message_anew() {
         "remembered for a window from the commit"
     );
 }
+
+#[tokio::test]
+async fn a_duplicate_slides_a_claim_and_the_commit_keeps_the_slid_window() {
+    let Some(server) = server().await else { return };
+    let policy = cases::policy(true);
+    let a = replica(&server, "slide", policy.clone(), RedisOptions::default());
+    let b = replica(&server, "slide", policy, RedisOptions::default());
+    a.pin_clock_for_tests(Some(BASE_MS));
+    let claim = a.check(req("i1", "hello", None)).await.unwrap();
+    b.pin_clock_for_tests(Some(BASE_MS + 20_000));
+    let dup = b.check(req("i1", "hello", None)).await.unwrap();
+    assert_eq!(dup.verdict, Verdict::Duplicate);
+    a.pin_clock_for_tests(Some(BASE_MS + 21_000));
+    a.commit(claim.rollback.unwrap()).await.unwrap();
+    b.pin_clock_for_tests(Some(BASE_MS + 60_000));
+    assert_eq!(
+        b.check(req("i1", "hello", None)).await.unwrap().verdict,
+        Verdict::Duplicate,
+        "the window runs from the hit at 20 s"
+    );
+    b.pin_clock_for_tests(Some(BASE_MS + 106_000));
+    assert_eq!(
+        b.check(req("i1", "hello", None)).await.unwrap().verdict,
+        Verdict::Unique,
+        "and from the hit at 60 s: 105 s"
+    );
+}
