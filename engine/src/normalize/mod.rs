@@ -30,7 +30,7 @@ use std::fmt;
 use schemars::JsonSchema;
 
 pub use regex_replace::RegexReplaceSpec;
-pub use strip::CharClass;
+pub use charset::CharClass;
 pub use unicode::UnicodeForm;
 
 /// One step of a normalization pipeline. Steps run in the order they are listed, each on the
