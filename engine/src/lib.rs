@@ -123,6 +123,7 @@
 //! # });
 //! ```
 
+pub mod clock;
 pub mod compile;
 pub mod decision;
 pub mod dedup;
@@ -143,6 +144,7 @@ pub mod replay;
 pub mod routing;
 pub mod rulefile;
 pub mod schema;
+mod snapshot;
 pub mod sources;
 pub mod status;
 pub mod testcase;

@@ -12,8 +12,8 @@ use super::store::{Fingerprint, WindowPolicy};
 use crate::document::Document;
 use crate::duration::DurationStr;
 use crate::events::EventView;
-use crate::normalize::Normalizer;
-use crate::EvalError;
+use crate::decision::EvalError;
+use crate::normalize::{Normalizer, StepSpec};
 
 /// Whether a repeated message extends its window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -73,9 +73,16 @@ pub struct Channel {
     pub(crate) policy: WindowPolicy,
     pub(crate) fields: Vec<String>,
     pub(crate) normalizer: Option<Arc<Normalizer>>,
-    /// Everything that gives a fingerprint its meaning; the store survives a reload only when
-    /// this is unchanged.
-    pub(crate) identity: String,
+}
+
+/// Everything that gives a channel's remembered fingerprints their meaning: the window policy,
+/// the fingerprint fields and the normalizer's steps (by what they do, not the normalizer's
+/// name). A channel's store survives a reload only while this stays equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChannelIdentity {
+    policy: WindowPolicy,
+    fields: Vec<String>,
+    steps: Option<Vec<StepSpec>>,
 }
 
 impl Channel {
@@ -87,6 +94,15 @@ impl Channel {
     /// The window policy.
     pub fn policy(&self) -> &WindowPolicy {
         &self.policy
+    }
+
+    /// What the channel's store depends on, to tell whether a reload may keep it.
+    pub(crate) fn identity(&self) -> ChannelIdentity {
+        ChannelIdentity {
+            policy: self.policy.clone(),
+            fields: self.fields.clone(),
+            steps: self.normalizer.as_ref().map(|n| n.spec().to_vec()),
+        }
     }
 
     /// SHA-256 over the fingerprint fields, each length-prefixed so no two field lists collide

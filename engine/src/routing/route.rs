@@ -13,7 +13,7 @@ use super::source::{InventorySource, LookupError, LookupRequest};
 use super::target::{FallbackReason, RouteMatch, TargetSpec};
 use crate::decision::{EvalError, RoutingDecision};
 use crate::duration::DurationStr;
-use crate::engine::Clock;
+use crate::clock::Clock;
 use crate::events::{check_pointer, EventView, FIELD_NAMES};
 
 pub use super::spec::{InventorySpec, RouteSpec, SkuCase, SkuSpec};
