@@ -6,4 +6,3 @@ use tokio::time::Instant;
 
 /// Where the engine reads the time (tokio's clock by default, so tests can pause it).
 pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
-

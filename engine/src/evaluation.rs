@@ -6,11 +6,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Waker};
 
+use crate::clock::Clock;
 use crate::decision::{Decision, DedupDecision, EvalError, Outcome};
 use crate::dedup::config::Channel;
 use crate::dedup::store::{CheckRequest, DedupStore, Fingerprint, RollbackToken};
 use crate::document::{Document, Field};
-use crate::clock::Clock;
 use crate::routing::route::{Route, RouteState};
 use crate::routing::source::InventorySource;
 use crate::snapshot::Snapshot;

@@ -71,10 +71,7 @@ fn stores(
 }
 
 /// A breaker and cache per route: the previous ones while the route's lookup settings hold.
-fn routes(
-    rules: &CompiledRules,
-    previous: Option<&Snapshot>,
-) -> BTreeMap<String, Arc<RouteState>> {
+fn routes(rules: &CompiledRules, previous: Option<&Snapshot>) -> BTreeMap<String, Arc<RouteState>> {
     rules
         .routes
         .iter()
@@ -88,4 +85,77 @@ fn routes(
             (name.clone(), state)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::compile_sources;
+
+    const BASE: &str = r#"
+version: 1
+normalizers:
+  text: [trim, lowercase]
+events:
+  message:
+    type: message.created
+    dedup: true
+    route: stock
+dedup:
+  default: { window: 45s, normalizer: text }
+routing:
+  stock:
+    sku: { template: "SKU-{interaction_id}" }
+    inventory: { url: "https://inventory.example/{sku}", cache_ttl: 5s }
+    statuses:
+      in_stock: { skills: [premium] }
+    unknown: { queues: [general] }
+    fallback: { queues: [general] }
+"#;
+
+    fn snapshot(text: &str, previous: Option<&Snapshot>) -> Snapshot {
+        let rules = compile_sources(vec![("rules.yaml".into(), text.to_string())], Vec::new())
+            .expect("the rules compile");
+        Snapshot::new(Arc::new(rules), previous, &memory_stores())
+    }
+
+    fn kept(before: &Snapshot, after: &Snapshot) -> (bool, bool) {
+        let store = |s: &Snapshot| s.stores["default"].1.clone();
+        let route = |s: &Snapshot| s.routes["stock"].clone();
+        (
+            Arc::ptr_eq(&store(before), &store(after)),
+            Arc::ptr_eq(&route(before), &route(after)),
+        )
+    }
+
+    #[test]
+    fn state_survives_a_change_that_leaves_its_settings_alone() {
+        let before = snapshot(BASE, None);
+        // A renamed normalizer with the same steps, and another target: both survive.
+        let edited = BASE
+            .replace("text:", "plain:")
+            .replace("normalizer: text", "normalizer: plain")
+            .replace("skills: [premium]", "skills: [gold]");
+        let after = snapshot(&edited, Some(&before));
+        assert_eq!(kept(&before, &after), (true, true));
+    }
+
+    #[test]
+    fn a_changed_channel_or_lookup_starts_afresh() {
+        let before = snapshot(BASE, None);
+        let steps = snapshot(&BASE.replace("[trim, lowercase]", "[trim]"), Some(&before));
+        assert_eq!(kept(&before, &steps), (false, true));
+        let window = snapshot(&BASE.replace("window: 45s", "window: 1m"), Some(&before));
+        assert_eq!(kept(&before, &window), (false, true));
+        let url = snapshot(
+            &BASE.replace("inventory.example/", "stock.example/"),
+            Some(&before),
+        );
+        assert_eq!(kept(&before, &url), (true, false));
+        let cache = snapshot(
+            &BASE.replace("cache_ttl: 5s", "cache_ttl: 6s"),
+            Some(&before),
+        );
+        assert_eq!(kept(&before, &cache), (true, false));
+    }
 }

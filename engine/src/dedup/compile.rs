@@ -158,4 +158,3 @@ fn normalizer(
     }
     found
 }
-

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::store::{Fingerprint, WindowPolicy};
+use crate::decision::EvalError;
 use crate::document::Document;
 use crate::duration::DurationStr;
 use crate::events::EventView;
-use crate::decision::EvalError;
 use crate::normalize::{Normalizer, StepSpec};
 
 /// Whether a repeated message extends its window.

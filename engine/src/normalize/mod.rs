@@ -29,8 +29,8 @@ use std::fmt;
 
 use schemars::JsonSchema;
 
-pub use regex_replace::RegexReplaceSpec;
 pub use charset::CharClass;
+pub use regex_replace::RegexReplaceSpec;
 pub use unicode::UnicodeForm;
 
 /// One step of a normalization pipeline. Steps run in the order they are listed, each on the

@@ -9,6 +9,7 @@ pub mod breaker;
 pub mod cache;
 #[cfg(feature = "http-inventory")]
 pub mod http;
+mod lookup;
 pub mod route;
 pub mod sku;
 pub mod source;
