@@ -144,6 +144,7 @@ pub mod replay;
 pub mod routing;
 pub mod rulefile;
 pub mod schema;
+pub mod segment;
 mod snapshot;
 pub mod sources;
 pub mod status;

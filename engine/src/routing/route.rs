@@ -8,12 +8,13 @@ use crate::pointer::Pointer;
 use super::breaker::{BreakerState, CircuitBreaker};
 use super::cache::StatusCache;
 use super::lookup::{at, substituted, LookupSettings, RouteError};
-use super::sku::{encode_path_segment, Placeholder, SkuTemplate};
+use super::sku::{Placeholder, SkuTemplate};
 use super::source::{InventorySource, LookupError, LookupRequest};
 use super::target::{FallbackReason, RouteMatch, TargetSpec};
 use crate::clock::Clock;
 use crate::decision::{EvalError, RoutingDecision};
 use crate::events::{EventView, FIELD_NAMES};
+use crate::segment::{encode_path_segment, safe_path_segment};
 
 pub use super::spec::{InventorySpec, RouteSpec, SkuCase, SkuSpec};
 
@@ -249,7 +250,7 @@ impl Route {
             })?
         };
         crate::events::check_id("sku", &sku)?;
-        if super::sku::safe_path_segment(&sku).is_none() {
+        if safe_path_segment(&sku).is_none() {
             return Err(EvalError::InvalidId {
                 field: "sku".into(),
                 reason: format!("`{sku}` cannot be one URL path segment (empty, `.` or `..`)"),
