@@ -135,6 +135,7 @@ pub mod env;
 pub mod evaluation;
 pub mod events;
 pub mod hint;
+mod limit;
 mod locate;
 pub mod normalize;
 pub mod pointer;

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::{
-    Channel, WindowMode, WindowSpec, DEFAULT_FIELDS, DEFAULT_MAX_FINGERPRINTS,
-    DEFAULT_MAX_INTERACTIONS,
+    Channel, WindowMode, WindowSpec, DEFAULT_FIELDS, MAX_FINGERPRINTS, MAX_INTERACTIONS,
 };
 use super::store::WindowPolicy;
 use crate::duration::DurationStr;
 use crate::events::FIELD_NAMES;
 use crate::hint::unknown_name_hint;
+use crate::limit::Limit;
 use crate::normalize::Normalizer;
 
 /// The longest dedup window accepted (the in-memory store keeps times as 32-bit milliseconds).
@@ -50,14 +50,18 @@ impl Channel {
         let mut errors = Vec::new();
         let fields = fingerprint_fields(spec, base, defined.extra, &mut errors);
         let normalizer = normalizer(spec, base, defined, &mut errors);
-        let max_interactions = spec
-            .max_interactions
-            .or(base.max_interactions)
-            .unwrap_or(DEFAULT_MAX_INTERACTIONS);
-        let max_fingerprints = spec
-            .max_fingerprints_per_interaction
-            .or(base.max_fingerprints_per_interaction)
-            .unwrap_or(DEFAULT_MAX_FINGERPRINTS);
+        let max_interactions = limit(
+            &MAX_INTERACTIONS,
+            spec.max_interactions,
+            base.max_interactions,
+            &mut errors,
+        );
+        let max_fingerprints = limit(
+            &MAX_FINGERPRINTS,
+            spec.max_fingerprints_per_interaction,
+            base.max_fingerprints_per_interaction,
+            &mut errors,
+        );
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -157,4 +161,21 @@ fn normalizer(
         ));
     }
     found
+}
+
+/// A size limit: written here, else in the default, else the limit's default. A value written
+/// here must lie in the limit's range (an inherited one was checked where it is written).
+fn limit<T>(
+    limit: &Limit<T>,
+    own: Option<T>,
+    inherited: Option<T>,
+    errors: &mut Vec<WindowError>,
+) -> T
+where
+    T: Copy + PartialOrd + std::fmt::Display,
+{
+    if let Err((message, hint)) = limit.check(own) {
+        errors.push((at(limit.key), message, hint));
+    }
+    own.or(inherited).unwrap_or(limit.default)
 }

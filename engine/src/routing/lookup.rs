@@ -10,12 +10,18 @@ use super::breaker::BreakerPolicy;
 use super::spec::InventorySpec;
 use crate::duration::DurationStr;
 use crate::events::check_pointer;
+use crate::limit::Limit;
 
 /// A located compile problem: (path below the route, message, hint).
 pub(crate) type RouteError = (Vec<String>, String, String);
 
-/// How many SKUs a route caches when `cache_max_entries` is not written.
-const DEFAULT_CACHE_ENTRIES: usize = 10_000;
+/// `cache_max_entries`. A cached status takes a few hundred bytes (the SKU twice, the status,
+/// the expiry), so the top, ten times the default, is some tens of megabytes per route.
+const CACHE_ENTRIES: Limit<usize> = Limit {
+    key: "cache_max_entries",
+    range: 1..=100_000,
+    default: 10_000,
+};
 
 /// The compiled `inventory:` settings of one route.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,15 +155,18 @@ fn header(name: &str, value: &str, errors: &mut Vec<RouteError>) -> Option<(Stri
     Some((name.to_string(), value))
 }
 
-/// The status cache: on when `cache_ttl` is written.
+/// The status cache: on when `cache_ttl` is written, holding at most `cache_max_entries`.
 fn cache(inv: &InventorySpec, errors: &mut Vec<RouteError>) -> Option<(Duration, usize)> {
+    if let Err((message, hint)) = CACHE_ENTRIES.check(inv.cache_max_entries) {
+        errors.push((at(&["inventory", CACHE_ENTRIES.key]), message, hint));
+    }
     let ttl = inv
         .cache_ttl
         .as_ref()?
         .parse()
         .map_err(|e| errors.push((at(&["inventory", "cache_ttl"]), e, DurationStr::HINT.into())))
         .ok()?;
-    Some((ttl, inv.cache_max_entries.unwrap_or(DEFAULT_CACHE_ENTRIES)))
+    Some((ttl, inv.cache_max_entries.unwrap_or(CACHE_ENTRIES.default)))
 }
 
 /// The breaker: at least one failure to open, and how long it stays open.
