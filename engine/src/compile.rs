@@ -122,7 +122,7 @@ impl<'a> Compiler<'a, '_> {
             .flat_map(|e| e.fields.keys().cloned())
             .collect();
         let dedup = self.dedup(&normalizers, &extra);
-        let routes = self.routes(&events);
+        let routes = self.routes(&extra);
         let has_dedup = self.parsed.iter().any(|f| f.has_dedup_default);
         self.check_references(&events, &routes, has_dedup);
         let tests = self.tests();
@@ -211,14 +211,11 @@ impl<'a> Compiler<'a, '_> {
         out
     }
 
-    fn routes(&mut self, events: &[EventRule]) -> BTreeMap<String, Route> {
+    /// The routes; `extra` are the extra field names the events define.
+    fn routes(&mut self, extra: &[String]) -> BTreeMap<String, Route> {
         let mut out = BTreeMap::new();
-        let extra: Vec<String> = events
-            .iter()
-            .flat_map(|e| e.fields.keys().cloned())
-            .collect();
         for (file, entry) in self.unique("route", |f| &f.routes) {
-            match Route::compile(&entry.name, &entry.spec, &extra) {
+            match Route::compile(&entry.name, &entry.spec, extra) {
                 Ok(r) => {
                     out.insert(entry.name.clone(), r);
                 }
