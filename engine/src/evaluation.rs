@@ -6,13 +6,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Waker};
 
+use crate::clock::Clock;
 use crate::decision::{Decision, DedupDecision, EvalError, Outcome};
 use crate::dedup::config::Channel;
 use crate::dedup::store::{CheckRequest, DedupStore, Fingerprint, RollbackToken};
 use crate::document::{Document, Field};
-use crate::engine::{Clock, Snapshot};
 use crate::routing::route::{Route, RouteState};
 use crate::routing::source::InventorySource;
+use crate::snapshot::Snapshot;
 
 /// The evaluation of one event: its decision, and a pending dedup record to keep or undo.
 ///
@@ -227,6 +228,9 @@ pub(crate) fn precheck_on<D: Document + ?Sized>(
     })
 }
 
+/// Evaluates one event on one snapshot: dedup records the message (undone on drop unless
+/// committed), then the route looks the SKU up. `Engine::evaluate` and the rule test runner
+/// both come here.
 pub(crate) async fn evaluate_on<D: Document + ?Sized>(
     snap: &Snapshot,
     inventory: &dyn InventorySource,

@@ -31,6 +31,7 @@ snapshot!(
     yaml_syntax,
     empty_file,
     three_mistakes,
+    limit_out_of_range,
 );
 
 #[test]

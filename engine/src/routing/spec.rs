@@ -56,8 +56,9 @@ pub struct InventorySpec {
     /// Cache statuses per SKU for this long (off when absent).
     #[serde(default)]
     pub cache_ttl: Option<DurationStr>,
-    /// Most SKUs cached. Default: 10000.
+    /// Most SKUs cached. Default: 10000; from 1 to 100000.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 100_000))]
     pub cache_max_entries: Option<usize>,
     /// Circuit breaker; on by default with 5 failures and `30s`.
     #[serde(default)]
