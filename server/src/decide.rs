@@ -2,13 +2,15 @@
 //! the one-line explanation.
 
 use cxrules_engine::dedup::store::Verdict;
+use cxrules_engine::routing::target::RouteMatch;
 use cxrules_engine::{Decision, Outcome};
 
 use crate::cxone::{DedupStatus, MetadataUpdate, RoutingUpdate, Update};
 use crate::metrics::Metrics;
 
 /// The side effects a decision asks for: a metadata update for every deduplicated message
-/// (processed or suppressed, as the seed did), a routing update for every routing decision.
+/// (processed or suppressed, as the seed did), a routing update for every routing decision but
+/// a re-delivery's (the contact was routed already).
 pub fn updates_for(decision: &Decision) -> Vec<Update> {
     let mut updates = Vec::new();
     if let Some(d) = &decision.dedup {
@@ -24,7 +26,8 @@ pub fn updates_for(decision: &Decision) -> Vec<Update> {
             event_type: decision.event_type.clone(),
         }));
     }
-    if let Some(r) = &decision.routing {
+    let routing = decision.routing.as_ref();
+    if let Some(r) = routing.filter(|r| r.matched != RouteMatch::Redelivery) {
         updates.push(Update::Routing(RoutingUpdate {
             route: r.route.clone(),
             sku: r.sku.clone(),

@@ -1,8 +1,13 @@
 //! A routing rule: SKU from the event, inventory lookup, status → skills/queues, with fallbacks.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::dedup::memory::MemoryStore;
+use crate::dedup::store::{Fingerprint, WindowPolicy};
 use crate::document::{Document, Field};
+use crate::duration::DurationStr;
 use crate::pointer::Pointer;
 
 use super::breaker::{BreakerState, CircuitBreaker};
@@ -27,6 +32,9 @@ pub struct Route {
     statuses: BTreeMap<String, TargetSpec>,
     unknown: TargetSpec,
     fallback: TargetSpec,
+    /// How long a routed interaction (or event id) is remembered, when re-deliveries are
+    /// recognised.
+    redelivery_window: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -36,29 +44,49 @@ struct CompiledSku {
     cases: Vec<(String, Vec<String>, SkuTemplate)>,
 }
 
+/// Most interactions a route remembers as routed; the oldest is forgotten beyond it (about 100
+/// bytes each in the memory store).
+const ROUTED_INTERACTIONS: usize = 1_000_000;
+
 /// Breaker and cache of one route; kept across reloads while the route's lookup settings hold.
 #[derive(Debug)]
 pub struct RouteState {
     breaker: CircuitBreaker,
     cache: Option<StatusCache>,
-    /// The lookup settings they were made for: everything that gives the cached statuses and
-    /// the breaker's record their meaning.
-    fits: LookupSettings,
+    /// The interactions (and event ids) routed within the redelivery window.
+    routed: Option<Arc<MemoryStore>>,
+    /// The settings they were made for: everything that gives the cached statuses, the
+    /// breaker's record and the routed interactions their meaning.
+    fits: (LookupSettings, Option<Duration>),
 }
 
 impl RouteState {
     pub(crate) fn new(route: &Route) -> Self {
         let lookup = &route.lookup;
+        let routed = route.redelivery_window.map(|window| {
+            Arc::new(MemoryStore::new(WindowPolicy {
+                window,
+                sliding: false,
+                max_interactions: ROUTED_INTERACTIONS,
+                max_fingerprints: 16,
+            }))
+        });
         Self {
             breaker: CircuitBreaker::new(lookup.breaker),
             cache: lookup.cache.map(|(ttl, max)| StatusCache::new(ttl, max)),
-            fits: lookup.clone(),
+            routed,
+            fits: (lookup.clone(), route.redelivery_window),
         }
     }
 
-    /// True when this state was made for the same lookup settings.
+    /// True when this state was made for the same settings.
     pub(crate) fn fits(&self, route: &Route) -> bool {
-        self.fits == route.lookup
+        self.fits == (route.lookup.clone(), route.redelivery_window)
+    }
+
+    /// Where routed interactions are remembered, when the route recognises re-deliveries.
+    pub(crate) fn routed(&self) -> Option<&Arc<MemoryStore>> {
+        self.routed.as_ref()
     }
 
     /// The breaker's state, for status pages.
@@ -130,6 +158,43 @@ fn substituted_target(
     out
 }
 
+/// The redelivery window: a duration of at least 1 s (a shorter one would not outlast a
+/// sender's retry) and at most a day.
+fn redelivery_window(
+    written: Option<&DurationStr>,
+    errors: &mut Vec<RouteError>,
+) -> Option<Duration> {
+    let window = written?
+        .parse()
+        .map_err(|e| errors.push((at(&["redelivery_window"]), e, DurationStr::HINT.into())))
+        .ok()?;
+    let range = Duration::from_secs(1)..=Duration::from_secs(86_400);
+    if !range.contains(&window) {
+        errors.push((
+            at(&["redelivery_window"]),
+            format!("a redelivery window of {window:?} is out of range"),
+            "give a window from 1s to 24h, longer than the sender's retries last".into(),
+        ));
+        return None;
+    }
+    Some(window)
+}
+
+/// What a route remembers of a routed event: its event id when it has one, else only that the
+/// interaction was routed (one key for every event of the interaction).
+pub(crate) fn routed_key(event_id: Option<&str>) -> Fingerprint {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    match event_id {
+        Some(id) => {
+            hash.update(b"event id\0");
+            hash.update(id.as_bytes());
+        }
+        None => hash.update(b"interaction"),
+    }
+    hash.finalize().into()
+}
+
 impl Route {
     /// Compiles a route; `extra` are the extra field names the events define. Every problem is
     /// reported, located below the route: the SKU, then each inventory setting, then the
@@ -157,6 +222,7 @@ impl Route {
             .collect();
         let unknown = substituted_target(&spec.unknown, &["unknown"], &mut errors);
         let fallback = substituted_target(&spec.fallback, &["fallback"], &mut errors);
+        let redelivery_window = redelivery_window(spec.redelivery_window.as_ref(), &mut errors);
         match sku {
             Some(sku) if errors.is_empty() => Ok(Route {
                 name: name.to_string(),
@@ -165,6 +231,7 @@ impl Route {
                 statuses,
                 unknown,
                 fallback,
+                redelivery_window,
             }),
             _ => Err(errors),
         }
@@ -352,6 +419,28 @@ impl Route {
             lookup_ms: ms,
             cached,
             error,
+        }
+    }
+
+    /// True when the route recognises re-delivered events.
+    pub(crate) fn recognises_redeliveries(&self) -> bool {
+        self.redelivery_window.is_some()
+    }
+
+    /// The decision for an event whose interaction (or event id) was routed already.
+    pub(crate) fn redelivered(&self, sku: String) -> RoutingDecision {
+        RoutingDecision {
+            route: self.name.clone(),
+            sku,
+            status: None,
+            matched: RouteMatch::Redelivery,
+            reason: None,
+            skills: Vec::new(),
+            queues: Vec::new(),
+            skill_id: None,
+            lookup_ms: None,
+            cached: false,
+            error: None,
         }
     }
 
