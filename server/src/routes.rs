@@ -13,11 +13,11 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 pub use crate::answer::Accepted;
-use crate::app::AppState;
 use crate::cxone::{check_id, Endpoint};
 use crate::decide;
 use crate::effects::EnqueueError;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// `POST /webhook/cxone/events` (the dedup seed's path).
 pub async fn cxone_events(State(s): State<AppState>, request: Request) -> Response {
