@@ -195,7 +195,11 @@ async fn decide_event(
     // meanwhile answered `suppressed`. Without room, an event that would queue an update is
     // refused (503) with nothing to undo; a bad event still gets its 4xx and one that needs no
     // update its decision.
-    let reservation = match state.inner.effects.reserve() {
+    let effects = &state.inner.effects;
+    // Held across the dedup check and the queueing: the order guard keeps, for as long as this
+    // decision runs, what it needs to refuse this event's update if a newer one is queued first.
+    let _deciding = effects.deciding();
+    let reservation = match effects.reserve() {
         Ok(reservation) => Some(reservation),
         Err(e) => match state.inner.engine.precheck(&event) {
             Ok(true) => return Err(unavailable(state, e)),
@@ -213,7 +217,7 @@ async fn decide_event(
         tracing::Span::current().record("interaction_id", id.as_str());
     }
     let updates = decide::updates_for(&eval.decision);
-    let queued: Vec<Endpoint> = updates.iter().map(|u| u.endpoint()).collect();
+    let mut queued: Vec<Endpoint> = Vec::new();
     if !updates.is_empty() {
         let id = eval.decision.interaction_id.clone().unwrap_or_default();
         if let Err(e) = check_id(&id) {
@@ -224,16 +228,18 @@ async fn decide_event(
                 "send the interaction id CXone gave the interaction",
             ));
         }
-        let effects = &state.inner.effects;
         // Fails only for an event with two updates when no room is left for the second, or
         // when the rules changed between the precheck and the decision.
-        let queued = match reservation {
+        let enqueued = match reservation {
             Some(reservation) => effects.enqueue(&id, updates, received_at, reservation),
             None => effects.try_enqueue(&id, updates, received_at),
         };
-        if let Err(e) = queued {
-            eval.rollback().await;
-            return Err(unavailable(state, e));
+        match enqueued {
+            Ok(endpoints) => queued = endpoints,
+            Err(e) => {
+                eval.rollback().await;
+                return Err(unavailable(state, e));
+            }
         }
     }
     let decision = eval.commit();
