@@ -1,7 +1,7 @@
 //! The host's router, built from the route modules, and `run`: serve until the shutdown signal,
 //! then drain.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -28,29 +28,40 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` completes, then stops accepting, finishes requests in flight, and
-/// drains the side-effects queue for at most the configured time.
+/// Serves until `shutdown` completes, then drains the side-effects queue for at most the
+/// configured time while the listener stays open: `/readyz` answers 503 and an event that would
+/// queue an update gets 503 with `Retry-After` (a load balancer still sending sees a refusal it
+/// can retry elsewhere, not a closed port). Then it stops accepting and finishes the requests in
+/// flight.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let signal_state = state.clone();
-    let signal = async move {
-        shutdown.await;
-        signal_state.set_ready(false);
-        tracing::info!("shutting down: no new events accepted");
-    };
-    axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(signal)
-        .await?;
-    state.stop_watching();
-    let left = state.inner.effects.drain(state.inner.drain_timeout).await;
-    if left > 0 {
-        tracing::error!(
-            left,
-            "shutdown: updates not sent to cxone (each logged above)"
-        );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serve = axum::serve(listener, app(state.clone())).with_graceful_shutdown(async move {
+        let _ = stopped.await;
+    });
+    // Polled here, not spawned: dropping `run` drops the listener with it.
+    let mut server = std::pin::pin!(serve.into_future());
+    tokio::select! {
+        ended = &mut server => return ended,
+        () = shutdown => {}
     }
-    Ok(())
+    let drain = async {
+        state.set_ready(false);
+        tracing::info!("shutting down: not ready, no new updates taken; draining the queue");
+        state.stop_watching();
+        let left = state.inner.effects.drain(state.inner.drain_timeout).await;
+        if left > 0 {
+            tracing::error!(
+                left,
+                "shutdown: updates not sent to cxone (each logged above)"
+            );
+        }
+        let _ = stop.send(());
+    };
+    // The server keeps answering while the queue drains, and stops once it is told to.
+    let (ended, ()) = tokio::join!(server, drain);
+    ended
 }
