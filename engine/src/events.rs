@@ -378,14 +378,10 @@ impl<'r, 'e, D: Document + ?Sized> EventView<'r, 'e, D> {
         let expected = "RFC 3339 text or epoch milliseconds";
         match value {
             Field::Null => Ok(None),
-            Field::Number(n) => n
-                .as_i64()
+            Field::Number(_) | Field::Str(_) => crate::timestamp::field_epoch_ms(&value)
                 .map(Some)
                 .ok_or_else(|| wrong(field, pointer, expected)),
-            Field::Str(_) => crate::timestamp::field_epoch_ms(&value)
-                .map(Some)
-                .ok_or_else(|| wrong(field, pointer, expected)),
-            _ => Err(wrong(field, pointer, expected)),
+            Field::Other => Err(wrong(field, pointer, expected)),
         }
     }
 

@@ -1,15 +1,20 @@
 //! Hot reload: a watcher on the rules directory signals; the engine's own reload path does the rest.
 //!
 //! The directory is watched, not the files, so editors' rename-saves and a Kubernetes
-//! ConfigMap's `..data` symlink swap are both seen. Bursts of events are debounced into one
-//! reload, and a reload whose files hash the same as the rules in force does nothing.
+//! ConfigMap's `..data` symlink swap are both seen. Only events that can change content count:
+//! reads (an operator's `cat`, the reload's own reads) are ignored, or each reload would set off
+//! the next. Bursts of events are debounced into one, and the files' content hash decides
+//! whether anything is attempted: content already attempted (in force, or refused) is not tried
+//! again, so one save is one attempt and a broken file is reported once, not every debounce.
 
 use std::time::Duration;
 
-use notify::{RecursiveMode, Watcher};
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use crate::engine::Engine;
+use crate::sources::read_sources;
 
 /// How to watch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +83,7 @@ impl Engine {
         // One pending signal is enough: the reload reads the whole directory anyway.
         let (tx, mut rx) = mpsc::channel::<()>(1);
         let handler = move |res: notify::Result<notify::Event>| {
-            if res.is_ok() {
+            if res.is_ok_and(|event| may_change_content(event.kind)) {
                 let _ = tx.try_send(());
             }
         };
@@ -94,6 +99,8 @@ impl Engine {
         watcher.watch(&dir, RecursiveMode::NonRecursive)?;
         let engine = self.clone();
         let task = runtime.spawn(async move {
+            // The content last attempted: the rules in force to begin with.
+            let mut attempted = Some(engine.rules().version().to_string());
             while rx.recv().await.is_some() {
                 loop {
                     match tokio::time::timeout(options.debounce, rx.recv()).await {
@@ -102,8 +109,11 @@ impl Engine {
                         Err(_) => break,
                     }
                 }
-                let e = engine.clone();
-                let _ = tokio::task::spawn_blocking(move || e.reload_if_changed()).await;
+                let (e, last) = (engine.clone(), attempted.clone());
+                let tried = tokio::task::spawn_blocking(move || reload_if_new(&e, last)).await;
+                if let Ok(Some(version)) = tried {
+                    attempted = version;
+                }
             }
         });
         Ok(WatchHandle {
@@ -111,4 +121,29 @@ impl Engine {
             task,
         })
     }
+}
+
+/// True for file events that can change what the rules directory holds; reads are not.
+fn may_change_content(kind: EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
+/// Reloads unless the directory holds the content attempted last. Returns `Some(version)` when
+/// it attempted (`None` inside: the files could not all be read, so there is no version to
+/// compare the next time) and `None` when it left the rules alone.
+fn reload_if_new(engine: &Engine, attempted: Option<String>) -> Option<Option<String>> {
+    let version = engine
+        .dir()
+        .and_then(|dir| read_sources(dir).ok())
+        .filter(|sources| sources.problems.is_empty())
+        .map(|sources| sources.version());
+    if version.is_some() && version == attempted {
+        return None;
+    }
+    let _ = engine.reload_if_changed();
+    Some(version)
 }

@@ -81,7 +81,7 @@ pub struct Expect {
     /// `status`, `unknown` or `fallback`.
     #[serde(default)]
     pub matched: Option<RouteMatch>,
-    /// `timeout`, `upstream_error`, `unreachable` or `breaker_open`.
+    /// `timeout`, `upstream_error`, `unreachable`, `rate_limited`, `bad_response` or `breaker_open`.
     #[serde(default)]
     pub reason: Option<FallbackReason>,
     /// The target skills.

@@ -206,3 +206,58 @@ async fn an_unchanged_file_is_not_reloaded_and_windows_survive_a_reload() {
     engine.reload().unwrap();
     assert_eq!(outcome(&engine, "a.created").await, Outcome::Processed);
 }
+
+/// Every reload attempt since the engine started, whatever its result.
+fn attempts(engine: &Engine) -> u64 {
+    let t = engine.reload_status().totals;
+    t.loaded + t.unchanged + t.failed
+}
+
+/// Reading the rule files (an operator's `cat`, a backup, the reload itself) changes nothing,
+/// so it must not reload: the watcher used to react to every file event, reads included, and
+/// each reload's own reads set off the next one, forever.
+#[tokio::test]
+async fn reading_the_files_reloads_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yaml");
+    std::fs::write(&file, rules("a.created")).unwrap();
+    let engine = Engine::from_dir(dir.path()).unwrap();
+    let _watch = engine.watch(WatchOptions::default()).unwrap();
+    for _ in 0..20 {
+        assert!(!std::fs::read_to_string(&file).unwrap().is_empty());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Quiet for several debounce periods: any loop would have shown by now.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(attempts(&engine), 0, "{:?}", engine.reload_status().totals);
+}
+
+/// One save of a broken file is one failed attempt, however long it stays broken and whoever
+/// reads it meanwhile; the next save of new content is attempted again.
+#[tokio::test]
+async fn one_broken_save_is_one_failed_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yaml");
+    std::fs::write(&file, rules("a.created")).unwrap();
+    let engine = Engine::from_dir(dir.path()).unwrap();
+    let _watch = engine.watch(WatchOptions::default()).unwrap();
+    let broken = "version: 1\ndedup:\n  default: { window: soon }\n";
+    std::fs::write(&file, broken).unwrap();
+    wait_for_error(&engine).await.expect("the broken save was seen");
+    for _ in 0..10 {
+        std::fs::read_to_string(&file).unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The same broken text saved again (an editor's "save" with no change) is not a new attempt.
+    std::fs::write(&file, broken).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let totals = engine.reload_status().totals;
+    assert_eq!((totals.failed, attempts(&engine)), (1, 1), "{totals:?}");
+    assert_eq!(engine.reload_status().consecutive_failures, 1);
+    let old = engine.rules().version().to_string();
+    std::fs::write(&file, rules("b.created")).unwrap();
+    assert!(wait_for_new_version(&engine, &old).await);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let totals = engine.reload_status().totals;
+    assert_eq!((totals.failed, totals.loaded, attempts(&engine)), (1, 1, 2), "{totals:?}");
+}

@@ -127,6 +127,62 @@ async fn failures_fall_back_with_their_reason() {
     assert_eq!(no_status.matched, RouteMatch::Unknown);
 }
 
+/// An inventory that answers 429, a redirect or a text that is not JSON is not working: each
+/// falls back with a reason of its own and counts towards the breaker (they were routed as
+/// `unknown`, so a broken inventory never opened it).
+#[tokio::test]
+async fn a_rate_limited_redirecting_or_garbled_inventory_falls_back_and_opens_the_breaker() {
+    let server = MockServer::start().await;
+    answer(&server, "SKU-VOICE-000001", ResponseTemplate::new(429)).await;
+    answer(
+        &server,
+        "SKU-VOICE-000002",
+        ResponseTemplate::new(302).insert_header("location", "http://127.0.0.1:1/elsewhere"),
+    )
+    .await;
+    answer(
+        &server,
+        "SKU-VOICE-000003",
+        ResponseTemplate::new(200).set_body_string("<html>maintenance</html>"),
+    )
+    .await;
+    let (engine, _dir) = engine(&server, "      breaker: { failures: 3, open_for: 30s }").await;
+    let limited = route(&engine, "i-000001").await;
+    assert_eq!(
+        (limited.matched, limited.reason),
+        (RouteMatch::Fallback, Some(FallbackReason::RateLimited))
+    );
+    assert_eq!(limited.queues, vec!["general-fallback"]);
+    let redirected = route(&engine, "i-000002").await;
+    assert_eq!(
+        (redirected.matched, redirected.reason),
+        (RouteMatch::Fallback, Some(FallbackReason::BadResponse))
+    );
+    assert!(redirected.error.unwrap().contains("redirect"));
+    let garbled = route(&engine, "i-000003").await;
+    assert_eq!(garbled.reason, Some(FallbackReason::BadResponse));
+    assert!(garbled.error.unwrap().contains("not JSON"));
+    let open = route(&engine, "i-000001").await;
+    assert_eq!(open.reason, Some(FallbackReason::BreakerOpen));
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
+
+/// An event without a field the SKU template reads is refused with the field's name and where
+/// it was looked for (the message used to be the template error inside `missing field`).
+#[tokio::test]
+async fn a_missing_sku_field_is_named_in_the_error() {
+    let server = MockServer::start().await;
+    let (engine, _dir) = engine(&server, "").await;
+    let event = json!({"event_type": "routing.interaction.created", "data": {"interactionId": "i-1"}});
+    let error = engine.evaluate(&event).await.unwrap_err();
+    assert!(error.is_client_error());
+    assert_eq!(
+        error.to_string(),
+        "missing field `media_type` (looked at /data/mediaType)"
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn an_unreachable_inventory_falls_back() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

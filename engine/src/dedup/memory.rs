@@ -162,6 +162,7 @@ impl MemoryStore {
             event_id: req.event_id.map(str::to_owned),
             previous_highest: decision.previous_highest,
             set_highest: decision.highest,
+            check_stamp: u64::from(decision.stamp),
         });
         CheckOutcome {
             verdict: decision.verdict,
@@ -178,7 +179,7 @@ impl MemoryStore {
             token.event_id.as_deref().map(|id| self.event_key(id)),
         ];
         self.shard(key)
-            .rollback(key, keys, token.previous_highest, token.set_highest);
+            .rollback(key, keys, token.previous_highest, stamp(token));
     }
 
     /// The counters, summed over the shards (each read under its own lock, so a sum taken while
@@ -219,6 +220,11 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 }
 
 /// The first 16 bytes of a fingerprint.
+/// The shard stamp a token carries (31 bits; a token made elsewhere matches no check).
+fn stamp(token: &RollbackToken) -> u32 {
+    u32::try_from(token.check_stamp).unwrap_or(u32::MAX)
+}
+
 fn truncate(fingerprint: &[u8; 32]) -> [u8; 16] {
     let mut key = [0; 16];
     key.copy_from_slice(&fingerprint[..16]);

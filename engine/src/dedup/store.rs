@@ -72,11 +72,15 @@ pub struct RollbackToken {
     pub fingerprint: Fingerprint,
     /// The event id the check inserted, if any.
     pub event_id: Option<String>,
-    /// The highest order key before the check, restored if the highest is still the one the check
-    /// set.
+    /// The highest order key before the check, restored only if no check of the interaction
+    /// came after this one (a later check has answered with the highest this one set, so it
+    /// stays: `lastSequence` never goes backwards).
     pub previous_highest: Option<i64>,
     /// The highest order key the check set.
     pub set_highest: Option<i64>,
+    /// Which check this was, in the store's own numbering: how the store tells whether another
+    /// check of the interaction came after it.
+    pub check_stamp: u64,
 }
 
 /// The store's answer.

@@ -26,6 +26,7 @@ const USER_AGENT: &str = concat!("cxrules/", env!("CARGO_PKG_VERSION"));
 /// | 5xx                                            | `Upstream(code)`          |
 /// | 4xx                                            | `Client(code)`            |
 /// | 2xx with a string at `req.status_pointer`      | `Ok(status)`              |
+/// | 2xx JSON without one                           | `NoStatus(why)`           |
 /// | anything else (3xx, not JSON, too large, …)    | `BadResponse(why)`        |
 ///
 /// A header in `req.headers` that is not a valid HTTP header gives `Unreachable`: no
@@ -208,11 +209,11 @@ fn status_at(body: &[u8], pointer: &str) -> Result<String, LookupError> {
         .map_err(|e| LookupError::BadResponse(format!("the answer is not JSON ({e})")))?;
     match document.pointer_mut(pointer).map(Value::take) {
         Some(Value::String(status)) => Ok(status),
-        Some(other) => Err(LookupError::BadResponse(format!(
+        Some(other) => Err(LookupError::NoStatus(format!(
             "`{pointer}` holds {}, not a string; hint: point the status pointer at the status text",
             json_kind(&other)
         ))),
-        None => Err(LookupError::BadResponse(format!(
+        None => Err(LookupError::NoStatus(format!(
             "nothing at `{pointer}`; hint: set the status pointer to where the inventory puts \
              the status"
         ))),

@@ -359,9 +359,12 @@ impl Route {
                     values.get(f).map(String::as_str)
                 }
             })
-            .map_err(|e| EvalError::MissingField {
-                field: e.to_string(),
-                pointers: Vec::new(),
+            .map_err(|e| match e.placeholder {
+                Placeholder::Field(field) => rule.missing(&field),
+                Placeholder::Pointer(pointer) => EvalError::MissingField {
+                    field: pointer.clone(),
+                    pointers: vec![pointer],
+                },
             })?
         };
         crate::events::check_id("sku", &sku)?;

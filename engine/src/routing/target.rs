@@ -83,18 +83,26 @@ pub enum FallbackReason {
     Unreachable,
     /// Recent lookups kept failing, so the inventory was not called.
     BreakerOpen,
+    /// The inventory answered 429: it is refusing work.
+    RateLimited,
+    /// The inventory's answer was no usable document: a redirect (never followed), not JSON,
+    /// or larger than the cap.
+    BadResponse,
 }
 
 impl FallbackReason {
-    /// The fallback a failed lookup leads to, if any. A 4xx answer or an answer without a
-    /// status gives `None`: the inventory is working, it just has no usable status, so the
+    /// The fallback a failed lookup leads to, if any; the failures that lead to one are the
+    /// ones the breaker counts. A 4xx answer other than 429, or a JSON answer without a status,
+    /// gives `None`: the inventory is working, it just has no usable status for this SKU, so the
     /// interaction is routed as `unknown` rather than as a fallback.
     pub fn for_lookup_error(error: &LookupError) -> Option<Self> {
         match error {
             LookupError::Timeout => Some(Self::Timeout),
             LookupError::Upstream(_) => Some(Self::UpstreamError),
             LookupError::Unreachable(_) => Some(Self::Unreachable),
-            LookupError::Client(_) | LookupError::BadResponse(_) => None,
+            LookupError::Client(429) => Some(Self::RateLimited),
+            LookupError::BadResponse(_) => Some(Self::BadResponse),
+            LookupError::Client(_) | LookupError::NoStatus(_) => None,
         }
     }
 
@@ -105,6 +113,8 @@ impl FallbackReason {
             Self::UpstreamError => "upstream_error",
             Self::Unreachable => "unreachable",
             Self::BreakerOpen => "breaker_open",
+            Self::RateLimited => "rate_limited",
+            Self::BadResponse => "bad_response",
         }
     }
 }
@@ -224,7 +234,12 @@ mod tests {
                 Some(FallbackReason::Unreachable),
             ),
             (LookupError::Client(404), None),
-            (LookupError::BadResponse("no status".into()), None),
+            (LookupError::Client(429), Some(FallbackReason::RateLimited)),
+            (
+                LookupError::BadResponse("not JSON".into()),
+                Some(FallbackReason::BadResponse),
+            ),
+            (LookupError::NoStatus("nothing at /status".into()), None),
         ];
         for (error, want) in cases {
             assert_eq!(FallbackReason::for_lookup_error(&error), want, "{error}");

@@ -32,6 +32,14 @@ pub(super) struct Slot {
 /// Bit of [`Interaction::flags`] set when `highest` holds a value.
 const HAS_HIGHEST: u32 = 1;
 
+/// The other 31 bits of [`Interaction::flags`]: the stamp of the interaction's latest check.
+pub(super) const STAMP_MASK: u32 = u32::MAX >> 1;
+
+/// A key no message has: what a rolled-back last key becomes, so the interaction (and the
+/// highest order key that checks already answered with) lives on until the key's expiry. A
+/// real key equal to it is as unlikely as any other 128-bit collision (see [`Slot`]).
+const TOMBSTONE: [u8; 16] = [0; 16];
+
 /// What the store keeps per interaction: 40 bytes, plus the heap list only once it holds two keys.
 ///
 /// Layout (x86_64): `first` 20 (16-byte key + 4-byte expiry) + `flags` 4 + `highest` 8 +
@@ -81,6 +89,27 @@ impl Interaction {
                 self.flags &= !HAS_HIGHEST;
             }
         }
+    }
+
+    /// The stamp of the latest check of this interaction (its shard's check count, 31 bits).
+    pub(super) fn stamp(&self) -> u32 {
+        self.flags >> 1
+    }
+
+    /// Records which check was the latest.
+    pub(super) fn set_stamp(&mut self, stamp: u32) {
+        self.flags = (self.flags & HAS_HIGHEST) | ((stamp & STAMP_MASK) << 1);
+    }
+
+    /// When the key at `i` expires.
+    pub(super) fn expires(&self, i: usize) -> u32 {
+        self.get(i).expires
+    }
+
+    /// Makes the key at `i` match nothing, keeping its expiry (for the last key, which
+    /// [`Interaction::remove`] cannot take).
+    pub(super) fn forget(&mut self, i: usize) {
+        self.get_mut(i).key = TOMBSTONE;
     }
 
     /// Raises the highest order key with `order`; returns the result.

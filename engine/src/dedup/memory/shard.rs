@@ -12,7 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::interaction::{later, Interaction, Slot};
+use super::interaction::{later, Interaction, Slot, STAMP_MASK};
 use crate::dedup::store::{StoreStats, Verdict};
 
 /// Hashes interaction keys, which already are keyed 64-bit hashes, by passing them through.
@@ -90,6 +90,8 @@ pub(super) struct Decision {
     pub(super) verdict: Verdict,
     pub(super) highest: Option<i64>,
     pub(super) previous_highest: Option<i64>,
+    /// Which check this was on its shard (31 bits, wrapping), for [`Shard::rollback`].
+    pub(super) stamp: u32,
 }
 
 /// One shard; the store wraps each in a mutex.
@@ -99,6 +101,9 @@ pub(super) struct Shard {
     queue: VecDeque<QueueEntry>,
     /// The latest clock value seen (ms), so time on a shard never runs backwards.
     clock: u64,
+    /// Checks made on this shard (31 bits, wrapping): each interaction keeps the value of its
+    /// latest, so a rollback can tell whether a later check has answered since.
+    checks: u32,
     /// Most interactions this shard holds.
     cap: usize,
     stats: StoreStats,
@@ -112,6 +117,7 @@ impl Shard {
             map: HashMap::default(),
             queue: VecDeque::new(),
             clock: 0,
+            checks: 0,
             cap,
             stats,
         }
@@ -129,16 +135,19 @@ impl Shard {
     pub(super) fn check(&mut self, probe: &Probe, limits: Limits) -> Decision {
         let now = self.advance(probe.now_ms, limits.window_ms);
         let expires = now.wrapping_add(limits.window_ms);
+        self.checks = self.checks.wrapping_add(1) & STAMP_MASK;
+        let stamp = self.checks;
         let Some(it) = self.map.get_mut(&probe.key) else {
             if self.map.len() >= self.cap {
                 self.evict_one(now);
             }
-            let (it, decision) = fresh(probe, expires, limits, &mut self.stats);
+            let (mut it, decision) = fresh(probe, expires, limits, &mut self.stats);
+            it.set_stamp(stamp);
             self.map.insert(probe.key, it);
             self.queue.push_back(QueueEntry::new(expires, probe.key));
-            return decision;
+            return Decision { stamp, ..decision };
         };
-        match it.prune(now) {
+        let decision = match it.prune(now) {
             Some(pruned) => {
                 self.stats.fingerprints -= pruned as u64;
                 record(it, probe, expires, limits, &mut self.stats)
@@ -152,7 +161,9 @@ impl Shard {
                 *it = started;
                 decision
             }
-        }
+        };
+        it.set_stamp(stamp);
+        Decision { stamp, ..decision }
     }
 
     /// Moves the shard clock to `now_ms` and drops what is due; returns the wrapped clock.
@@ -225,29 +236,46 @@ impl Shard {
         }
     }
 
-    /// Forgets the keys a check recorded and restores the highest order key it set.
+    /// Forgets the keys check `stamp` recorded. Its highest order key is undone (back to
+    /// `previous`) only when no check of the interaction came after it: a later check has
+    /// answered with that highest, and the update it queued may already carry it, so lowering
+    /// it again would let `lastSequence` go backwards.
     pub(super) fn rollback(
         &mut self,
         key: u64,
         keys: [Option<[u8; 16]>; 2],
         previous: Option<i64>,
-        set: Option<i64>,
+        stamp: u32,
     ) {
         let Some(it) = self.map.get_mut(&key) else {
             return;
         };
+        let highest = if it.stamp() == stamp {
+            previous
+        } else {
+            it.highest()
+        };
+        let mut removed_until = None;
         for k in keys.iter().flatten() {
             let Some(i) = it.find(k) else { continue };
-            if !it.remove(i) {
-                // That was the interaction's last key: nothing is left to remember.
+            let expires = it.expires(i);
+            if it.remove(i) {
+                self.stats.fingerprints -= 1;
+                removed_until = Some(expires);
+            } else if highest.is_none() {
+                // The interaction's last key, and no order key to keep: nothing is left.
                 self.drop_interaction(key);
                 return;
+            } else {
+                // The last key, but the highest must outlive it: the key stays, matching nothing,
+                // until the latest expiry of the keys this rollback took.
+                it.forget(i);
+                if let Some(until) = removed_until {
+                    it.extend(i, until);
+                }
             }
-            self.stats.fingerprints -= 1;
         }
-        if it.highest() == set {
-            it.set_highest(previous);
-        }
+        it.set_highest(highest);
     }
 }
 
@@ -282,6 +310,7 @@ fn fresh(
             verdict: Verdict::Unique,
             highest,
             previous_highest: None,
+            stamp: 0,
         },
     )
 }
@@ -301,6 +330,7 @@ fn record(
             verdict,
             highest,
             previous_highest,
+            stamp: 0,
         };
     }
     let highest = it.raise_highest(probe.order);
@@ -312,6 +342,7 @@ fn record(
         verdict,
         highest,
         previous_highest,
+        stamp: 0,
     }
 }
 

@@ -216,6 +216,47 @@ async fn rollback_keeps_a_highest_raised_since() {
     assert_eq!((retry.verdict, retry.highest), (O, Some(9)));
 }
 
+/// A check made after another one answered with the highest that check set (and its update
+/// may carry it as `lastSequence`): rolling the first back must not lower the highest again.
+#[tokio::test(start_paused = true)]
+async fn rollback_keeps_a_highest_a_later_check_answered_with() {
+    let store = MemoryStore::new(policy(false));
+    let t0 = Instant::now();
+    check(&store, t0, msg(0, "a").order(5));
+    let token = check(&store, t0, msg(1, "b").order(7)).rollback.unwrap();
+    let seen = check(&store, t0, msg(2, "c").order(6));
+    assert_eq!((seen.verdict, seen.highest), (O, Some(7)));
+    store.rollback_sync(&token);
+    let next = check(&store, t0, msg(3, "d").order(6));
+    assert_eq!(next.highest, Some(7), "7 was answered to c: it stays");
+    let retry = check(&store, t0, msg(4, "b").order(7));
+    assert_eq!((retry.verdict, retry.highest), (U, Some(7)));
+}
+
+/// With room for one key, a message's key replaces the one before it; rolling the message back
+/// must not take the interaction's highest with it.
+#[tokio::test(start_paused = true)]
+async fn rollback_of_the_only_key_keeps_the_highest_before_it() {
+    let store = MemoryStore::new(WindowPolicy {
+        max_fingerprints: 1,
+        ..policy(false)
+    });
+    let t0 = Instant::now();
+    check(&store, t0, msg(0, "a").order(5));
+    let token = check(&store, t0, msg(1, "b").order(7)).rollback.unwrap();
+    store.rollback_sync(&token);
+    let next = check(&store, t0, msg(2, "c").order(3));
+    assert_eq!((next.verdict, next.highest), (O, Some(5)));
+    let fresh = check(&store, t0, msg(3, "x").order(3).on("i9"));
+    let token = fresh.rollback.unwrap();
+    store.rollback_sync(&token);
+    assert_eq!(
+        store.stats().interactions,
+        1,
+        "nothing to keep for i9: it is gone"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn rollback_twice_or_after_expiry_is_harmless() {
     let store = MemoryStore::new(policy(false));
@@ -262,5 +303,7 @@ async fn works_behind_the_trait_object() {
     assert_eq!(store.check(req.clone()).await.unwrap().verdict, R);
     store.rollback(first.rollback.unwrap()).await.unwrap();
     assert_eq!(store.check(req).await.unwrap().verdict, U);
-    assert_eq!(store.stats().fingerprints, 2);
+    // The redelivery answered with highest 2, so the rolled-back last key stayed (matching
+    // nothing) to keep it: three keys held.
+    assert_eq!(store.stats().fingerprints, 3);
 }

@@ -53,6 +53,13 @@ fn json_answer(body: serde_json::Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(body)
 }
 
+fn assert_no_status(result: Result<String, LookupError>, needle: &str) {
+    match result {
+        Err(LookupError::NoStatus(why)) => assert!(why.contains(needle), "{why}"),
+        other => panic!("expected an answer without status mentioning {needle:?}, got {other:?}"),
+    }
+}
+
 fn assert_bad_response(result: Result<String, LookupError>, needle: &str) {
     match result {
         Err(LookupError::BadResponse(why)) => assert!(why.contains(needle), "{why}"),
@@ -69,13 +76,13 @@ async fn ok_with_status() {
 #[tokio::test]
 async fn ok_without_status() {
     let server = serve(json_answer(json!({"sku": "SKU-1"}))).await;
-    assert_bad_response(lookup(&url(&server)).await, "nothing at `/status`");
+    assert_no_status(lookup(&url(&server)).await, "nothing at `/status`");
 }
 
 #[tokio::test]
 async fn status_that_is_not_a_string() {
     let server = serve(json_answer(json!({"status": 3}))).await;
-    assert_bad_response(lookup(&url(&server)).await, "a number, not a string");
+    assert_no_status(lookup(&url(&server)).await, "a number, not a string");
 }
 
 #[tokio::test]

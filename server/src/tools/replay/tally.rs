@@ -134,6 +134,8 @@ pub fn reason(r: &RoutingDecision) -> String {
                 Some(FallbackReason::UpstreamError) => "upstream error",
                 Some(FallbackReason::Unreachable) => "unreachable",
                 Some(FallbackReason::BreakerOpen) => "breaker open",
+                Some(FallbackReason::RateLimited) => "rate limited",
+                Some(FallbackReason::BadResponse) => "bad response",
                 None => "no reason",
             };
             format!("fallback ({why})")

@@ -64,8 +64,10 @@ impl Timeline {
             return;
         };
         let origin = *self.origin_ms.get_or_insert(ms);
-        let offset = Duration::from_millis(u64::try_from(ms - origin).unwrap_or(0));
-        if offset < self.clock.offset() || ms < origin {
+        // i128: two i64 instants can be further apart than an i64 holds.
+        let since_origin = i128::from(ms) - i128::from(origin);
+        let offset = Duration::from_millis(u64::try_from(since_origin).unwrap_or(0));
+        if offset < self.clock.offset() || since_origin < 0 {
             self.backwards += 1;
         } else {
             self.clock.set(offset);
@@ -97,6 +99,30 @@ mod tests {
         timeline.advance(&json!({"other": 1}));
         assert_eq!((timeline.backwards, timeline.untimed), (1, 1));
         assert_eq!(timeline.span(), Duration::from_secs(45));
+    }
+
+    /// The engine's rule: integer milliseconds, digit strings or RFC 3339; a fraction is no time.
+    #[test]
+    fn times_follow_the_engines_rule() {
+        let clock = Arc::new(ManualClock::new());
+        let mut timeline = Timeline::new(TimeMode::Fields(vec!["/t".into()]), clock.clone());
+        timeline.advance(&json!({"t": 1_000}));
+        timeline.advance(&json!({"t": 2_000.5}));
+        timeline.advance(&json!({"t": "2026-11-23T10:00:00€:00"}));
+        assert_eq!((timeline.untimed, clock.offset()), (2, Duration::ZERO));
+    }
+
+    #[test]
+    fn times_far_apart_do_not_overflow() {
+        let clock = Arc::new(ManualClock::new());
+        let mut timeline = Timeline::new(TimeMode::Fields(vec!["/t".into()]), clock.clone());
+        timeline.advance(&json!({"t": i64::MAX}));
+        timeline.advance(&json!({"t": i64::MIN}));
+        assert_eq!(timeline.backwards, 1);
+        let mut timeline = Timeline::new(TimeMode::Fields(vec!["/t".into()]), clock.clone());
+        timeline.advance(&json!({"t": i64::MIN}));
+        timeline.advance(&json!({"t": 0}));
+        assert_eq!(timeline.backwards, 0);
     }
 
     #[test]
