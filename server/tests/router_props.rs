@@ -24,7 +24,7 @@ const PATHS: [&str; 3] = [
 ];
 
 /// Cases per shape: enough to meet every kind of value in every field, quick in CI.
-const CASES: u32 = 300;
+const CASES: u32 = 400;
 
 /// The shipped rules, with an in-memory inventory (no network) that knows a few SKUs.
 fn state() -> AppState {
@@ -227,7 +227,7 @@ fn any_value() -> impl Strategy<Value = Value> {
 /// A field's value: usually the kind the rule reads, often anything at all; `None`: missing.
 fn field(usual: BoxedStrategy<Value>) -> impl Strategy<Value = Option<Value>> {
     prop_oneof![
-        8 => usual.prop_map(Some),
+        14 => usual.prop_map(Some),
         2 => any_value().prop_map(Some),
         1 => Just(None),
     ]
@@ -235,7 +235,7 @@ fn field(usual: BoxedStrategy<Value>) -> impl Strategy<Value = Option<Value>> {
 
 fn id() -> BoxedStrategy<Value> {
     prop_oneof![
-        3 => "int-[a-z0-9]{1,8}".prop_map(Value::String),
+        4 => "int-[a-z0-9]{1,8}".prop_map(Value::String),
         1 => text().prop_map(Value::String),
     ]
     .boxed()
@@ -299,7 +299,7 @@ fn seed_message() -> impl Strategy<Value = Value> {
         field(id()),
         field(words()),
         field(sequence()),
-        field(words()),
+        field(id()),
     )
         .prop_map(|(interaction, sender, content, seq, channel)| {
             object(vec![
@@ -333,7 +333,7 @@ fn seed_routing() -> impl Strategy<Value = Value> {
     let data = (
         field(id()),
         field(media),
-        field(words()),
+        field(id()),
         field(any_value().boxed()),
     )
         .prop_map(|(interaction, media, channel, routing)| {
@@ -377,7 +377,7 @@ fn dfo_message() -> impl Strategy<Value = Value> {
         }
         m
     });
-    let data = (field(id()), field(words()), field(message.boxed())).prop_map(
+    let data = (field(id()), field(id()), field(message.boxed())).prop_map(
         |(interaction, channel, message)| {
             object(vec![
                 ("case", interaction.map(|v| json!({"interactionId": v}))),
