@@ -21,8 +21,9 @@ const ROUNDS: usize = 50;
 /// sooner its lookup ends, so events checked in one order are ready to queue in the other.
 const STEP_MS: u64 = 3;
 
-/// The seed message event, deduplicated and then routed by a SKU made of its sequence number, so
-/// every message waits for its own inventory lookup between the dedup check and the queue.
+/// The seed message event, deduplicated and then routed by a SKU made of its interaction and
+/// sequence number, so every message waits for a lookup of its own between the dedup check and
+/// the queue.
 const RULES: &str = r#"
 version: 1
 normalizers:
@@ -39,7 +40,7 @@ dedup:
     normalizer: chat_text
 routing:
   stock:
-    sku: { template: "SKU-{sequence}" }
+    sku: { template: "SKU-{interaction_id}-{sequence}" }
     inventory: { url: "@INVENTORY@/products/{sku}", timeout: 5s }
     statuses:
       in_stock: { skills: [premium] }
@@ -105,7 +106,8 @@ async fn post_until_accepted(h: &Harness, event: &Value, sku: &str) -> Sent {
 /// senders saw.
 async fn round(h: &Arc<Harness>, interaction: &str) -> usize {
     let first = message(interaction, "cust", "hello", 0);
-    let sent = post_until_accepted(h, &first, "/products/SKU-0").await;
+    let sku = format!("/products/SKU-{interaction}-0");
+    let sent = post_until_accepted(h, &first, &sku).await;
     assert_eq!(sent.outcome, "processed");
     let mut tasks = Vec::new();
     for seq in 1..=NEWEST {
@@ -115,9 +117,9 @@ async fn round(h: &Arc<Harness>, interaction: &str) -> usize {
             format!("message {seq}")
         };
         let event = message(interaction, "cust", &text, seq);
-        let h = h.clone();
+        let (h, interaction) = (h.clone(), interaction.to_owned());
         tasks.push(tokio::spawn(async move {
-            let sku = format!("/products/SKU-{seq}");
+            let sku = format!("/products/SKU-{interaction}-{seq}");
             (seq, post_until_accepted(&h, &event, &sku).await)
         }));
     }
