@@ -9,7 +9,7 @@
 //!
 //! A mark only matters while a decision that began before it was set may still be running, so
 //! marks live in two generations: a mark set in one generation is dropped when the generation after
-//! it ends, and a generation ends (at most every [`GENERATION`]) only once every decision that
+//! it ends. A generation lasts at least [`GENERATION`], and ends only once every decision that
 //! began before it has finished, however long its inventory lookup takes.
 
 use std::collections::HashMap;
