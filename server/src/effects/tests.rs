@@ -130,7 +130,7 @@ async fn metadata_inside_the_window_becomes_one_call_with_the_highest_sequence()
     effects
         .try_enqueue(
             "i-1",
-            vec![meta(DedupStatus::Suppressed, 2)],
+            vec![meta(DedupStatus::Suppressed, 3)],
             Instant::now(),
         )
         .unwrap();
@@ -150,6 +150,48 @@ async fn metadata_inside_the_window_becomes_one_call_with_the_highest_sequence()
         calls[1].1["attributes"]["deduplication:lastSequence"],
         json!(7)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_overtaken_by_a_newer_one_is_not_queued_even_after_the_lane_emptied() {
+    let sink = Arc::new(Recorder::default());
+    let effects = queue(100, 0, sink.clone());
+    let older = effects.deciding();
+    let newer = effects.deciding();
+    let queued = effects.try_enqueue(
+        "i-1",
+        vec![meta(DedupStatus::Suppressed, 6)],
+        Instant::now(),
+    );
+    assert_eq!(queued, Ok(vec![Endpoint::Metadata]));
+    drop(newer);
+    settle(&effects).await;
+    for _ in 0..3 {
+        tokio::time::sleep(order::GENERATION).await;
+        drop(effects.deciding());
+    }
+    let stale = vec![meta(DedupStatus::Processed, 5), routing("a")];
+    let queued = effects.try_enqueue("i-1", stale, Instant::now());
+    assert_eq!(
+        queued,
+        Ok(vec![Endpoint::Routing]),
+        "the routing update still goes"
+    );
+    drop(older);
+    let queued = effects.try_enqueue("i-1", vec![meta(DedupStatus::Processed, 6)], Instant::now());
+    assert_eq!(
+        queued,
+        Ok(vec![Endpoint::Metadata]),
+        "the same sequence again passes"
+    );
+    settle(&effects).await;
+    let seqs: Vec<_> = sink
+        .bodies()
+        .iter()
+        .filter_map(|(_, b)| b["attributes"]["deduplication:lastSequence"].as_i64())
+        .collect();
+    assert_eq!(seqs, [6, 6]);
+    assert_eq!(effects.depth(), 0, "the refused update's room came back");
 }
 
 #[tokio::test(start_paused = true)]
