@@ -14,12 +14,91 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use cxrules_server::tools::replay::{execute, ReplayArgs, ReplayFormat};
-use cxrules_server::tools::Status;
+use cxrules_server::tools::{Hinted, Status};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 fn rules() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules")
+}
+
+/// A candidate for `--against`: the shipped rules with a 1 s window and in-stock products sent
+/// to a queue, so decisions change.
+fn candidate(dir: &Path) -> PathBuf {
+    let candidate = dir.join("candidate");
+    std::fs::create_dir(&candidate).unwrap();
+    for (file, from, to) in [
+        ("dedup.yaml", "window: 45s", "window: 1s"),
+        (
+            "routing.yaml",
+            "skills: [skill-premium-support-id]",
+            "queues: [queue-x]",
+        ),
+        ("tests.yaml", "", ""),
+    ] {
+        let text = std::fs::read_to_string(rules().join(file)).unwrap();
+        let text = if file == "tests.yaml" {
+            "version: 1\n".into()
+        } else {
+            text.replacen(from, to, 1)
+        };
+        std::fs::write(candidate.join(file), text).unwrap();
+    }
+    candidate
+}
+
+/// What `--against` compares with: nothing, the same rules, or changed ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Against {
+    Nothing,
+    Same,
+    Changed,
+}
+
+fn against() -> impl Strategy<Value = Against> {
+    prop_oneof![6 => Just(Against::Nothing), 1 => Just(Against::Same), 2 => Just(Against::Changed)]
+}
+
+/// An inventory file for `--inventory`: a map of SKU to answer, well formed or not.
+fn inventory() -> impl Strategy<Value = Option<String>> {
+    let answer = prop::sample::select(vec![
+        "in_stock",
+        "low_stock",
+        "timeout",
+        "unreachable",
+        "\"\"",
+        "{error: 503}",
+        "{error: 404}",
+        "{error: 70000}",
+        "{error: -1}",
+        "{status: timeout}",
+        "[1, 2]",
+        "null",
+        "7",
+        "{}",
+    ]);
+    let sku = prop::sample::select(vec![
+        "SKU-VOICE-000001",
+        "SKU-CHAT-000001",
+        "SKU-VOICE-000002",
+        "SKU-VOICE-567890",
+        "\"\"",
+    ]);
+    let map = prop::collection::vec((sku, answer), 0..5).prop_map(|entries| {
+        entries
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\n"))
+            .collect::<String>()
+    });
+    let other = prop::sample::select(vec![
+        "- a\n- b\n",
+        "not: [closed\n",
+        "\"text\"",
+        "{\"A\": 1.5}",
+        "",
+    ])
+    .prop_map(str::to_owned);
+    prop::option::weighted(0.4, prop_oneof![4 => map, 1 => other, 1 => "\\PC{0,40}"])
 }
 
 /// One line of the events file, without its line ending; shown as text when a case fails.
@@ -152,7 +231,8 @@ fn replay(
     bytes: &[u8],
     format: ReplayFormat,
     (spacing, fields): (Option<Duration>, Vec<String>),
-    against: bool,
+    against: Against,
+    inventory: Option<&str>,
 ) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
@@ -163,11 +243,30 @@ fn replay(
     if !fields.is_empty() {
         args.time_fields = fields;
     }
-    args.against = against.then(rules);
+    args.against = match against {
+        Against::Nothing => None,
+        Against::Same => Some(rules()),
+        Against::Changed => Some(candidate(dir.path())),
+    };
+    if let Some(text) = inventory {
+        let path = dir.path().join("inventory.yaml");
+        std::fs::write(&path, text).unwrap();
+        args.inventory = Some(path);
+    }
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let status = execute(&args, &mut out, &mut err);
     let (out, err) = (String::from_utf8_lossy(&out), String::from_utf8_lossy(&err));
-    let status = status.map_err(|e| TestCaseError::fail(format!("{e:#}\n{err}")))?;
+    let status = match status {
+        Ok(status) => status,
+        // Only the inventory file may be refused, with what is wrong and a hint.
+        Err(e)
+            if inventory.is_some() && e.chain().any(|c| c.downcast_ref::<Hinted>().is_some()) =>
+        {
+            prop_assert!(e.to_string().contains("inventory.yaml"), "{:#}", e);
+            return Ok(());
+        }
+        Err(e) => return Err(TestCaseError::fail(format!("{e:#}\n{err}"))),
+    };
     prop_assert_eq!(status, Status::Ok, "{}", err);
     let (lines, broken, events) = expected(bytes);
     for n in broken.iter().take(20) {
@@ -193,7 +292,7 @@ fn replay(
             let evaluated = summary["runs"][0]["summary"]["events"].as_u64();
             prop_assert_eq!(evaluated, Some(events.len() as u64), "{}", out);
         }
-        ReplayFormat::Jsonl if !against => {
+        ReplayFormat::Jsonl if against == Against::Nothing => {
             let numbers: Vec<u64> = out
                 .lines()
                 .map(|l| serde_json::from_str::<serde_json::Value>(l).map(|v| v["line"].as_u64()))
@@ -223,9 +322,11 @@ proptest! {
         (lines, crlf, final_newline) in file(),
         format in format(),
         time in time_mode(),
-        against in prop::bool::weighted(0.2),
+        against in against(),
+        inventory in inventory(),
     ) {
-        replay(&join(&lines, crlf, final_newline), format, time, against)?;
+        let bytes = join(&lines, crlf, final_newline);
+        replay(&bytes, format, time, against, inventory.as_deref())?;
     }
 }
 
@@ -273,7 +374,8 @@ fn past_twenty_broken_lines_only_the_count_is_added() {
         &join(&lines, false, true),
         ReplayFormat::Json,
         (None, Vec::new()),
-        false,
+        Against::Nothing,
+        None,
     )
     .unwrap();
 }
@@ -293,7 +395,8 @@ fn event_times_at_the_ends_of_the_range_do_not_overflow() {
         &join(&lines, false, true),
         ReplayFormat::Json,
         (None, Vec::new()),
-        false,
+        Against::Nothing,
+        None,
     )
     .unwrap();
 }
