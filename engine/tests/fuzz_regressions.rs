@@ -1,11 +1,15 @@
 //! Every input a fuzz target once failed on, kept under `fuzz/regressions/<target>/` and run
 //! through the target's own code (`fuzz/src/lib.rs`, included here) on stable Rust, so a crash
-//! found once stays fixed. A failing file is named in the failure.
+//! found once stays fixed. A failing file is named in the failure. A few generated inputs go
+//! through the targets too, so their checks are known to hold for what is not a crash.
 
+mod hostile;
 #[path = "../../fuzz/src/lib.rs"]
 mod targets;
 
 use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
 
 fn regressions() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions")
@@ -69,4 +73,34 @@ fn every_regressions_directory_is_a_target() {
         dirs, targets,
         "fuzz/regressions/ has one directory per target"
     );
+}
+
+proptest! {
+    #![proptest_config(hostile::cases(64))]
+
+    #[test]
+    fn the_evaluate_body_target_holds_for_generated_bodies(
+        body in prop_oneof![4 => hostile::event(), 1 => hostile::value()]
+    ) {
+        targets::evaluate_body(body.as_bytes());
+    }
+
+    #[test]
+    fn the_compile_rules_target_holds_for_mangled_rules(
+        which in 0usize..3,
+        cut in 0usize..8000,
+        len in 0usize..40,
+        insert in "[ :\\-\\[\\]{}#\\n\"a-z0-9€]{0,6}",
+    ) {
+        let base = [
+            include_str!("../../rules/dedup.yaml"),
+            include_str!("../../rules/routing.yaml"),
+            include_str!("../../rules/tests.yaml"),
+        ][which];
+        let mut text: Vec<char> = base.chars().collect();
+        let at = cut.min(text.len());
+        let end = (at + len).min(text.len());
+        text.splice(at..end, insert.chars());
+        targets::compile_rules(text.into_iter().collect::<String>().as_bytes());
+    }
 }
