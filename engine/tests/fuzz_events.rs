@@ -175,7 +175,7 @@ fn delay() -> impl Strategy<Value = u64> {
 }
 
 proptest! {
-    #![proptest_config(hostile::cases(192))]
+    #![proptest_config(hostile::cases(512))]
 
     #[test]
     fn shaped_events_get_a_decision_or_a_located_error(

@@ -315,7 +315,7 @@ fn format() -> impl Strategy<Value = ReplayFormat> {
 }
 
 proptest! {
-    #![proptest_config(hostile::cases(64))]
+    #![proptest_config(hostile::cases(96))]
 
     #[test]
     fn replay_reports_broken_lines_and_never_panics(

@@ -330,7 +330,7 @@ fn run(tests: &Value, loads: bool, junit: bool) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(hostile::cases(64))]
+    #![proptest_config(hostile::cases(128))]
 
     #[test]
     fn every_case_passes_or_fails_and_nothing_panics(cases in good_cases(), junit in any::<bool>()) {

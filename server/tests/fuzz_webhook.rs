@@ -101,7 +101,7 @@ fn body() -> impl Strategy<Value = Bytes> {
 }
 
 proptest! {
-    #![proptest_config(hostile::cases(48))]
+    #![proptest_config(hostile::cases(128))]
 
     #[test]
     fn bad_input_never_gets_a_5xx(
