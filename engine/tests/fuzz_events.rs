@@ -250,13 +250,11 @@ fn odd_characters_at_every_position_of_a_time_never_panic() {
     );
 }
 
-/// A routing event without a media type: the SKU template cannot be rendered. The error is a
-/// 400 either way; this asks that it name the field and where it was looked for, as every
-/// other missing field does (today the field is the whole sentence and no pointer is named:
-/// "missing field `the sku template needs {media_type} but the event has no value for it`
-/// (looked at )", from `routing/route.rs`).
+/// A routing event without a media type: the SKU template cannot be rendered. The error names
+/// the field and where it was looked for, as every other missing field does (it once put the
+/// template error's sentence in the field's place, with no pointer: "missing field `the sku
+/// template needs {media_type} but the event has no value for it` (looked at )").
 #[test]
-#[ignore = "engine/src/routing/route.rs reports a SKU template's missing value as a sentence in the field's place; un-ignore once it names the field"]
 fn a_missing_sku_value_names_its_field_and_pointers() {
     let clock = Arc::new(ManualClock::new());
     let engine = engine(&clock);
