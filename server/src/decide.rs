@@ -203,6 +203,19 @@ mod tests {
     }
 
     #[test]
+    fn a_routing_redelivery_gets_no_update() {
+        let mut redelivered = decision(None, Some((None, RouteMatch::Redelivery)));
+        redelivered.outcome = Outcome::Suppressed;
+        assert!(updates_for(&redelivered).is_empty());
+        assert_eq!(
+            explain(&redelivered),
+            "rule `message_created`; route `inventory` for sku `SKU-1`: redelivery; suppressed"
+        );
+        let routed = decision(None, Some((Some("in_stock"), RouteMatch::Status)));
+        assert_eq!(updates_for(&routed).len(), 1);
+    }
+
+    #[test]
     fn every_decision_explains_itself_in_one_line() {
         let dedup = "rule `message_created`; dedup channel `default`: ";
         let route = "rule `message_created`; route `inventory` for sku `SKU-1`: ";
