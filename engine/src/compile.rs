@@ -125,6 +125,7 @@ impl<'a> Compiler<'a, '_> {
         let routes = self.routes(&extra);
         let has_dedup = self.parsed.iter().any(|f| f.has_dedup_default);
         self.check_references(&events, &routes, has_dedup);
+        self.check_fields_per_event(&events, dedup.as_ref(), &routes);
         let tests = self.tests();
         CompiledRules {
             version,
@@ -353,6 +354,60 @@ impl<'a> Compiler<'a, '_> {
                         "dedup is on for this event but no `dedup:` section defines a window",
                     )
                     .with_hint("add `dedup:` → `default:` → `window: 45s` to a rule file"),
+                );
+            }
+        }
+    }
+
+    /// Every field an event's fingerprints and SKU read must be defined for that event: an
+    /// extra field of another event rule would be missing from every event of this one.
+    fn check_fields_per_event(
+        &mut self,
+        events: &[EventRule],
+        dedup: Option<&DedupConfig>,
+        routes: &BTreeMap<String, Route>,
+    ) {
+        let entries = self
+            .parsed
+            .iter()
+            .flat_map(|f| f.events.iter().map(move |e| (f, e)));
+        for (file, entry) in entries {
+            let Some(rule) = events.iter().find(|e| e.name == entry.name) else {
+                continue;
+            };
+            let mut missing = Vec::new();
+            for ch in dedup
+                .filter(|_| rule.dedup)
+                .into_iter()
+                .flat_map(|d| d.all())
+            {
+                for field in ch.fields.iter().filter(|f| !rule.fields.contains_key(*f)) {
+                    let what = format!("dedup channel `{}` fingerprints `{field}`", ch.name());
+                    missing.push(("dedup", what, field.clone()));
+                }
+            }
+            if let Some((name, route)) = rule.route.as_ref().and_then(|r| routes.get_key_value(r)) {
+                for field in route
+                    .fields()
+                    .into_iter()
+                    .filter(|f| !rule.fields.contains_key(*f))
+                {
+                    let what = format!("route `{name}` reads `{field}` for its SKU");
+                    missing.push(("route", what, field.to_string()));
+                }
+            }
+            for (key, what, field) in missing {
+                let path: Vec<String> = entry
+                    .path
+                    .iter()
+                    .cloned()
+                    .chain([key.to_string()])
+                    .collect();
+                self.diags.push(
+                    file.diag(&path, format!("{what}, which this event rule does not define"))
+                        .with_hint(format!(
+                            "add `fields: {{ extra: {{ {field}: /pointer/to/it }} }}` to this event rule"
+                        )),
                 );
             }
         }

@@ -32,6 +32,7 @@ snapshot!(
     empty_file,
     three_mistakes,
     limit_out_of_range,
+    extra_field_of_another_event,
 );
 
 #[test]

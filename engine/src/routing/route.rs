@@ -422,6 +422,31 @@ impl Route {
         }
     }
 
+    /// The named event fields the SKU reads (its field, its templates, its cases), each once.
+    pub(crate) fn fields(&self) -> Vec<&str> {
+        let sku = &self.sku;
+        let mut fields: Vec<&str> = Vec::new();
+        let named = sku
+            .field
+            .iter()
+            .map(String::as_str)
+            .filter(|f| !f.starts_with('/'));
+        let templates = sku
+            .template
+            .iter()
+            .chain(sku.cases.iter().map(|(_, _, t)| t));
+        let cases = sku.cases.iter().map(|(field, _, _)| field.as_str());
+        for field in named
+            .chain(cases)
+            .chain(templates.flat_map(SkuTemplate::fields))
+        {
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
+        fields
+    }
+
     /// True when the route recognises re-delivered events.
     pub(crate) fn recognises_redeliveries(&self) -> bool {
         self.redelivery_window.is_some()
