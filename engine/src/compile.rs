@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::dedup::config::DedupConfig;
+use crate::dedup::compile::Defined;
+use crate::dedup::config::{Channel, DedupConfig, WindowSpec};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::events::EventRule;
 use crate::hint::unknown_name_hint;
@@ -104,9 +105,12 @@ pub fn compile_sources(
 /// Where each named thing was defined, to report both places of a duplicate.
 type Seen<'a> = HashMap<String, (&'a ParsedFile, &'a [String])>;
 
-pub(crate) struct Compiler<'a, 'd> {
-    pub(crate) parsed: &'a [ParsedFile],
-    pub(crate) diags: &'d mut Vec<Diagnostic>,
+/// A problem an entry's own compile step found: (path below the entry, message, hint).
+type Problem = (Vec<String>, String, String);
+
+struct Compiler<'a, 'd> {
+    parsed: &'a [ParsedFile],
+    diags: &'d mut Vec<Diagnostic>,
 }
 
 impl<'a> Compiler<'a, '_> {
@@ -118,9 +122,10 @@ impl<'a> Compiler<'a, '_> {
             .flat_map(|e| e.fields.keys().cloned())
             .collect();
         let dedup = self.dedup(&normalizers, &extra);
-        let routes = self.routes(&events);
+        let routes = self.routes(&extra);
         let has_dedup = self.parsed.iter().any(|f| f.has_dedup_default);
         self.check_references(&events, &routes, has_dedup);
+        self.check_fields_per_event(&events, dedup.as_ref(), &routes);
         let tests = self.tests();
         CompiledRules {
             version,
@@ -133,8 +138,16 @@ impl<'a> Compiler<'a, '_> {
         }
     }
 
+    /// Reports the problems an entry's compile step found, each located below the entry's path.
+    fn report(&mut self, file: &ParsedFile, entry_path: &[String], problems: Vec<Problem>) {
+        for (sub, message, hint) in problems {
+            let path: Vec<String> = entry_path.iter().cloned().chain(sub).collect();
+            self.diags.push(file.diag(&path, message).with_hint(hint));
+        }
+    }
+
     /// Collects one kind of named entry over all files, reporting names defined twice.
-    pub(crate) fn unique<T>(
+    fn unique<T>(
         &mut self,
         kind: &str,
         pick: impl Fn(&'a ParsedFile) -> &'a [Entry<T>],
@@ -193,37 +206,111 @@ impl<'a> Compiler<'a, '_> {
         for (file, entry) in self.unique("event", |f| &f.events) {
             match EventRule::compile(&entry.name, &entry.spec) {
                 Ok(rule) => out.push(rule),
-                Err(errors) => {
-                    for (sub, message, hint) in errors {
-                        let path: Vec<String> = entry.path.iter().cloned().chain(sub).collect();
-                        self.diags.push(file.diag(&path, message).with_hint(hint));
-                    }
-                }
+                Err(errors) => self.report(file, &entry.path, errors),
             }
         }
         out
     }
 
-    fn routes(&mut self, events: &[EventRule]) -> BTreeMap<String, Route> {
+    /// The routes; `extra` are the extra field names the events define.
+    fn routes(&mut self, extra: &[String]) -> BTreeMap<String, Route> {
         let mut out = BTreeMap::new();
-        let extra: Vec<String> = events
-            .iter()
-            .flat_map(|e| e.fields.keys().cloned())
-            .collect();
         for (file, entry) in self.unique("route", |f| &f.routes) {
-            match Route::compile(&entry.name, &entry.spec, &extra) {
+            match Route::compile(&entry.name, &entry.spec, extra) {
                 Ok(r) => {
                     out.insert(entry.name.clone(), r);
                 }
-                Err(errors) => {
-                    for (sub, message, hint) in errors {
-                        let path: Vec<String> = entry.path.iter().cloned().chain(sub).collect();
-                        self.diags.push(file.diag(&path, message).with_hint(hint));
-                    }
-                }
+                Err(errors) => self.report(file, &entry.path, errors),
             }
         }
         out
+    }
+
+    /// The `dedup:` section over all files: one `default`, defined once, and the channels, each
+    /// taking what it leaves unset from the default.
+    fn dedup(
+        &mut self,
+        normalizers: &HashMap<String, Arc<Normalizer>>,
+        extra: &[String],
+    ) -> Option<DedupConfig> {
+        let defaults: Vec<_> = self
+            .parsed
+            .iter()
+            .filter_map(|f| f.dedup_default.as_ref().map(|d| (f, d)))
+            .collect();
+        if let Some((second, entry)) = defaults.get(1) {
+            let first = defaults[0].0;
+            self.diags.push(
+                second
+                    .diag(&entry.path, "`dedup.default` is defined twice")
+                    .with_hint(format!(
+                        "it is also defined in {}; keep one",
+                        first.path.display()
+                    )),
+            );
+        }
+        let channels = self.unique("dedup channel", |f| &f.channels);
+        let defined = Defined {
+            normalizers,
+            normalizer_names: self
+                .parsed
+                .iter()
+                .flat_map(|f| f.normalizers.iter().map(|e| e.name.as_str()))
+                .collect(),
+            extra,
+        };
+        let Some((file, default)) = defaults.first().copied() else {
+            self.channels_without_default(&channels, &defined);
+            return None;
+        };
+        let default_ch = self.window(file, default, &WindowSpec::default(), &defined)?;
+        let mut out = BTreeMap::new();
+        for (f, entry) in channels {
+            if let Some(ch) = self.window(f, entry, &default.spec, &defined) {
+                out.insert(entry.name.clone(), ch);
+            }
+        }
+        Some(DedupConfig {
+            default: default_ch,
+            channels: out,
+        })
+    }
+
+    /// Channels with no `dedup.default` to inherit from: an error, unless a default is written
+    /// but failed to read (already reported); the channels' own mistakes are then still
+    /// reported, checked against a stand-in window so no missing-window error is invented.
+    fn channels_without_default(
+        &mut self,
+        channels: &[(&ParsedFile, &Entry<WindowSpec>)],
+        defined: &Defined<'_>,
+    ) {
+        if self.parsed.iter().any(|f| f.has_dedup_default) {
+            let stand_in = WindowSpec {
+                window: Some("1s".into()),
+                ..WindowSpec::default()
+            };
+            for (f, entry) in channels {
+                self.window(f, entry, &stand_in, defined);
+            }
+        } else if let Some((file, entry)) = channels.first() {
+            self.diags.push(
+                file.diag(&entry.path, "dedup channels need a `dedup.default`")
+                    .with_hint("add `dedup:` → `default:` with at least `window: 45s`"),
+            );
+        }
+    }
+
+    /// One dedup window (the default or a channel) compiled over `base`; its problems reported.
+    fn window(
+        &mut self,
+        file: &ParsedFile,
+        entry: &Entry<WindowSpec>,
+        base: &WindowSpec,
+        defined: &Defined<'_>,
+    ) -> Option<Channel> {
+        Channel::compile(&entry.name, &entry.spec, base, defined)
+            .map_err(|problems| self.report(file, &entry.path, problems))
+            .ok()
     }
 
     fn check_references(
@@ -267,6 +354,60 @@ impl<'a> Compiler<'a, '_> {
                         "dedup is on for this event but no `dedup:` section defines a window",
                     )
                     .with_hint("add `dedup:` → `default:` → `window: 45s` to a rule file"),
+                );
+            }
+        }
+    }
+
+    /// Every field an event's fingerprints and SKU read must be defined for that event: an
+    /// extra field of another event rule would be missing from every event of this one.
+    fn check_fields_per_event(
+        &mut self,
+        events: &[EventRule],
+        dedup: Option<&DedupConfig>,
+        routes: &BTreeMap<String, Route>,
+    ) {
+        let entries = self
+            .parsed
+            .iter()
+            .flat_map(|f| f.events.iter().map(move |e| (f, e)));
+        for (file, entry) in entries {
+            let Some(rule) = events.iter().find(|e| e.name == entry.name) else {
+                continue;
+            };
+            let mut missing = Vec::new();
+            for ch in dedup
+                .filter(|_| rule.dedup)
+                .into_iter()
+                .flat_map(|d| d.all())
+            {
+                for field in ch.fields.iter().filter(|f| !rule.fields.contains_key(*f)) {
+                    let what = format!("dedup channel `{}` fingerprints `{field}`", ch.name());
+                    missing.push(("dedup", what, field.clone()));
+                }
+            }
+            if let Some((name, route)) = rule.route.as_ref().and_then(|r| routes.get_key_value(r)) {
+                for field in route
+                    .fields()
+                    .into_iter()
+                    .filter(|f| !rule.fields.contains_key(*f))
+                {
+                    let what = format!("route `{name}` reads `{field}` for its SKU");
+                    missing.push(("route", what, field.to_string()));
+                }
+            }
+            for (key, what, field) in missing {
+                let path: Vec<String> = entry
+                    .path
+                    .iter()
+                    .cloned()
+                    .chain([key.to_string()])
+                    .collect();
+                self.diags.push(
+                    file.diag(&path, format!("{what}, which this event rule does not define"))
+                        .with_hint(format!(
+                            "add `fields: {{ extra: {{ {field}: /pointer/to/it }} }}` to this event rule"
+                        )),
                 );
             }
         }

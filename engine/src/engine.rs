@@ -1,6 +1,5 @@
 //! The `Engine`: one `ArcSwap` of the compiled rules and their state, `evaluate`, and reload.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -9,29 +8,15 @@ use tokio::time::Instant;
 
 use crate::compile::{compile_sources, read_sources, CompiledRules};
 use crate::decision::EvalError;
-use crate::dedup::memory::MemoryStore;
-use crate::dedup::store::{DedupStore, StoreStats};
+use crate::dedup::store::StoreStats;
 use crate::document::Document;
 use crate::evaluation::Evaluation;
-use crate::routing::route::RouteState;
 use crate::routing::source::InventorySource;
+use crate::snapshot::{memory_stores, Snapshot};
 use crate::status::{LoadError, ReloadReport, ReloadStatus, StatusBook};
 
-/// Where the engine reads the time (tokio's clock by default, so tests can pause it).
-pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
-
-/// Makes the store for one dedup channel (in memory by default).
-pub type StoreFactory =
-    Arc<dyn Fn(&crate::dedup::config::Channel) -> Arc<dyn DedupStore> + Send + Sync>;
-
-/// The rules and the state that goes with them, swapped as one.
-pub(crate) struct Snapshot {
-    pub(crate) rules: Arc<CompiledRules>,
-    /// Dedup store per channel name, with the channel identity it was made for.
-    pub(crate) stores: BTreeMap<String, (String, Arc<dyn DedupStore>)>,
-    /// Breaker and cache per route name.
-    pub(crate) routes: BTreeMap<String, Arc<RouteState>>,
-}
+pub use crate::clock::Clock;
+pub use crate::snapshot::StoreFactory;
 
 struct Inner {
     dir: Option<PathBuf>,
@@ -101,7 +86,8 @@ impl EngineBuilder {
         self
     }
 
-    /// How dedup stores are made (default: [`MemoryStore`] per channel).
+    /// How dedup stores are made (default: a
+    /// [`MemoryStore`](crate::dedup::memory::MemoryStore) per channel).
     pub fn stores(mut self, factory: StoreFactory) -> Self {
         self.stores = Some(factory);
         self
@@ -122,9 +108,7 @@ impl EngineBuilder {
     /// Loads, compiles and (with the gate on) tests the rules, and makes the engine.
     pub fn build(self) -> Result<Engine, LoadError> {
         let inventory = self.inventory.unwrap_or_else(default_inventory);
-        let stores = self.stores.unwrap_or_else(|| {
-            Arc::new(|ch| Arc::new(MemoryStore::new(ch.policy().clone())) as Arc<dyn DedupStore>)
-        });
+        let stores = self.stores.unwrap_or_else(memory_stores);
         let rules = match (self.rules, &self.dir) {
             (Some(r), _) => r,
             (None, Some(dir)) => {
@@ -136,7 +120,7 @@ impl EngineBuilder {
             (None, None) => unreachable!("a builder always has rules or a directory"),
         };
         if self.gate {
-            crate::testrun::gate(&rules)?;
+            crate::testrun::gate(&rules).map_err(LoadError::TestsFailed)?;
         }
         let snapshot = Snapshot::new(rules, None, &stores);
         let status = StatusBook::new(&snapshot.rules);
@@ -163,44 +147,6 @@ fn default_inventory() -> Arc<dyn InventorySource> {
     #[cfg(not(feature = "http-inventory"))]
     {
         Arc::new(crate::routing::source::NoInventory)
-    }
-}
-
-impl Snapshot {
-    /// A snapshot for `rules`, keeping the stores of `previous` whose channel did not change.
-    fn new(rules: Arc<CompiledRules>, previous: Option<&Snapshot>, factory: &StoreFactory) -> Self {
-        let mut stores = BTreeMap::new();
-        if let Some(dedup) = rules.dedup() {
-            for ch in dedup.all() {
-                let kept = previous
-                    .and_then(|p| p.stores.get(ch.name()))
-                    .filter(|(id, _)| *id == ch.identity);
-                let store = match kept {
-                    Some((_, s)) => s.clone(),
-                    None => factory(ch),
-                };
-                stores.insert(ch.name().to_string(), (ch.identity.clone(), store));
-            }
-        }
-        let routes = rules
-            .routes
-            .iter()
-            .map(|(name, route)| {
-                let kept = previous
-                    .and_then(|p| p.routes.get(name))
-                    .filter(|s| s.fits(route));
-                (
-                    name.clone(),
-                    kept.cloned()
-                        .unwrap_or_else(|| Arc::new(RouteState::new(route))),
-                )
-            })
-            .collect();
-        Self {
-            rules,
-            stores,
-            routes,
-        }
     }
 }
 
@@ -302,7 +248,7 @@ impl Engine {
         let rules =
             Arc::new(compile_sources(sources.files, sources.problems).map_err(LoadError::Invalid)?);
         if self.inner.gate {
-            crate::testrun::gate(&rules)?;
+            crate::testrun::gate(&rules).map_err(LoadError::TestsFailed)?;
         }
         let snapshot = Snapshot::new(rules, Some(&current), &self.inner.stores);
         let version = snapshot.rules.version().to_string();

@@ -6,15 +6,17 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Waker};
 
+use crate::clock::Clock;
 use crate::decision::{Decision, DedupDecision, EvalError, Outcome};
 use crate::dedup::config::Channel;
 use crate::dedup::store::{CheckRequest, DedupStore, Fingerprint, RollbackToken};
 use crate::document::{Document, Field};
-use crate::engine::{Clock, Snapshot};
-use crate::routing::route::{Route, RouteState};
+use crate::routing::route::{routed_key, Route, RouteState};
 use crate::routing::source::InventorySource;
+use crate::snapshot::Snapshot;
 
-/// The evaluation of one event: its decision, and a pending dedup record to keep or undo.
+/// The evaluation of one event: its decision, and what it recorded (the message for dedup, the
+/// routed interaction for a route that recognises re-deliveries), to keep or undo.
 ///
 /// Dropping an evaluation without [`commit`](Evaluation::commit) rolls the record back, as does
 /// dropping the `evaluate` future after dedup recorded the message (say, a caller cancelled while
@@ -24,6 +26,8 @@ pub struct Evaluation {
     /// What was decided.
     pub decision: Decision,
     pub(crate) pending: Option<PendingRecord>,
+    /// What the route recorded, when it recognises re-deliveries.
+    pub(crate) routed: Option<PendingRecord>,
 }
 
 /// What dedup recorded for one event, rolled back on drop unless kept.
@@ -90,6 +94,7 @@ impl std::fmt::Debug for Evaluation {
         f.debug_struct("Evaluation")
             .field("decision", &self.decision)
             .field("pending", &self.pending.is_some())
+            .field("routed", &self.routed.is_some())
             .finish()
     }
 }
@@ -97,7 +102,7 @@ impl std::fmt::Debug for Evaluation {
 impl Evaluation {
     /// Keeps what dedup recorded (the side effects are safely queued) and returns the decision.
     pub fn commit(self) -> Decision {
-        if let Some(pending) = self.pending {
+        for pending in [self.pending, self.routed].into_iter().flatten() {
             pending.keep();
         }
         self.decision
@@ -105,7 +110,7 @@ impl Evaluation {
 
     /// Forgets what dedup recorded for this event, so the sender's retry is not a duplicate.
     pub async fn rollback(self) -> Decision {
-        if let Some(pending) = self.pending {
+        for pending in [self.pending, self.routed].into_iter().flatten() {
             pending.roll_back().await;
         }
         self.decision
@@ -117,6 +122,8 @@ struct Checked<'s, 'e> {
     decision: Decision,
     interaction: Cow<'e, str>,
     route: Option<(&'s Route, &'s Arc<RouteState>, String)>,
+    /// The event id, read when the route recognises re-deliveries.
+    route_event_id: Option<Cow<'e, str>>,
     dedup: Option<DedupInput<'s, 'e>>,
 }
 
@@ -188,6 +195,10 @@ fn check_event<'s, 'e, D: Document + ?Sized>(
         )),
         None => None,
     };
+    let route_event_id = match route {
+        Some((route, ..)) if route.recognises_redeliveries() => view.id("event_id")?,
+        _ => None,
+    };
     let dedup = match (rule.dedup, rules.dedup()) {
         (true, Some(dedup)) => {
             if view.text("content")?.is_none() {
@@ -211,6 +222,7 @@ fn check_event<'s, 'e, D: Document + ?Sized>(
         decision,
         interaction,
         route,
+        route_event_id,
         dedup,
     }))
 }
@@ -227,6 +239,9 @@ pub(crate) fn precheck_on<D: Document + ?Sized>(
     })
 }
 
+/// Evaluates one event on one snapshot: dedup records the message (undone on drop unless
+/// committed), then the route looks the SKU up. `Engine::evaluate` and the rule test runner
+/// both come here.
 pub(crate) async fn evaluate_on<D: Document + ?Sized>(
     snap: &Snapshot,
     inventory: &dyn InventorySource,
@@ -239,6 +254,7 @@ pub(crate) async fn evaluate_on<D: Document + ?Sized>(
             return Ok(Evaluation {
                 decision,
                 pending: None,
+                routed: None,
             })
         }
     };
@@ -246,6 +262,7 @@ pub(crate) async fn evaluate_on<D: Document + ?Sized>(
         mut decision,
         interaction,
         route,
+        route_event_id,
         dedup,
     } = checked;
     let mut pending = None;
@@ -274,8 +291,34 @@ pub(crate) async fn evaluate_on<D: Document + ?Sized>(
             highest_sequence: out.highest,
         });
     }
+    let mut routed = None;
     if let (Some((route, state, sku)), Outcome::Processed) = (route, decision.outcome) {
+        if let Some(store) = state.routed() {
+            let req = CheckRequest {
+                interaction: &interaction,
+                fingerprint: routed_key(route_event_id.as_deref()),
+                event_id: None,
+                order: None,
+                now: clock(),
+            };
+            let out = store.check(req).await?;
+            if out.verdict.is_suppressed() {
+                decision.outcome = Outcome::Suppressed;
+                decision.routing = Some(route.redelivered(sku));
+                return Ok(Evaluation {
+                    decision,
+                    pending,
+                    routed: None,
+                });
+            }
+            let store: Arc<dyn DedupStore> = store.clone();
+            routed = out.rollback.map(|t| PendingRecord::new(store, t));
+        }
         decision.routing = Some(route.evaluate(sku, state, inventory, clock).await);
     }
-    Ok(Evaluation { decision, pending })
+    Ok(Evaluation {
+        decision,
+        pending,
+        routed,
+    })
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::document::{Document, Field};
 use crate::pointer::Pointer;
+use crate::segment;
 use crate::EvalError;
 
 /// One JSON pointer, or several tried in order (the first present wins).
@@ -115,8 +116,6 @@ pub const FIELD_NAMES: &[&str] = &[
     "timestamp",
     "media_type",
 ];
-
-const MAX_ID_LEN: usize = 256;
 
 /// The default pointers of a field (`type` included), as the seed services' events have them.
 pub(crate) fn defaults(field: &str) -> &'static [&'static str] {
@@ -428,23 +427,15 @@ fn owned(list: &[&str]) -> Vec<String> {
 
 /// Rejects ids that could smuggle anything into a URL, a header or a log line.
 pub(crate) fn check_id(field: &str, value: &str) -> Result<(), EvalError> {
-    let reason = if value.len() > MAX_ID_LEN {
-        Some(format!("longer than {MAX_ID_LEN} bytes"))
-    } else if value.chars().any(char::is_control) {
-        Some("contains control characters (such as CR or LF)".to_string())
-    } else if field == "interaction_id" && (value == "." || value == "..") {
+    let checked = segment::check_text(value).and_then(|()| match field {
         // Goes into URL paths, where a dot segment is a step even when percent-encoded.
-        Some(format!("`{value}` is a relative path step, not an id"))
-    } else {
-        None
-    };
-    match reason {
-        Some(reason) => Err(EvalError::InvalidId {
-            field: field.to_string(),
-            reason,
-        }),
-        None => Ok(()),
-    }
+        "interaction_id" => segment::check_not_dot(value),
+        _ => Ok(()),
+    });
+    checked.map_err(|e| EvalError::InvalidId {
+        field: field.to_string(),
+        reason: e.reason(),
+    })
 }
 
 #[cfg(test)]

@@ -10,13 +10,15 @@
 //!   the JSON Schema's descriptions ([`schema`]).
 //! - [`compile`]: load → validate → compile a directory into an immutable [`CompiledRules`],
 //!   collecting every located [`diag::Diagnostic`].
-//! - [`engine`]: [`Engine`] holds one `ArcSwap` of the compiled rules and their state (dedup
-//!   stores, breakers, caches) and evaluates events into a [`Decision`].
+//! - [`engine`]: [`Engine`] holds one `ArcSwap` of a snapshot: the compiled rules and their
+//!   state (dedup stores, breakers, caches); [`evaluation`] evaluates one event on a snapshot
+//!   into a [`Decision`]. The time comes from a [`clock::Clock`].
 //! - [`dedup`]: fingerprints, the [`dedup::store::DedupStore`] trait and the in-memory store.
 //! - [`routing`]: SKU templates, the [`routing::source::InventorySource`] trait and its HTTP
 //!   implementation, circuit breaker, status cache.
 //! - [`reload`] (feature `watch`): the directory watcher; [`status`]: reload status and errors.
 //! - [`testrun`]: runs the rule files' own test cases (the reload gate and `cxrules test`).
+//! - [`segment`]: the id checks and the URL path-segment encoder the engine and its host share.
 //! - [`yaml`]: the only module that names the YAML library.
 //!
 //! # Embedding
@@ -123,6 +125,7 @@
 //! # });
 //! ```
 
+pub mod clock;
 pub mod compile;
 pub mod decision;
 pub mod dedup;
@@ -134,6 +137,7 @@ pub mod env;
 pub mod evaluation;
 pub mod events;
 pub mod hint;
+mod limit;
 mod locate;
 pub mod normalize;
 pub mod pointer;
@@ -143,6 +147,8 @@ pub mod replay;
 pub mod routing;
 pub mod rulefile;
 pub mod schema;
+pub mod segment;
+mod snapshot;
 pub mod sources;
 pub mod status;
 pub mod testcase;

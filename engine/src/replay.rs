@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::clock::Clock;
 use crate::dedup::store::BoxFuture;
-use crate::engine::Clock;
 use crate::routing::source::{InventorySource, LookupError, LookupRequest};
 use crate::testcase::MockAnswer;
 

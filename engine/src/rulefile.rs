@@ -16,7 +16,7 @@ use crate::diag::Diagnostic;
 use crate::events::EventSpec;
 use crate::hint::did_you_mean;
 use crate::normalize::StepSpec;
-use crate::routing::route::RouteSpec;
+use crate::routing::spec::RouteSpec;
 use crate::testcase::TestCaseSpec;
 use crate::yaml::{self, ShapeError, Value};
 

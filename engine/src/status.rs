@@ -147,7 +147,7 @@ impl StatusBook {
 
     pub(crate) fn record(
         &mut self,
-        result: &Result<ReloadReport, crate::LoadError>,
+        result: &Result<ReloadReport, LoadError>,
         rules: &CompiledRules,
     ) {
         let now = rfc3339(SystemTime::now());

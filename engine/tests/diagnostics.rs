@@ -31,6 +31,8 @@ snapshot!(
     yaml_syntax,
     empty_file,
     three_mistakes,
+    limit_out_of_range,
+    extra_field_of_another_event,
 );
 
 #[test]

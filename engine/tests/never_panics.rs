@@ -1,17 +1,37 @@
-//! Property tests: no rule text, however mangled, panics the compiler.
+//! Property tests: no rule text, however mangled, panics the compiler, nor, when it compiles,
+//! the runner of its own test cases.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 
 const BASE: &str = include_str!("../../rules/routing.yaml");
 const DEDUP: &str = include_str!("../../rules/dedup.yaml");
+const TESTS: &str = include_str!("../../rules/tests.yaml");
 
 fn compile(text: String) {
     let _ = cxrules_engine::compile::compile_sources(
         vec![(PathBuf::from("fuzz.yaml"), text)],
         Vec::new(),
     );
+}
+
+/// Compiles `text` beside the shipped dedup and routing files and runs its cases, if any: the
+/// runner turns a panic on its thread into one case `(runner)`, which must never appear.
+fn compile_and_run(text: String) -> Result<(), TestCaseError> {
+    let sources = vec![
+        (PathBuf::from("dedup.yaml"), DEDUP.to_owned()),
+        (PathBuf::from("routing.yaml"), BASE.to_owned()),
+        (PathBuf::from("tests.yaml"), text),
+    ];
+    if let Ok(rules) = cxrules_engine::compile::compile_sources(sources, Vec::new()) {
+        let report = cxrules_engine::testrun::run_tests(&Arc::new(rules));
+        let runner = report.cases.iter().find(|c| c.name == "(runner)");
+        prop_assert!(runner.is_none(), "the test runner panicked: {:?}", report);
+    }
+    Ok(())
 }
 
 proptest! {
@@ -35,5 +55,14 @@ proptest! {
         let end = (at + len).min(text.len());
         text.splice(at..end, insert.chars());
         compile(text.into_iter().collect());
+    }
+
+    #[test]
+    fn mangled_test_cases_never_panic_the_runner(cut in 0usize..8000, len in 0usize..40, insert in "[ :\\-\\[\\]{}#\\n\"a-z0-9€é]{0,6}") {
+        let mut text: Vec<char> = TESTS.chars().collect();
+        let at = cut.min(text.len());
+        let end = (at + len).min(text.len());
+        text.splice(at..end, insert.chars());
+        compile_and_run(text.into_iter().collect())?;
     }
 }

@@ -167,23 +167,6 @@ async fn a_rate_limited_redirecting_or_garbled_inventory_falls_back_and_opens_th
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
 }
 
-/// An event without a field the SKU template reads is refused with the field's name and where
-/// it was looked for (the message used to be the template error inside `missing field`).
-#[tokio::test]
-async fn a_missing_sku_field_is_named_in_the_error() {
-    let server = MockServer::start().await;
-    let (engine, _dir) = engine(&server, "").await;
-    let event =
-        json!({"event_type": "routing.interaction.created", "data": {"interactionId": "i-1"}});
-    let error = engine.evaluate(&event).await.unwrap_err();
-    assert!(error.is_client_error());
-    assert_eq!(
-        error.to_string(),
-        "missing field `media_type` (looked at /data/mediaType)"
-    );
-    assert!(server.received_requests().await.unwrap().is_empty());
-}
-
 #[tokio::test]
 async fn an_unreachable_inventory_falls_back() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

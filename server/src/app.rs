@@ -1,202 +1,15 @@
-//! The host's state, its router, and `run`: serve until the shutdown signal, then drain.
+//! The host's router, built from the route modules, and `run`: serve until the shutdown signal,
+//! then drain.
 
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::future::{Future, IntoFuture};
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use cxrules_engine::reload::{WatchError, WatchHandle, WatchOptions};
-use cxrules_engine::{Engine, LoadError};
 use tokio::net::TcpListener;
 
-use crate::config::Config;
-use crate::cxone::{CxoneClient, OutboundHealth, Profile};
-use crate::effects::{DryRun, Effects, Sink};
-use crate::metrics::Metrics;
-use crate::push::Pusher;
-use crate::signature::WebhookAuth;
-use crate::{routes, status};
-
-/// Why the host could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The rules do not load; every diagnostic is in the message.
-    #[error("cannot load the rules:\n{0}")]
-    Rules(LoadError),
-    /// The rules directory cannot be watched.
-    #[error(transparent)]
-    Watch(#[from] WatchError),
-    /// The HTTP client could not be built.
-    #[error("cannot build the cxone http client: {0}")]
-    Http(#[from] reqwest::Error),
-}
-
-pub(crate) struct Inner {
-    pub(crate) engine: Engine,
-    pub(crate) effects: Effects,
-    pub(crate) metrics: Metrics,
-    pub(crate) pusher: Pusher,
-    pub(crate) auth: WebhookAuth,
-    pub(crate) health: Arc<OutboundHealth>,
-    pub(crate) body_limit: usize,
-    pub(crate) retry_after: Duration,
-    pub(crate) drain_timeout: Duration,
-    pub(crate) dry_run_reason: Option<String>,
-    pub(crate) capacity: usize,
-    pub(crate) ready: AtomicBool,
-    pub(crate) reloads_seen: Mutex<cxrules_engine::status::ReloadTotals>,
-    pub(crate) admin_token: Option<crate::secret::Secret>,
-    pub(crate) unready_after_failed_reloads: Option<u32>,
-    watch: Mutex<Option<WatchHandle>>,
-}
-
-/// Everything a request handler needs; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub(crate) inner: Arc<Inner>,
-}
-
-// Not `#[from]`: the diagnostics are already in the message, and a source would print them twice.
-impl From<LoadError> for StartError {
-    fn from(e: LoadError) -> Self {
-        StartError::Rules(e)
-    }
-}
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("engine", &self.inner.engine)
-            .field("effects", &self.inner.effects)
-            .finish_non_exhaustive()
-    }
-}
-
-impl AppState {
-    /// Builds the host around an engine: the CXone client (or dry-run), the effects queue, the
-    /// metrics push. Must run inside a tokio runtime.
-    pub fn new(engine: Engine, config: &Config) -> Result<Self, StartError> {
-        let metrics = Metrics::new();
-        let health = Arc::new(OutboundHealth::default());
-        let sink: Arc<dyn Sink> = match &config.cxone {
-            Some(settings) => Arc::new(CxoneClient::new(
-                settings.clone(),
-                config.profile.auth.clone(),
-                config.retry.clone(),
-                config.effects.rate_limit,
-                metrics.clone(),
-                health.clone(),
-            )?),
-            None => Arc::new(DryRun),
-        };
-        Ok(Self::with_sink(engine, config, sink, metrics, health))
-    }
-
-    /// Like [`AppState::new`] with a sink of the caller's (a test double, another transport).
-    pub fn with_sink(
-        engine: Engine,
-        config: &Config,
-        sink: Arc<dyn Sink>,
-        metrics: Metrics,
-        health: Arc<OutboundHealth>,
-    ) -> Self {
-        let effects = Effects::new(
-            config.effects.clone(),
-            config.profile.clone(),
-            sink,
-            metrics.clone(),
-        );
-        let pusher = match &config.push {
-            Some(push) => Pusher::start(push.clone(), metrics.clone()),
-            None => Pusher::disabled(metrics.clone()),
-        };
-        let inner = Inner {
-            engine,
-            effects,
-            metrics,
-            pusher,
-            auth: config.webhook_auth.clone(),
-            health,
-            body_limit: config.body_limit,
-            retry_after: config.retry_after,
-            drain_timeout: config.drain_timeout,
-            dry_run_reason: config.dry_run_reason.clone(),
-            capacity: config.effects.capacity,
-            ready: AtomicBool::new(true),
-            reloads_seen: Mutex::new(Default::default()),
-            admin_token: config.admin_token.clone(),
-            unready_after_failed_reloads: config.unready_after_failed_reloads,
-            watch: Mutex::new(None),
-        };
-        Self {
-            inner: Arc::new(inner),
-        }
-    }
-
-    /// Loads the rules from `config.rules_dir`, builds the state, and starts watching the
-    /// directory when `config.watch` is set.
-    pub async fn from_config(config: &Config) -> Result<Self, StartError> {
-        let dir = config.rules_dir.clone();
-        let engine = tokio::task::spawn_blocking(move || Engine::from_dir(dir))
-            .await
-            .expect("rules loading does not panic")?;
-        let state = Self::new(engine, config)?;
-        if config.watch {
-            state.watch(WatchOptions::default())?;
-        }
-        Ok(state)
-    }
-
-    /// Starts hot reload of the rules directory.
-    pub fn watch(&self, options: WatchOptions) -> Result<(), WatchError> {
-        let handle = self.inner.engine.watch(options)?;
-        *self.inner.watch.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
-        Ok(())
-    }
-
-    /// The engine.
-    pub fn engine(&self) -> &Engine {
-        &self.inner.engine
-    }
-
-    /// The side-effects queue.
-    pub fn effects(&self) -> &Effects {
-        &self.inner.effects
-    }
-
-    /// The metrics registry.
-    pub fn metrics(&self) -> &Metrics {
-        &self.inner.metrics
-    }
-
-    /// The call profile in use.
-    pub fn profile(&self) -> &Profile {
-        self.inner.effects.profile()
-    }
-
-    /// True when no call leaves the host.
-    pub fn is_dry_run(&self) -> bool {
-        self.inner.effects.is_dry_run()
-    }
-
-    /// Marks the host ready (or not) for `/readyz`.
-    pub fn set_ready(&self, ready: bool) {
-        self.inner.ready.store(ready, Ordering::Release);
-    }
-
-    /// True once the rules are loaded and until shutdown starts (and, with
-    /// `unready_after_failed_reloads`, while fewer reloads than that have failed in a row).
-    pub fn is_ready(&self) -> bool {
-        let failing = self
-            .inner
-            .unready_after_failed_reloads
-            .is_some_and(|n| self.inner.engine.reload_status().consecutive_failures >= n.max(1));
-        self.inner.ready.load(Ordering::Acquire) && !failing
-    }
-}
+pub use crate::state::{AppState, StartError};
+use crate::{reload, routes, status};
 
 /// The host's router.
 pub fn app(state: AppState) -> Router {
@@ -209,40 +22,46 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(status::readyz))
         .route("/metrics", get(status::metrics))
         .route("/rules/status", get(status::rules_status))
-        .route("/rules/reload", post(crate::reload::reload))
+        .route("/rules/reload", post(reload::reload))
         .fallback(status::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 
-/// Serves until `shutdown` completes, then stops accepting, finishes requests in flight, and
-/// drains the side-effects queue for at most the configured time.
+/// Serves until `shutdown` completes, then drains the side-effects queue for at most the
+/// configured time while the listener stays open: `/readyz` answers 503 and an event that would
+/// queue an update gets 503 with `Retry-After` (a load balancer still sending sees a refusal it
+/// can retry elsewhere, not a closed port). Then it stops accepting and finishes the requests in
+/// flight.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let signal_state = state.clone();
-    let signal = async move {
-        shutdown.await;
-        signal_state.set_ready(false);
-        tracing::info!("shutting down: no new events accepted");
-    };
-    axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(signal)
-        .await?;
-    state
-        .inner
-        .watch
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    let left = state.inner.effects.drain(state.inner.drain_timeout).await;
-    if left > 0 {
-        tracing::error!(
-            left,
-            "shutdown: updates not sent to cxone (each logged above)"
-        );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serve = axum::serve(listener, app(state.clone())).with_graceful_shutdown(async move {
+        let _ = stopped.await;
+    });
+    // Polled here, not spawned: dropping `run` drops the listener with it.
+    let mut server = std::pin::pin!(serve.into_future());
+    tokio::select! {
+        ended = &mut server => return ended,
+        () = shutdown => {}
     }
-    Ok(())
+    let drain = async {
+        state.set_ready(false);
+        tracing::info!("shutting down: not ready, no new updates taken; draining the queue");
+        state.stop_watching();
+        let left = state.inner.effects.drain(state.inner.drain_timeout).await;
+        if left > 0 {
+            tracing::error!(
+                left,
+                "shutdown: updates not sent to cxone (each logged above)"
+            );
+        }
+        let _ = stop.send(());
+    };
+    // The server keeps answering while the queue drains, and stops once it is told to.
+    let (ended, ()) = tokio::join!(server, drain);
+    ended
 }

@@ -17,7 +17,8 @@ mod range;
 #[cfg(test)]
 mod tests;
 
-pub use args::{parse_duration, parse_size, CxoneAccessArgs, ServeArgs, WebhookAuthMode};
+pub use args::{CxoneAccessArgs, ServeArgs, WebhookAuthMode};
+pub use range::{parse_duration, parse_size};
 
 /// Everything `serve` needs, resolved and checked.
 #[derive(Debug, Clone)]

@@ -2,16 +2,22 @@
 //! the one-line explanation.
 
 use cxrules_engine::dedup::store::Verdict;
-use cxrules_engine::{Decision, Outcome};
+use cxrules_engine::routing::target::RouteMatch;
+use cxrules_engine::{Decision, DedupDecision, Outcome};
 
 use crate::cxone::{DedupStatus, MetadataUpdate, RoutingUpdate, Update};
 use crate::metrics::Metrics;
 
 /// The side effects a decision asks for: a metadata update for every deduplicated message
-/// (processed or suppressed, as the seed did), a routing update for every routing decision.
+/// (processed or suppressed, as the seed did), a routing update for every routing decision but
+/// a re-delivery's (the contact was routed already).
+///
+/// A message older than the newest one its check saw (its order key below the highest) gets no
+/// metadata update: the newer message's update carries the same `lastSequence` and the newer
+/// status, which the older one's would overwrite.
 pub fn updates_for(decision: &Decision) -> Vec<Update> {
     let mut updates = Vec::new();
-    if let Some(d) = &decision.dedup {
+    if let Some(d) = decision.dedup.as_ref().filter(|d| !is_overtaken(d)) {
         let status = match decision.outcome {
             Outcome::Suppressed => DedupStatus::Suppressed,
             _ => DedupStatus::Processed,
@@ -24,7 +30,8 @@ pub fn updates_for(decision: &Decision) -> Vec<Update> {
             event_type: decision.event_type.clone(),
         }));
     }
-    if let Some(r) = &decision.routing {
+    let routing = decision.routing.as_ref();
+    if let Some(r) = routing.filter(|r| r.matched != RouteMatch::Redelivery) {
         updates.push(Update::Routing(RoutingUpdate {
             route: r.route.clone(),
             sku: r.sku.clone(),
@@ -36,6 +43,11 @@ pub fn updates_for(decision: &Decision) -> Vec<Update> {
         }));
     }
     updates
+}
+
+/// True when a newer message of the interaction was checked before this one.
+fn is_overtaken(d: &DedupDecision) -> bool {
+    matches!((d.order, d.highest_sequence), (Some(order), Some(highest)) if order < highest)
 }
 
 /// The decision's outcome as written in logs and metrics.
@@ -171,6 +183,36 @@ mod tests {
             rules_version: "v".into(),
             latency_us: 1,
         }
+    }
+
+    #[test]
+    fn a_message_overtaken_before_its_check_gets_no_metadata_update() {
+        let mut late = decision(Some(Verdict::OutOfOrder), None);
+        let dedup = late.dedup.as_mut().unwrap();
+        (dedup.order, dedup.highest_sequence) = (Some(3), Some(5));
+        assert!(updates_for(&late).is_empty());
+        let dedup = late.dedup.as_mut().unwrap();
+        (dedup.order, dedup.highest_sequence) = (None, Some(5));
+        assert_eq!(
+            updates_for(&late).len(),
+            1,
+            "no order key: nothing to compare"
+        );
+        let newest = decision(Some(Verdict::Duplicate), None);
+        assert_eq!(updates_for(&newest).len(), 1);
+    }
+
+    #[test]
+    fn a_routing_redelivery_gets_no_update() {
+        let mut redelivered = decision(None, Some((None, RouteMatch::Redelivery)));
+        redelivered.outcome = Outcome::Suppressed;
+        assert!(updates_for(&redelivered).is_empty());
+        assert_eq!(
+            explain(&redelivered),
+            "rule `message_created`; route `inventory` for sku `SKU-1`: redelivery; suppressed"
+        );
+        let routed = decision(None, Some((Some("in_stock"), RouteMatch::Status)));
+        assert_eq!(updates_for(&routed).len(), 1);
     }
 
     #[test]

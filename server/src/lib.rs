@@ -6,7 +6,9 @@
 //! # Layout
 //!
 //! - [`config`]: `serve`'s flags and environment → a [`Config`] (no credentials: dry-run).
-//! - [`mod@app`]: [`AppState`], the [`app()`] router and [`run`] (serve, then drain).
+//! - [`state`]: [`AppState`], what every handler reads (a leaf: it knows no route).
+//! - [`mod@app`]: the [`app()`] router, built from the route modules, and [`run`] (serve, then
+//!   drain).
 //! - [`reload`]: `POST /rules/reload` (admin token) and SIGHUP.
 //! - [`routes`]: the event routes; [`status`]: health, readiness, metrics, rules status;
 //!   [`error`]: [`ApiError`], every error answer as `{"error", "hint"}`.
@@ -43,11 +45,13 @@ pub mod reload;
 pub mod routes;
 mod secret;
 pub mod signature;
+pub mod state;
 pub mod status;
 pub mod tools;
 
-pub use app::{app, run, AppState, StartError};
+pub use app::{app, run};
 pub use config::{Config, ConfigError, ServeArgs};
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use secret::Secret;
+pub use state::{AppState, StartError};

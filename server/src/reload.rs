@@ -10,8 +10,8 @@ use axum::Json;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// `POST /rules/reload`: reload now. 404 when no admin token is configured, 401 without the
 /// right `Authorization: Bearer <token>`, 200 with what happened, or 422 with the located

@@ -13,11 +13,11 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 pub use crate::answer::Accepted;
-use crate::app::AppState;
 use crate::cxone::{check_id, Endpoint};
 use crate::decide;
-use crate::effects::EnqueueError;
+use crate::effects::{EnqueueError, Reservation};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// `POST /webhook/cxone/events` (the dedup seed's path).
 pub async fn cxone_events(State(s): State<AppState>, request: Request) -> Response {
@@ -190,12 +190,16 @@ async fn decide_event(
     event: ParsedEvent,
     received_at: Instant,
 ) -> Result<Accepted, ApiError> {
+    let effects = &state.inner.effects;
+    // Held across the dedup check and the queueing: the order guard keeps, for as long as this
+    // decision runs, what it needs to refuse this event's update if a newer one is queued first.
+    let _deciding = effects.deciding();
     // Room for the first update is set aside before dedup records anything: a message once
     // recorded always has room for its update, even if its sender hung up and its retry was
     // meanwhile answered `suppressed`. Without room, an event that would queue an update is
     // refused (503) with nothing to undo; a bad event still gets its 4xx and one that needs no
     // update its decision.
-    let reservation = match state.inner.effects.reserve() {
+    let reservation = match effects.reserve() {
         Ok(reservation) => Some(reservation),
         Err(e) => match state.inner.engine.precheck(&event) {
             Ok(true) => return Err(unavailable(state, e)),
@@ -212,32 +216,45 @@ async fn decide_event(
     if let Some(id) = &eval.decision.interaction_id {
         tracing::Span::current().record("interaction_id", id.as_str());
     }
-    let updates = decide::updates_for(&eval.decision);
-    let queued: Vec<Endpoint> = updates.iter().map(|u| u.endpoint()).collect();
-    if !updates.is_empty() {
-        let id = eval.decision.interaction_id.clone().unwrap_or_default();
-        if let Err(e) = check_id(&id) {
+    let queued = match queue(state, &eval.decision, reservation, received_at) {
+        Ok(queued) => queued,
+        Err(e) => {
             eval.rollback().await;
-            return Err(ApiError::bad_request(
-                "invalid_id",
-                format!("interaction id cannot be used: {e}"),
-                "send the interaction id CXone gave the interaction",
-            ));
+            return Err(e);
         }
-        let effects = &state.inner.effects;
-        // Fails only for an event with two updates when no room is left for the second, or
-        // when the rules changed between the precheck and the decision.
-        let queued = match reservation {
-            Some(reservation) => effects.enqueue(&id, updates, received_at, reservation),
-            None => effects.try_enqueue(&id, updates, received_at),
-        };
-        if let Err(e) = queued {
-            eval.rollback().await;
-            return Err(unavailable(state, e));
-        }
-    }
+    };
     let decision = eval.commit();
     finish(state, decision, queued, received_at)
+}
+
+/// Queues the decision's updates; returns the endpoints queued, or the answer for an event
+/// whose updates cannot be queued (the caller rolls it back).
+fn queue(
+    state: &AppState,
+    decision: &Decision,
+    reservation: Option<Reservation>,
+    received_at: Instant,
+) -> Result<Vec<Endpoint>, ApiError> {
+    let updates = decide::updates_for(decision);
+    if updates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let id = decision.interaction_id.as_deref().unwrap_or_default();
+    check_id(id).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_id",
+            format!("interaction id cannot be used: {e}"),
+            "send the interaction id CXone gave the interaction",
+        )
+    })?;
+    let effects = &state.inner.effects;
+    // Fails only for an event with two updates when no room is left for the second, or when
+    // the rules changed between the precheck and the decision.
+    let enqueued = match reservation {
+        Some(reservation) => effects.enqueue(id, updates, received_at, reservation),
+        None => effects.try_enqueue(id, updates, received_at),
+    };
+    enqueued.map_err(|e| unavailable(state, e))
 }
 
 fn finish(

@@ -11,9 +11,9 @@ use cxrules_engine::ReloadStatus;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::cxone::{HealthSnapshot, ProfileName};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The host part of `/rules/status`.
 #[derive(Debug, Serialize)]

@@ -293,11 +293,22 @@ impl Harness {
             .count()
     }
 
-    /// Stops the server (draining the queue) and waits for it; the mocks stay up.
-    pub async fn stop(&mut self) {
+    /// Sends the shutdown signal without waiting for the server to finish (it drains the queue
+    /// meanwhile); [`Harness::stop`] waits.
+    pub fn begin_stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+
+    /// True once the server task has ended.
+    pub fn is_stopped(&self) -> bool {
+        self.task.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Stops the server (draining the queue) and waits for it; the mocks stay up.
+    pub async fn stop(&mut self) {
+        self.begin_stop();
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }

@@ -9,11 +9,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::store::{Fingerprint, WindowPolicy};
+use crate::decision::EvalError;
 use crate::document::Document;
 use crate::duration::DurationStr;
 use crate::events::EventView;
-use crate::normalize::Normalizer;
-use crate::EvalError;
+use crate::limit::Limit;
+use crate::normalize::{Normalizer, StepSpec};
 
 /// Whether a repeated message extends its window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -42,11 +43,15 @@ pub struct WindowSpec {
     /// The normalizer (under `normalizers:`) applied to `content` before fingerprinting.
     #[serde(default)]
     pub normalizer: Option<String>,
-    /// Most interactions remembered at once; the oldest is evicted beyond it. Default: 1000000.
+    /// Most interactions remembered at once; the oldest is evicted beyond it. Default: 1000000;
+    /// from 1 to 10000000.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 10_000_000))]
     pub max_interactions: Option<u64>,
-    /// Most messages remembered per interaction; the oldest is forgotten beyond it. Default: 256.
+    /// Most messages remembered per interaction; the oldest is forgotten beyond it. Default: 256;
+    /// from 1 to 4096.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 4096))]
     pub max_fingerprints_per_interaction: Option<u32>,
 }
 
@@ -63,8 +68,24 @@ pub struct DedupSpec {
 }
 
 pub(crate) const DEFAULT_FIELDS: &[&str] = &["sender", "content"];
-pub(crate) const DEFAULT_MAX_INTERACTIONS: u64 = 1_000_000;
-pub(crate) const DEFAULT_MAX_FINGERPRINTS: u32 = 256;
+
+/// `max_interactions`. The memory store takes at most about 136 bytes per interaction it
+/// remembers (see `dedup::memory`), so the top, ten times the default, is under 1.4 GB per
+/// channel.
+pub(crate) const MAX_INTERACTIONS: Limit<u64> = Limit {
+    key: "max_interactions",
+    range: 1..=10_000_000,
+    default: 1_000_000,
+};
+
+/// `max_fingerprints_per_interaction`. Each message an interaction remembers beyond its first
+/// takes a 20-byte slot in the interaction's list, so the top, sixteen times the default, is
+/// about 80 KB per interaction.
+pub(crate) const MAX_FINGERPRINTS: Limit<u32> = Limit {
+    key: "max_fingerprints_per_interaction",
+    range: 1..=4096,
+    default: 256,
+};
 
 /// One compiled channel window.
 #[derive(Debug, Clone)]
@@ -73,9 +94,16 @@ pub struct Channel {
     pub(crate) policy: WindowPolicy,
     pub(crate) fields: Vec<String>,
     pub(crate) normalizer: Option<Arc<Normalizer>>,
-    /// Everything that gives a fingerprint its meaning; the store survives a reload only when
-    /// this is unchanged.
-    pub(crate) identity: String,
+}
+
+/// Everything that gives a channel's remembered fingerprints their meaning: the window policy,
+/// the fingerprint fields and the normalizer's steps (by what they do, not the normalizer's
+/// name). A channel's store survives a reload only while this stays equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChannelIdentity {
+    policy: WindowPolicy,
+    fields: Vec<String>,
+    steps: Option<Vec<StepSpec>>,
 }
 
 impl Channel {
@@ -87,6 +115,15 @@ impl Channel {
     /// The window policy.
     pub fn policy(&self) -> &WindowPolicy {
         &self.policy
+    }
+
+    /// What the channel's store depends on, to tell whether a reload may keep it.
+    pub(crate) fn identity(&self) -> ChannelIdentity {
+        ChannelIdentity {
+            policy: self.policy.clone(),
+            fields: self.fields.clone(),
+            steps: self.normalizer.as_ref().map(|n| n.spec().to_vec()),
+        }
     }
 
     /// SHA-256 over the fingerprint fields, each length-prefixed so no two field lists collide

@@ -29,8 +29,8 @@ use std::fmt;
 
 use schemars::JsonSchema;
 
+pub use charset::CharClass;
 pub use regex_replace::RegexReplaceSpec;
-pub use strip::CharClass;
 pub use unicode::UnicodeForm;
 
 /// One step of a normalization pipeline. Steps run in the order they are listed, each on the
@@ -179,6 +179,8 @@ fn commute_lowercase_after_collapse(steps: &mut [Step]) {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Normalizer {
+    /// The steps as written, kept so a pipeline can be compared with another by what it does.
+    spec: Vec<StepSpec>,
     steps: Vec<Step>,
     /// The one-pass form, when the steps are only trim, lowercase and collapse_whitespace.
     ascii: Option<fused::AsciiPlan>,
@@ -211,12 +213,25 @@ impl Normalizer {
         if errors.is_empty() {
             commute_lowercase_after_collapse(&mut compiled);
             Ok(Self {
+                spec: steps.to_vec(),
                 ascii: fused::AsciiPlan::of(&compiled),
                 steps: compiled,
             })
         } else {
             Err(errors)
         }
+    }
+
+    /// The steps it was compiled from, as written.
+    ///
+    /// ```
+    /// use cxrules_engine::normalize::{Normalizer, StepSpec};
+    ///
+    /// let normalizer = Normalizer::compile(&[StepSpec::Trim, StepSpec::Lowercase]).unwrap();
+    /// assert_eq!(normalizer.spec(), [StepSpec::Trim, StepSpec::Lowercase]);
+    /// ```
+    pub fn spec(&self) -> &[StepSpec] {
+        &self.spec
     }
 
     /// Applies every step in order. Borrows `input` when no step changes it, and allocates at

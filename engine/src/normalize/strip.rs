@@ -2,61 +2,8 @@
 
 use std::borrow::Cow;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-use super::charset::CharSet;
+use super::charset::{CharClass, CharSet};
 use super::Invalid;
-
-/// A class of characters that `strip` deletes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CharClass {
-    /// Punctuation in every script: `. , ! ? ' " - ( ) [ ] @ # % & * / :` and also `¿ « » „ 。 、`.
-    Punctuation,
-    /// Invisible characters: control codes and formatting marks such as zero-width spaces,
-    /// soft hyphens, byte-order marks and left-to-right / right-to-left marks. Tabs and line
-    /// breaks are white space, not control: list `whitespace` to delete them too.
-    Control,
-    /// Emoji, including skin-tone modifiers, flags, keycaps and the invisible joiners and
-    /// variation selectors inside emoji sequences, so that nothing is left behind.
-    Emoji,
-    /// Symbols: currency (`$ € £`), maths (`+ = < > ~`), and other signs such as `^ | © ™ °`.
-    Symbols,
-    /// Decimal digits in every script: `0-9`, and also e.g. Arabic-Indic `٠-٩`.
-    Digits,
-    /// White space of every kind, including tabs, line breaks and no-break spaces. This
-    /// deletes it, joining the words around it; to keep words apart use `collapse_whitespace`.
-    Whitespace,
-}
-
-impl CharClass {
-    /// Every class, in declaration order (`class as usize` indexes it).
-    pub(super) const ALL: [Self; 6] = [
-        Self::Punctuation,
-        Self::Control,
-        Self::Emoji,
-        Self::Symbols,
-        Self::Digits,
-        Self::Whitespace,
-    ];
-
-    /// The members as the inside of a regex bracket class.
-    pub(super) fn regex_items(self) -> &'static str {
-        match self {
-            Self::Punctuation => r"\p{P}",
-            // White space is left to its own class, so `strip: [control]` keeps lines apart.
-            Self::Control => r"[[\p{Cc}\p{Cf}]--\s]",
-            // Joiner, keycap, variation selectors and tags glue emoji sequences together.
-            Self::Emoji => {
-                r"\p{Extended_Pictographic}\p{Emoji_Modifier}\p{Regional_Indicator}\x{200D}\x{20E3}\x{FE0E}\x{FE0F}\x{E0020}-\x{E007F}"
-            }
-            Self::Symbols => r"\p{S}",
-            Self::Digits => r"\p{Nd}",
-            Self::Whitespace => r"\s",
-        }
-    }
-}
 
 /// A `strip` step ready to run.
 #[derive(Debug, Clone)]

@@ -1,20 +1,25 @@
 //! A routing rule: SKU from the event, inventory lookup, status → skills/queues, with fallbacks.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::dedup::memory::MemoryStore;
+use crate::dedup::store::{Fingerprint, WindowPolicy};
 use crate::document::{Document, Field};
+use crate::duration::DurationStr;
 use crate::pointer::Pointer;
 
-use super::breaker::{BreakerPolicy, BreakerState, CircuitBreaker};
+use super::breaker::{BreakerState, CircuitBreaker};
 use super::cache::StatusCache;
-use super::sku::{encode_path_segment, Placeholder, SkuTemplate};
+use super::lookup::{at, substituted, LookupSettings, RouteError};
+use super::sku::{Placeholder, SkuTemplate};
 use super::source::{InventorySource, LookupError, LookupRequest};
 use super::target::{FallbackReason, RouteMatch, TargetSpec};
+use crate::clock::Clock;
 use crate::decision::{EvalError, RoutingDecision};
-use crate::duration::DurationStr;
-use crate::engine::Clock;
-use crate::events::{check_pointer, EventView, FIELD_NAMES};
+use crate::events::{EventView, FIELD_NAMES};
+use crate::segment::{encode_path_segment, safe_path_segment};
 
 pub use super::spec::{InventorySpec, RouteSpec, SkuCase, SkuSpec};
 
@@ -23,15 +28,13 @@ pub use super::spec::{InventorySpec, RouteSpec, SkuCase, SkuSpec};
 pub struct Route {
     name: String,
     sku: CompiledSku,
-    url: String,
-    timeout: Duration,
-    status_at: String,
-    headers: Vec<(String, String)>,
-    cache: Option<(Duration, usize)>,
-    breaker: BreakerPolicy,
+    lookup: LookupSettings,
     statuses: BTreeMap<String, TargetSpec>,
     unknown: TargetSpec,
     fallback: TargetSpec,
+    /// How long a routed interaction (or event id) is remembered, when re-deliveries are
+    /// recognised.
+    redelivery_window: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -41,40 +44,55 @@ struct CompiledSku {
     cases: Vec<(String, Vec<String>, SkuTemplate)>,
 }
 
-/// A located compile problem: (path below the route, message, hint).
-type RouteError = (Vec<String>, String, String);
+/// Most interactions a route remembers as routed; the oldest is forgotten beyond it (about 100
+/// bytes each in the memory store).
+const ROUTED_INTERACTIONS: usize = 1_000_000;
 
-/// Breaker and cache of one route; kept across reloads while the route's inventory settings hold.
+/// Breaker and cache of one route; kept across reloads while the route's lookup settings hold.
 #[derive(Debug)]
 pub struct RouteState {
     breaker: CircuitBreaker,
     cache: Option<StatusCache>,
-    /// Everything that gives the cached statuses and the breaker's record their meaning.
-    fits: String,
+    /// The interactions (and event ids) routed within the redelivery window.
+    routed: Option<Arc<MemoryStore>>,
+    /// The settings they were made for: everything that gives the cached statuses, the
+    /// breaker's record and the routed interactions their meaning.
+    fits: (LookupSettings, Option<Duration>),
 }
 
 impl RouteState {
     pub(crate) fn new(route: &Route) -> Self {
+        let lookup = &route.lookup;
+        let routed = route.redelivery_window.map(|window| {
+            Arc::new(MemoryStore::new(WindowPolicy {
+                window,
+                sliding: false,
+                max_interactions: ROUTED_INTERACTIONS,
+                max_fingerprints: 16,
+            }))
+        });
         Self {
-            breaker: CircuitBreaker::new(route.breaker),
-            cache: route.cache.map(|(ttl, max)| StatusCache::new(ttl, max)),
-            fits: route.identity(),
+            breaker: CircuitBreaker::new(lookup.breaker),
+            cache: lookup.cache.map(|(ttl, max)| StatusCache::new(ttl, max)),
+            routed,
+            fits: (lookup.clone(), route.redelivery_window),
         }
     }
 
-    /// True when this state was made for the same inventory settings.
+    /// True when this state was made for the same settings.
     pub(crate) fn fits(&self, route: &Route) -> bool {
-        self.fits == route.identity()
+        self.fits == (route.lookup.clone(), route.redelivery_window)
+    }
+
+    /// Where routed interactions are remembered, when the route recognises re-deliveries.
+    pub(crate) fn routed(&self) -> Option<&Arc<MemoryStore>> {
+        self.routed.as_ref()
     }
 
     /// The breaker's state, for status pages.
     pub fn breaker_state(&self) -> BreakerState {
         self.breaker.state()
     }
-}
-
-fn at(path: &[&str]) -> Vec<String> {
-    path.iter().map(|s| s.to_string()).collect()
 }
 
 fn template(
@@ -91,16 +109,30 @@ fn template(
         .ok()
 }
 
-fn substituted(text: &str, path: Vec<String>, errors: &mut Vec<RouteError>) -> Option<String> {
-    crate::env::substitute_env(text)
-        .map_err(|e| {
-            errors.push((
-                path,
-                e,
-                "set the variable, or give a default: `${NAME:-value}`".into(),
-            ))
-        })
-        .ok()
+/// Pushes an error when `field` is not one of the `known` field names.
+fn known_field(field: &str, known: &[&str], path: Vec<String>, errors: &mut Vec<RouteError>) {
+    if !known.contains(&field) {
+        errors.push((
+            path,
+            format!("unknown field `{field}`"),
+            crate::hint::unknown_name_hint(field, known.iter().copied()),
+        ));
+    }
+}
+
+/// The `index`th SKU case: a known field and a template that compiles.
+fn sku_case(
+    index: usize,
+    case: &SkuCase,
+    known: &[&str],
+    errors: &mut Vec<RouteError>,
+) -> Option<(String, Vec<String>, SkuTemplate)> {
+    let index = index.to_string();
+    let field = at(&["sku", "cases", &index, "field"]);
+    known_field(&case.field, known, field, errors);
+    let path = at(&["sku", "cases", &index, "template"]);
+    let template = template(&case.template, known, path, errors)?;
+    Some((case.field.clone(), case.equals.clone(), template))
 }
 
 /// A target with `${VAR}` substituted in its skill and queue ids (ids often differ between a
@@ -126,17 +158,47 @@ fn substituted_target(
     out
 }
 
-impl Route {
-    /// The inventory settings a route's breaker and cache depend on: a reload that changes any
-    /// of them starts both afresh.
-    fn identity(&self) -> String {
-        format!(
-            "{:?}|{:?}|{}|{:?}|{}|{:?}",
-            self.breaker, self.cache, self.url, self.timeout, self.status_at, self.headers
-        )
+/// The redelivery window: a duration of at least 1 s (a shorter one would not outlast a
+/// sender's retry) and at most a day.
+fn redelivery_window(
+    written: Option<&DurationStr>,
+    errors: &mut Vec<RouteError>,
+) -> Option<Duration> {
+    let window = written?
+        .parse()
+        .map_err(|e| errors.push((at(&["redelivery_window"]), e, DurationStr::HINT.into())))
+        .ok()?;
+    let range = Duration::from_secs(1)..=Duration::from_secs(86_400);
+    if !range.contains(&window) {
+        errors.push((
+            at(&["redelivery_window"]),
+            format!("a redelivery window of {window:?} is out of range"),
+            "give a window from 1s to 24h, longer than the sender's retries last".into(),
+        ));
+        return None;
     }
+    Some(window)
+}
 
-    /// Compiles a route; `extra` are the extra field names the events define.
+/// What a route remembers of a routed event: its event id when it has one, else only that the
+/// interaction was routed (one key for every event of the interaction).
+pub(crate) fn routed_key(event_id: Option<&str>) -> Fingerprint {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    match event_id {
+        Some(id) => {
+            hash.update(b"event id\0");
+            hash.update(id.as_bytes());
+        }
+        None => hash.update(b"interaction"),
+    }
+    hash.finalize().into()
+}
+
+impl Route {
+    /// Compiles a route; `extra` are the extra field names the events define. Every problem is
+    /// reported, located below the route: the SKU, then each inventory setting, then the
+    /// targets.
     pub(crate) fn compile(
         name: &str,
         spec: &RouteSpec,
@@ -149,94 +211,7 @@ impl Route {
             .chain(extra.iter().map(String::as_str))
             .collect();
         let sku = Self::compile_sku(&spec.sku, &known, &mut errors);
-        let inv = &spec.inventory;
-        let url = substituted(&inv.url, at(&["inventory", "url"]), &mut errors).unwrap_or_default();
-        if !errors
-            .iter()
-            .any(|(p, _, _)| p == &at(&["inventory", "url"]))
-        {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                errors.push((
-                    at(&["inventory", "url"]),
-                    format!("the inventory url `{url}` is not an http(s) URL"),
-                    "write a URL such as `${INVENTORY_API_URL}/{sku}`".into(),
-                ));
-            } else if !url.contains("{sku}") {
-                errors.push((at(&["inventory", "url"]), "the inventory url has no `{sku}` placeholder".into(), "add `{sku}` where the SKU goes, e.g. `https://inventory.example.com/products/{sku}`".into()));
-            }
-        }
-        let timeout = substituted(&inv.timeout, at(&["inventory", "timeout"]), &mut errors)
-            .map(|t| {
-                if t.chars().all(|c| c.is_ascii_digit()) && !t.is_empty() {
-                    format!("{t}ms")
-                } else {
-                    t
-                }
-            })
-            .and_then(|t| {
-                DurationStr(t)
-                    .parse()
-                    .map_err(|e| {
-                        errors.push((at(&["inventory", "timeout"]), e, DurationStr::HINT.into()))
-                    })
-                    .ok()
-            })
-            .unwrap_or_default();
-        if let Err((m, h)) = check_pointer(&inv.status_at) {
-            errors.push((at(&["inventory", "status_at"]), m, h));
-        }
-        let mut headers = Vec::new();
-        for (k, v) in &inv.headers {
-            let valid_name = !k.is_empty()
-                && k.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if !valid_name {
-                errors.push((
-                    at(&["inventory", "headers", k]),
-                    format!("`{k}` is not a valid HTTP header name"),
-                    "use letters, digits and `-`, e.g. `X-Api-Key`".into(),
-                ));
-                continue;
-            }
-            if let Some(v) = substituted(v, at(&["inventory", "headers", k]), &mut errors) {
-                if v.chars().any(char::is_control) {
-                    errors.push((
-                        at(&["inventory", "headers", k]),
-                        format!("the value of header `{k}` contains control characters"),
-                        "remove line breaks and other control characters from the value".into(),
-                    ));
-                    continue;
-                }
-                headers.push((k.clone(), v));
-            }
-        }
-        let cache = match &inv.cache_ttl {
-            None => None,
-            Some(ttl) => ttl
-                .parse()
-                .map_err(|e| {
-                    errors.push((at(&["inventory", "cache_ttl"]), e, DurationStr::HINT.into()))
-                })
-                .ok()
-                .map(|ttl| (ttl, inv.cache_max_entries.unwrap_or(10_000))),
-        };
-        let open_for = DurationStr(inv.breaker.open_for.clone())
-            .parse()
-            .map_err(|e| {
-                errors.push((
-                    at(&["inventory", "breaker", "open_for"]),
-                    e,
-                    DurationStr::HINT.into(),
-                ))
-            })
-            .unwrap_or_default();
-        if inv.breaker.failures == 0 {
-            errors.push((
-                at(&["inventory", "breaker", "failures"]),
-                "the breaker needs at least 1 failure to open".into(),
-                "write `failures: 5`".into(),
-            ));
-        }
+        let lookup = LookupSettings::compile(&spec.inventory, &mut errors);
         let statuses = spec
             .statuses
             .iter()
@@ -247,27 +222,22 @@ impl Route {
             .collect();
         let unknown = substituted_target(&spec.unknown, &["unknown"], &mut errors);
         let fallback = substituted_target(&spec.fallback, &["fallback"], &mut errors);
-        if !errors.is_empty() {
-            return Err(errors);
+        let redelivery_window = redelivery_window(spec.redelivery_window.as_ref(), &mut errors);
+        match sku {
+            Some(sku) if errors.is_empty() => Ok(Route {
+                name: name.to_string(),
+                sku,
+                lookup,
+                statuses,
+                unknown,
+                fallback,
+                redelivery_window,
+            }),
+            _ => Err(errors),
         }
-        Ok(Route {
-            name: name.to_string(),
-            sku: sku.expect("no errors means the sku compiled"),
-            url,
-            timeout,
-            status_at: inv.status_at.clone(),
-            headers,
-            cache,
-            breaker: BreakerPolicy {
-                failures: inv.breaker.failures,
-                open_for,
-            },
-            statuses,
-            unknown,
-            fallback,
-        })
     }
 
+    /// The SKU: exactly one of `field` and `template`, plus the cases, each naming known fields.
     fn compile_sku(
         spec: &SkuSpec,
         known: &[&str],
@@ -278,38 +248,20 @@ impl Route {
             errors.push((at(&["sku"]), "the sku needs exactly one of `field` and `template`".into(), "write `sku: { template: \"SKU-{interaction_id|last:6}\" }` or `sku: { field: media_type }`".into()));
         }
         if let Some(f) = &spec.field {
-            if !f.starts_with('/') && !known.contains(&f.as_str()) {
-                errors.push((
-                    at(&["sku", "field"]),
-                    format!("unknown field `{f}`"),
-                    crate::hint::unknown_name_hint(f, known.iter().copied()),
-                ));
+            if !f.starts_with('/') {
+                known_field(f, known, at(&["sku", "field"]), errors);
             }
         }
         let main = spec
             .template
             .as_ref()
             .and_then(|t| template(t, known, at(&["sku", "template"]), errors));
-        let mut cases = Vec::new();
-        for (i, c) in spec.cases.iter().enumerate() {
-            let base = ["sku".to_string(), "cases".to_string(), i.to_string()];
-            if !known.contains(&c.field.as_str()) {
-                let path: Vec<String> = base.iter().cloned().chain(["field".to_string()]).collect();
-                errors.push((
-                    path,
-                    format!("unknown field `{}`", c.field),
-                    crate::hint::unknown_name_hint(&c.field, known.iter().copied()),
-                ));
-            }
-            let path: Vec<String> = base
-                .iter()
-                .cloned()
-                .chain(["template".to_string()])
-                .collect();
-            if let Some(t) = template(&c.template, known, path, errors) {
-                cases.push((c.field.clone(), c.equals.clone(), t));
-            }
-        }
+        let cases: Vec<_> = spec
+            .cases
+            .iter()
+            .enumerate()
+            .filter_map(|(i, case)| sku_case(i, case, known, errors))
+            .collect();
         (errors.len() == before).then(|| CompiledSku {
             field: spec.field.clone(),
             template: main,
@@ -368,7 +320,7 @@ impl Route {
             })?
         };
         crate::events::check_id("sku", &sku)?;
-        if super::sku::safe_path_segment(&sku).is_none() {
+        if safe_path_segment(&sku).is_none() {
             return Err(EvalError::InvalidId {
                 field: "sku".into(),
                 reason: format!("`{sku}` cannot be one URL path segment (empty, `.` or `..`)"),
@@ -397,17 +349,18 @@ impl Route {
                 "circuit breaker open".into(),
             );
         };
-        let url = self.url.replace("{sku}", &encode_path_segment(&sku));
+        let lookup = &self.lookup;
+        let url = lookup.url.replace("{sku}", &encode_path_segment(&sku));
         let req = LookupRequest {
             sku: &sku,
             url: &url,
-            timeout: self.timeout,
-            status_pointer: &self.status_at,
-            headers: &self.headers,
+            timeout: lookup.timeout,
+            status_pointer: &lookup.status_at,
+            headers: &lookup.headers,
         };
         let started = std::time::Instant::now();
         // The deadline is enforced here as well, so an embedder's source cannot stall routing.
-        let result = match tokio::time::timeout(self.timeout, inventory.lookup(&req)).await {
+        let result = match tokio::time::timeout(lookup.timeout, inventory.lookup(&req)).await {
             Ok(r) => r,
             Err(_) => Err(LookupError::Timeout),
         };
@@ -466,6 +419,53 @@ impl Route {
             lookup_ms: ms,
             cached,
             error,
+        }
+    }
+
+    /// The named event fields the SKU reads (its field, its templates, its cases), each once.
+    pub(crate) fn fields(&self) -> Vec<&str> {
+        let sku = &self.sku;
+        let mut fields: Vec<&str> = Vec::new();
+        let named = sku
+            .field
+            .iter()
+            .map(String::as_str)
+            .filter(|f| !f.starts_with('/'));
+        let templates = sku
+            .template
+            .iter()
+            .chain(sku.cases.iter().map(|(_, _, t)| t));
+        let cases = sku.cases.iter().map(|(field, _, _)| field.as_str());
+        for field in named
+            .chain(cases)
+            .chain(templates.flat_map(SkuTemplate::fields))
+        {
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
+        fields
+    }
+
+    /// True when the route recognises re-delivered events.
+    pub(crate) fn recognises_redeliveries(&self) -> bool {
+        self.redelivery_window.is_some()
+    }
+
+    /// The decision for an event whose interaction (or event id) was routed already.
+    pub(crate) fn redelivered(&self, sku: String) -> RoutingDecision {
+        RoutingDecision {
+            route: self.name.clone(),
+            sku,
+            status: None,
+            matched: RouteMatch::Redelivery,
+            reason: None,
+            skills: Vec::new(),
+            queues: Vec::new(),
+            skill_id: None,
+            lookup_ms: None,
+            cached: false,
+            error: None,
         }
     }
 

@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+pub use crate::segment::{encode_path_segment, safe_path_segment};
 
 mod parse;
 #[cfg(test)]
@@ -204,45 +204,5 @@ fn char_boundary_from_end(s: &str, n: usize) -> usize {
     match n.checked_sub(1) {
         None => s.len(),
         Some(skip) => s.char_indices().rev().nth(skip).map_or(0, |(at, _)| at),
-    }
-}
-
-/// Everything but RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// Percent-encodes `s` for use as one URL path segment: every byte except RFC 3986
-/// unreserved characters is encoded, so `/`, `?`, `#`, `%`, spaces and CR/LF cannot
-/// change the URL's shape.
-///
-/// Encoding cannot neutralise the whole-segment values `.` and `..` (URL parsers treat
-/// `%2E` as a dot too), nor an empty segment; use [`safe_path_segment`] to reject those.
-///
-/// ```
-/// use cxrules_engine::routing::sku::encode_path_segment;
-///
-/// assert_eq!(encode_path_segment("SKU-CHAT-567890"), "SKU-CHAT-567890");
-/// assert_eq!(encode_path_segment("../admin?x=1#y"), "..%2Fadmin%3Fx%3D1%23y");
-/// ```
-pub fn encode_path_segment(s: &str) -> String {
-    utf8_percent_encode(s, SEGMENT).to_string()
-}
-
-/// [`encode_path_segment`], or `None` when `s` is empty, `.` or `..`: values that would
-/// address the collection or a parent path instead of a product however they are encoded.
-///
-/// ```
-/// use cxrules_engine::routing::sku::safe_path_segment;
-///
-/// assert_eq!(safe_path_segment("a b").as_deref(), Some("a%20b"));
-/// assert_eq!(safe_path_segment(".."), None);
-/// ```
-pub fn safe_path_segment(s: &str) -> Option<String> {
-    match s {
-        "" | "." | ".." => None,
-        _ => Some(encode_path_segment(s)),
     }
 }

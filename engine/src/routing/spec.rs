@@ -56,8 +56,9 @@ pub struct InventorySpec {
     /// Cache statuses per SKU for this long (off when absent).
     #[serde(default)]
     pub cache_ttl: Option<DurationStr>,
-    /// Most SKUs cached. Default: 10000.
+    /// Most SKUs cached. Default: 10000; from 1 to 100000.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 100_000))]
     pub cache_max_entries: Option<usize>,
     /// Circuit breaker; on by default with 5 failures and `30s`.
     #[serde(default)]
@@ -82,8 +83,16 @@ pub struct RouteSpec {
     pub inventory: InventorySpec,
     /// Inventory status → where the interaction goes (`in_stock`, `low_stock`, …).
     pub statuses: BTreeMap<String, TargetSpec>,
-    /// Where it goes when the status is not in `statuses`, or the inventory answers 4xx.
+    /// Where it goes when the status is not in `statuses`, the inventory answers 4xx (429
+    /// aside), or its JSON answer has no status.
     pub unknown: TargetSpec,
-    /// Where it goes when the inventory times out, answers 5xx, is unreachable or the breaker is open.
+    /// Where it goes when the inventory times out, answers 5xx or 429, is unreachable, answers
+    /// with a redirect or not with JSON, or the breaker is open.
     pub fallback: TargetSpec,
+    /// Recognise re-delivered routing events so a contact is not routed twice: the same event
+    /// id again within this long, or, for events without an id, another event of the same
+    /// interaction within this long, is answered `suppressed` (matched `redelivery`) with no
+    /// lookup and no update. Off when absent.
+    #[serde(default)]
+    pub redelivery_window: Option<DurationStr>,
 }

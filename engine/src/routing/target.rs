@@ -136,6 +136,9 @@ pub enum RouteMatch {
     Unknown,
     /// The inventory could not be asked or did not answer: the `fallback` entry applies.
     Fallback,
+    /// The interaction was routed already (the same event id, or the same interaction within
+    /// the route's `redelivery_window`): not looked up, not routed again.
+    Redelivery,
 }
 
 impl RouteMatch {
@@ -145,6 +148,7 @@ impl RouteMatch {
             Self::Status => "status",
             Self::Unknown => "unknown",
             Self::Fallback => "fallback",
+            Self::Redelivery => "redelivery",
         }
     }
 }

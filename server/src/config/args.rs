@@ -88,30 +88,6 @@ impl WebhookAuthMode {
     }
 }
 
-/// Parses a duration such as `100ms`, `5s` or `2m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 100ms, 5s, 2m"))
-}
-
-/// Parses a size such as `1MiB`, `512KiB`, `64kb` or `1048576`.
-pub fn parse_size(s: &str) -> Result<usize, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: usize = digits
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size; write e.g. 1MiB or 65536"))?;
-    let factor = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1024,
-        "m" | "mb" | "mib" => 1024 * 1024,
-        other => return Err(format!("unknown size unit `{other}`; use B, KiB or MiB")),
-    };
-    n.checked_mul(factor)
-        .ok_or_else(|| format!("`{s}` is too large"))
-}
-
 /// Flags of `cxrules serve`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {

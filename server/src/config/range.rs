@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use super::args::{parse_duration, parse_size};
-
 const MS: u64 = 1;
 const S: u64 = 1000 * MS;
 const M: u64 = 60 * S;
@@ -136,4 +134,28 @@ fn size_in(s: &str, min: u64, max: u64) -> Result<usize, String> {
         ));
     }
     Ok(n)
+}
+
+/// Parses a duration such as `100ms`, `5s` or `2m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 100ms, 5s, 2m"))
+}
+
+/// Parses a size such as `1MiB`, `512KiB`, `64kb` or `1048576`.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size; write e.g. 1MiB or 65536"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        other => return Err(format!("unknown size unit `{other}`; use B, KiB or MiB")),
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("`{s}` is too large"))
 }

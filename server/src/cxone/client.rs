@@ -6,13 +6,14 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::{StatusCode, Url};
 
-use super::auth::{AuthError, Token, TokenSource};
+use super::auth::{Token, TokenSource};
 use super::cooldown::CooldownPolicy;
 use super::discovery::{ApiBase, Discovery};
 use super::health::OutboundHealth;
 use super::pacing::Pacing;
 use super::profile::{AuthFlow, PreparedCall};
 use super::retry::{parse_retry_after, RetryPolicy};
+pub use super::send_error::SendError;
 use super::CxoneSettings;
 use crate::metrics::Metrics;
 
@@ -23,40 +24,6 @@ pub struct Delivered {
     pub status: u16,
     /// Attempts made (a 401 refresh-and-retry not counted).
     pub attempts: u32,
-}
-
-/// A call given up.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    /// 404: the interaction no longer exists (already routed or ended); not retried.
-    #[error("cxone answered 404: the interaction is gone (routed, ended or expired)")]
-    Gone,
-    /// 403: the credentials lack a permission; not retried.
-    #[error("cxone answered 403: the api client lacks permission for this call; grant it (seed: the interactions/routing write scopes; dfo: the api user's security profile)")]
-    Forbidden,
-    /// Another 4xx: the request itself is wrong; not retried.
-    #[error("cxone rejected the call with {0}; check the profile's method, path and body")]
-    Rejected(u16),
-    /// 401 again right after a fresh token.
-    #[error("cxone answered 401 twice, with a fresh token the second time; check the credentials")]
-    Unauthorized,
-    /// No token.
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    /// Retries used up.
-    #[error("gave up after {attempts} attempts: {last}")]
-    Exhausted {
-        /// Attempts made.
-        attempts: u32,
-        /// The last failure.
-        last: String,
-    },
-    /// The URL would not be the configured API path (a hostile id, a bad base URL).
-    #[error("refused to send: {0}")]
-    UnsafePath(String),
-    /// The API host could not be discovered and never will be with this configuration.
-    #[error("cannot find the api host: {0}")]
-    Discovery(String),
 }
 
 enum Step {

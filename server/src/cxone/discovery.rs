@@ -9,8 +9,8 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use super::auth::Token;
-use super::client::SendError;
 use super::cooldown::{Cooldown, CooldownPolicy};
+use super::send_error::SendError;
 use super::CxoneSettings;
 
 /// The API base of a client.

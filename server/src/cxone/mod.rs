@@ -9,6 +9,7 @@ mod pacing;
 mod path;
 mod profile;
 mod retry;
+mod send_error;
 mod template;
 mod update;
 

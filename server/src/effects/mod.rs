@@ -1,8 +1,9 @@
 //! The side-effects queue: the handler answers once an event's updates are queued here; lanes
 //! deliver them in order per interaction, coalesce metadata updates, respect the rate limit, and
-//! drain on shutdown.
+//! drain on shutdown. The order guard refuses a metadata update overtaken by a newer one.
 
 mod lane;
+mod order;
 mod sink;
 #[cfg(test)]
 mod tests;
@@ -17,9 +18,10 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::cxone::{Profile, Update};
+use crate::cxone::{Endpoint, Profile, Update};
 use crate::metrics::Metrics;
 
+pub use order::Deciding;
 pub use sink::{BoxFuture, DryRun, Sink};
 
 /// Bounds and timings of the queue.
@@ -87,6 +89,7 @@ struct Inner {
     sink: Arc<dyn Sink>,
     slots: Arc<Semaphore>,
     lanes: Mutex<HashMap<String, Lane>>,
+    marks: order::Shared,
     closed: AtomicBool,
     limiter: Option<DefaultDirectRateLimiter>,
     in_flight: Semaphore,
@@ -138,6 +141,7 @@ impl Effects {
             slots: Arc::new(Semaphore::new(config.capacity)),
             in_flight: Semaphore::new(config.max_in_flight.max(1)),
             lanes: Mutex::new(HashMap::new()),
+            marks: Arc::new(Mutex::new(order::Marks::new())),
             closed: AtomicBool::new(false),
             config,
             profile,
@@ -182,29 +186,43 @@ impl Effects {
         Ok(Reservation { slot: Some(slot) })
     }
 
-    /// Queues all of an event's updates, or none of them.
+    /// Marks the start of a decision, before its dedup check: held until its updates are queued,
+    /// it keeps what the order guard needs to refuse an update of the same interaction queued
+    /// meanwhile by a decision checked later (see [`Effects::enqueue`]).
+    pub fn deciding(&self) -> Deciding {
+        if self.inner.sink.is_dry_run() {
+            return Deciding::none();
+        }
+        Deciding::begin(&self.inner.marks)
+    }
+
+    /// Queues all of an event's updates, or none of them; returns the endpoints queued.
     pub fn try_enqueue(
         &self,
         interaction: &str,
         updates: Vec<Update>,
         received_at: Instant,
-    ) -> Result<(), EnqueueError> {
+    ) -> Result<Vec<Endpoint>, EnqueueError> {
         let reservation = self.reserve()?;
         self.enqueue(interaction, updates, received_at, reservation)
     }
 
     /// Queues all of an event's updates, or none of them: the first in the reserved room, any
-    /// further one in room taken now (`Full` when there is none left).
+    /// further one in room taken now (`Full` when there is none left). Returns the endpoints
+    /// queued: a metadata update whose `lastSequence` is below one already queued for the
+    /// interaction was overtaken by a newer message's and is left out (and counted as skipped,
+    /// `superseded`), so CXone's value never goes back and the newer status stays. The caller
+    /// holds a [`Deciding`] from before the dedup check, so no mark it must see has been dropped.
     pub fn enqueue(
         &self,
         interaction: &str,
         updates: Vec<Update>,
         received_at: Instant,
         reservation: Reservation,
-    ) -> Result<(), EnqueueError> {
+    ) -> Result<Vec<Endpoint>, EnqueueError> {
         if self.inner.sink.is_dry_run() {
             self.log_dry_run(interaction, &updates);
-            return Ok(());
+            return Ok(updates.iter().map(Update::endpoint).collect());
         }
         let mut reserved = reservation.slot;
         let mut slots = Vec::with_capacity(updates.len());
@@ -222,11 +240,21 @@ impl Effects {
         }
         drop(reserved);
         let now = Instant::now();
+        let mut queued = Vec::with_capacity(updates.len());
         let spawn = {
+            // The guard is asked under the lanes' lock, so the order it admits is the lane's.
             let mut lanes = self.inner.lanes();
+            let mut marks = order::lock(&self.inner.marks);
             let fresh = !lanes.contains_key(interaction);
-            let lane = lanes.entry(interaction.to_owned()).or_default();
             for (update, slot) in updates.into_iter().zip(slots) {
+                if let Update::Metadata(m) = &update {
+                    if !marks.admit(interaction, m.last_sequence) {
+                        self.superseded(interaction, &update);
+                        continue;
+                    }
+                }
+                queued.push(update.endpoint());
+                let lane = lanes.entry(interaction.to_owned()).or_default();
                 lane.queue.push_back(Queued {
                     update,
                     received_at,
@@ -234,13 +262,20 @@ impl Effects {
                     _slot: slot,
                 });
             }
-            fresh
+            fresh && lanes.contains_key(interaction)
         };
         if spawn {
             tokio::spawn(lane::run(self.inner.clone(), interaction.to_owned()));
         }
         self.inner.publish_depth();
-        Ok(())
+        Ok(queued)
+    }
+
+    /// Counts and logs a metadata update left out because a newer one was queued first.
+    fn superseded(&self, interaction: &str, update: &Update) {
+        let ep = update.endpoint().as_str();
+        self.inner.metrics.effect_skipped(ep, "superseded");
+        tracing::debug!(interaction_id = %interaction, endpoint = ep, "update overtaken by a newer one; not sent");
     }
 
     /// Dry-run: nothing will be sent, so nothing is queued; each update is prepared (checked),

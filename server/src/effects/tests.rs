@@ -14,6 +14,8 @@ use crate::cxone::{
 #[derive(Default)]
 struct Recorder {
     calls: Mutex<Vec<PreparedCall>>,
+    /// When each call was delivered (wall clock), for pacing tests.
+    delivered_at: Mutex<Vec<std::time::Instant>>,
     delay: Duration,
     hang: bool,
 }
@@ -28,6 +30,10 @@ impl Sink for Recorder {
                 std::future::pending::<()>().await;
             }
             tokio::time::sleep(self.delay).await;
+            self.delivered_at
+                .lock()
+                .unwrap()
+                .push(std::time::Instant::now());
             self.calls.lock().unwrap().push(call.clone());
             Ok(Delivered {
                 status: 200,
@@ -130,7 +136,7 @@ async fn metadata_inside_the_window_becomes_one_call_with_the_highest_sequence()
     effects
         .try_enqueue(
             "i-1",
-            vec![meta(DedupStatus::Suppressed, 2)],
+            vec![meta(DedupStatus::Suppressed, 3)],
             Instant::now(),
         )
         .unwrap();
@@ -150,6 +156,48 @@ async fn metadata_inside_the_window_becomes_one_call_with_the_highest_sequence()
         calls[1].1["attributes"]["deduplication:lastSequence"],
         json!(7)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_update_overtaken_by_a_newer_one_is_not_queued_even_after_the_lane_emptied() {
+    let sink = Arc::new(Recorder::default());
+    let effects = queue(100, 0, sink.clone());
+    let older = effects.deciding();
+    let newer = effects.deciding();
+    let queued = effects.try_enqueue(
+        "i-1",
+        vec![meta(DedupStatus::Suppressed, 6)],
+        Instant::now(),
+    );
+    assert_eq!(queued, Ok(vec![Endpoint::Metadata]));
+    drop(newer);
+    settle(&effects).await;
+    for _ in 0..3 {
+        tokio::time::sleep(order::GENERATION).await;
+        drop(effects.deciding());
+    }
+    let stale = vec![meta(DedupStatus::Processed, 5), routing("a")];
+    let queued = effects.try_enqueue("i-1", stale, Instant::now());
+    assert_eq!(
+        queued,
+        Ok(vec![Endpoint::Routing]),
+        "the routing update still goes"
+    );
+    drop(older);
+    let queued = effects.try_enqueue("i-1", vec![meta(DedupStatus::Processed, 6)], Instant::now());
+    assert_eq!(
+        queued,
+        Ok(vec![Endpoint::Metadata]),
+        "the same sequence again passes"
+    );
+    settle(&effects).await;
+    let seqs: Vec<_> = sink
+        .bodies()
+        .iter()
+        .filter_map(|(_, b)| b["attributes"]["deduplication:lastSequence"].as_i64())
+        .collect();
+    assert_eq!(seqs, [6, 6]);
+    assert_eq!(effects.depth(), 0, "the refused update's room came back");
 }
 
 #[tokio::test(start_paused = true)]
@@ -265,20 +313,18 @@ async fn the_rate_limit_spaces_calls_out() {
         sink.clone(),
         Metrics::new(),
     );
-    let started = std::time::Instant::now();
     for n in 0..15 {
         effects
             .try_enqueue(&format!("i-{n}"), vec![routing("a")], Instant::now())
             .unwrap();
     }
     settle(&effects).await;
-    // A burst of 10 goes at once, the 5 others at 10 per second.
-    assert!(
-        started.elapsed() >= Duration::from_millis(400),
-        "{:?}",
-        started.elapsed()
-    );
     assert_eq!(sink.bodies().len(), 15);
+    // A burst of 10 goes at once, the 5 others at 10 per second: measured between the calls
+    // themselves, so a slow poll cannot make the test pass.
+    let at = sink.delivered_at.lock().unwrap().clone();
+    let spread = at[14].duration_since(at[0]);
+    assert!(spread >= Duration::from_millis(400), "{spread:?}");
 }
 
 #[tokio::test(start_paused = true)]

@@ -2,6 +2,7 @@
 
 mod dedup;
 mod hostile;
+mod ordering;
 mod outbound;
 mod overload;
 mod reload;

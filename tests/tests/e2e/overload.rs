@@ -89,6 +89,62 @@ async fn shutdown_drains_the_queue() {
     assert!(refused.is_err(), "no new work after shutdown");
 }
 
+#[tokio::test]
+async fn during_the_drain_readyz_answers_503_and_new_events_are_told_to_retry() {
+    let mut h = Harness::start().await;
+    Mock::given(path_regex("^/api/v2/interactions/int-slow$"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)))
+        .with_priority(1)
+        .mount(&h.cxone)
+        .await;
+    let (status, body) = h.post(ROUTE, &message("int-slow", "c", "first", 1)).await;
+    assert_eq!(status, 200, "{body}");
+    h.begin_stop();
+    // The drain lasts as long as the slow update's call; the listener answers meanwhile.
+    let mut readyz = None;
+    for _ in 0..100 {
+        match h.http.get(format!("{}/readyz", h.base)).send().await {
+            Ok(r) if r.status() == 503 => {
+                readyz = Some(r.status().as_u16());
+                break;
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            Err(e) => panic!("/readyz during the drain: {e}"),
+        }
+    }
+    assert_eq!(readyz, Some(503), "/readyz said ready all along");
+    let late = h
+        .http
+        .post(format!("{}{ROUTE}", h.base))
+        .json(&message("int-late", "c", "too late", 1))
+        .send()
+        .await
+        .expect("the listener answers during the drain");
+    assert_eq!(late.status().as_u16(), 503);
+    assert_eq!(late.headers().get("retry-after").unwrap(), "1");
+    let body: serde_json::Value = late.json().await.unwrap();
+    assert!(
+        body["error"].is_string() && body["hint"].is_string(),
+        "{body}"
+    );
+    assert!(!h.is_stopped(), "still draining");
+    h.stop().await;
+    let calls = h.api_calls().await;
+    assert_eq!(
+        calls.len(),
+        1,
+        "the queued update went out, the late one was never taken: {calls:?}"
+    );
+    assert!(
+        h.http
+            .get(format!("{}/readyz", h.base))
+            .send()
+            .await
+            .is_err(),
+        "the listener is closed once the drain is over"
+    );
+}
+
 /// One event type both deduplicated and routed (`@INVENTORY@` is the harness's mock).
 const DEDUP_AND_ROUTE: &str = include_str!("../../fixtures/dedup_and_route.yaml");
 

@@ -128,6 +128,7 @@ pub fn reason(r: &RoutingDecision) -> String {
     match r.matched {
         RouteMatch::Status => format!("status {}", status.unwrap_or("?")),
         RouteMatch::Unknown => format!("unknown ({})", status.unwrap_or("no status")),
+        RouteMatch::Redelivery => "redelivery (routed already)".to_string(),
         RouteMatch::Fallback => {
             let why = match r.reason {
                 Some(FallbackReason::Timeout) => "timeout",

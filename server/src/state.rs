@@ -1,0 +1,203 @@
+//! The host's state: the engine, the side-effects queue, metrics and settings every handler
+//! reads. A leaf of the server's modules: the routes and the router use it, it uses none of them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cxrules_engine::reload::{WatchError, WatchHandle, WatchOptions};
+use cxrules_engine::{Engine, LoadError};
+
+use crate::config::Config;
+use crate::cxone::{CxoneClient, OutboundHealth, Profile};
+use crate::effects::{DryRun, Effects, Sink};
+use crate::metrics::Metrics;
+use crate::push::Pusher;
+use crate::signature::WebhookAuth;
+
+/// Why the host could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The rules do not load; every diagnostic is in the message.
+    #[error("cannot load the rules:\n{0}")]
+    Rules(LoadError),
+    /// The rules directory cannot be watched.
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+    /// The HTTP client could not be built.
+    #[error("cannot build the cxone http client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+pub(crate) struct Inner {
+    pub(crate) engine: Engine,
+    pub(crate) effects: Effects,
+    pub(crate) metrics: Metrics,
+    pub(crate) pusher: Pusher,
+    pub(crate) auth: WebhookAuth,
+    pub(crate) health: Arc<OutboundHealth>,
+    pub(crate) body_limit: usize,
+    pub(crate) retry_after: Duration,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) dry_run_reason: Option<String>,
+    pub(crate) capacity: usize,
+    pub(crate) ready: AtomicBool,
+    pub(crate) reloads_seen: Mutex<cxrules_engine::status::ReloadTotals>,
+    pub(crate) admin_token: Option<crate::secret::Secret>,
+    pub(crate) unready_after_failed_reloads: Option<u32>,
+    watch: Mutex<Option<WatchHandle>>,
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+// Not `#[from]`: the diagnostics are already in the message, and a source would print them twice.
+impl From<LoadError> for StartError {
+    fn from(e: LoadError) -> Self {
+        StartError::Rules(e)
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("engine", &self.inner.engine)
+            .field("effects", &self.inner.effects)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Builds the host around an engine: the CXone client (or dry-run), the effects queue, the
+    /// metrics push. Must run inside a tokio runtime.
+    pub fn new(engine: Engine, config: &Config) -> Result<Self, StartError> {
+        let metrics = Metrics::new();
+        let health = Arc::new(OutboundHealth::default());
+        let sink: Arc<dyn Sink> = match &config.cxone {
+            Some(settings) => Arc::new(CxoneClient::new(
+                settings.clone(),
+                config.profile.auth.clone(),
+                config.retry.clone(),
+                config.effects.rate_limit,
+                metrics.clone(),
+                health.clone(),
+            )?),
+            None => Arc::new(DryRun),
+        };
+        Ok(Self::with_sink(engine, config, sink, metrics, health))
+    }
+
+    /// Like [`AppState::new`] with a sink of the caller's (a test double, another transport).
+    pub fn with_sink(
+        engine: Engine,
+        config: &Config,
+        sink: Arc<dyn Sink>,
+        metrics: Metrics,
+        health: Arc<OutboundHealth>,
+    ) -> Self {
+        let effects = Effects::new(
+            config.effects.clone(),
+            config.profile.clone(),
+            sink,
+            metrics.clone(),
+        );
+        let pusher = match &config.push {
+            Some(push) => Pusher::start(push.clone(), metrics.clone()),
+            None => Pusher::disabled(metrics.clone()),
+        };
+        let inner = Inner {
+            engine,
+            effects,
+            metrics,
+            pusher,
+            auth: config.webhook_auth.clone(),
+            health,
+            body_limit: config.body_limit,
+            retry_after: config.retry_after,
+            drain_timeout: config.drain_timeout,
+            dry_run_reason: config.dry_run_reason.clone(),
+            capacity: config.effects.capacity,
+            ready: AtomicBool::new(true),
+            reloads_seen: Mutex::new(Default::default()),
+            admin_token: config.admin_token.clone(),
+            unready_after_failed_reloads: config.unready_after_failed_reloads,
+            watch: Mutex::new(None),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Loads the rules from `config.rules_dir`, builds the state, and starts watching the
+    /// directory when `config.watch` is set.
+    pub async fn from_config(config: &Config) -> Result<Self, StartError> {
+        let dir = config.rules_dir.clone();
+        let engine = tokio::task::spawn_blocking(move || Engine::from_dir(dir))
+            .await
+            .expect("rules loading does not panic")?;
+        let state = Self::new(engine, config)?;
+        if config.watch {
+            state.watch(WatchOptions::default())?;
+        }
+        Ok(state)
+    }
+
+    /// Starts hot reload of the rules directory.
+    pub fn watch(&self, options: WatchOptions) -> Result<(), WatchError> {
+        let handle = self.inner.engine.watch(options)?;
+        *self.inner.watch.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        Ok(())
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The side-effects queue.
+    pub fn effects(&self) -> &Effects {
+        &self.inner.effects
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The call profile in use.
+    pub fn profile(&self) -> &Profile {
+        self.inner.effects.profile()
+    }
+
+    /// True when no call leaves the host.
+    pub fn is_dry_run(&self) -> bool {
+        self.inner.effects.is_dry_run()
+    }
+
+    /// Marks the host ready (or not) for `/readyz`.
+    pub fn set_ready(&self, ready: bool) {
+        self.inner.ready.store(ready, Ordering::Release);
+    }
+
+    /// True once the rules are loaded and until shutdown starts (and, with
+    /// `unready_after_failed_reloads`, while fewer reloads than that have failed in a row).
+    pub fn is_ready(&self) -> bool {
+        let failing = self
+            .inner
+            .unready_after_failed_reloads
+            .is_some_and(|n| self.inner.engine.reload_status().consecutive_failures >= n.max(1));
+        self.inner.ready.load(Ordering::Acquire) && !failing
+    }
+
+    /// Stops watching the rules directory (at shutdown).
+    pub(crate) fn stop_watching(&self) {
+        self.inner
+            .watch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+}
