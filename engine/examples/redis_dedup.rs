@@ -70,7 +70,7 @@ async fn main() {
                     .await
                     .expect("check");
                 if let Some(token) = out.rollback {
-                    store.commit(token).await.expect("commit");
+                    store.clone().commit(token).await.expect("commit");
                 }
                 mine.push(started.elapsed());
                 decided.fetch_add(1, Relaxed);

@@ -44,8 +44,29 @@ impl PendingRecord {
         }
     }
 
+    /// Commits the record: at once when the store answers at once (the memory store's commit
+    /// does nothing), else on the runtime, so a caller never waits for it; a store that claims
+    /// fingerprints for a lease (Redis) turns the claim into a record for the window.
     fn keep(mut self) {
-        self.token = None;
+        let Some(token) = self.token.take() else {
+            return;
+        };
+        let mut commit = self.store.clone().commit(token);
+        let mut cx = Context::from_waker(Waker::noop());
+        match commit.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(Ok(())) => {}
+            std::task::Poll::Ready(Err(e)) => tracing::warn!(error = %e, "dedup commit failed"),
+            std::task::Poll::Pending => match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(async move {
+                        if let Err(e) = commit.await {
+                            tracing::warn!(error = %e, "dedup commit failed");
+                        }
+                    });
+                }
+                Err(_) => tracing::warn!("dedup commit dropped: no runtime to finish it on"),
+            },
+        }
     }
 
     async fn roll_back(mut self) {

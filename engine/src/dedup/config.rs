@@ -106,6 +106,24 @@ pub(crate) struct ChannelIdentity {
     steps: Option<Vec<StepSpec>>,
 }
 
+impl ChannelIdentity {
+    /// A digest of the identity that is the same in every process and build (it hashes the
+    /// settings as JSON, not their in-memory form), for names that outlive a process, such as a
+    /// shared store's key prefix.
+    pub(crate) fn digest(&self) -> [u8; 32] {
+        let p = &self.policy;
+        let canonical = serde_json::json!({
+            "window_ms": p.window.as_millis() as u64,
+            "sliding": p.sliding,
+            "max_interactions": p.max_interactions,
+            "max_fingerprints": p.max_fingerprints,
+            "fields": self.fields,
+            "steps": self.steps,
+        });
+        Sha256::digest(canonical.to_string().as_bytes()).into()
+    }
+}
+
 impl Channel {
     /// The channel's name (`default` or a channel).
     pub fn name(&self) -> &str {

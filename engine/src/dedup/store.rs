@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use schemars::JsonSchema;
@@ -187,8 +188,10 @@ pub trait DedupStore: Send + Sync + 'static {
         req: CheckRequest<'a>,
     ) -> BoxFuture<'a, Result<CheckOutcome, StoreError>>;
     /// Keeps what a check recorded: its side effects are queued. Nothing to do by default, for
-    /// stores that record for the whole window at check time.
-    fn commit(&self, token: RollbackToken) -> BoxFuture<'_, Result<(), StoreError>> {
+    /// stores that record for the whole window at check time. Takes the store's `Arc` so the
+    /// future owns what it needs: the engine polls it once and, if it has to wait, hands it to
+    /// the runtime; a store that answers at once costs no allocation.
+    fn commit(self: Arc<Self>, token: RollbackToken) -> BoxFuture<'static, Result<(), StoreError>> {
         drop(token);
         Box::pin(async { Ok(()) })
     }

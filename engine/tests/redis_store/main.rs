@@ -9,6 +9,7 @@ mod model;
 #[path = "../support/redis.rs"]
 mod server;
 
+mod engine;
 mod outage;
 mod replicas;
 mod table;

@@ -74,7 +74,7 @@ async fn a_killed_server_fails_every_call_in_bounded_time_and_recovery_is_automa
     let started = tokio::time::Instant::now();
     for round in 0..3 {
         let check = store.check(req("i1", "b", None)).await.unwrap_err();
-        let commit = store.commit(held.clone()).await.unwrap_err();
+        let commit = (*store).commit(held.clone()).await.unwrap_err();
         let rollback = store.rollback(held.clone()).await.unwrap_err();
         for e in [&check, &commit, &rollback] {
             assert!(
@@ -112,7 +112,7 @@ async fn a_killed_server_fails_every_call_in_bounded_time_and_recovery_is_automa
         Verdict::Unique,
         "the restarted server is empty"
     );
-    store.commit(out.rollback.unwrap()).await.unwrap();
+    (*store).commit(out.rollback.unwrap()).await.unwrap();
     assert_eq!(
         store.check(req("i1", "b", None)).await.unwrap().verdict,
         Verdict::Duplicate
@@ -240,7 +240,7 @@ async fn fill(
                         ..req(&id, &content, None)
                     };
                     let out = store.check(req).await.unwrap();
-                    store.commit(out.rollback.unwrap()).await.unwrap();
+                    (*store).commit(out.rollback.unwrap()).await.unwrap();
                 }
             }
         });

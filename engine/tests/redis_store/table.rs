@@ -15,17 +15,18 @@ use super::{cases, raw, replica, server, CheckRequest, DedupStore, RollbackToken
 async fn the_shared_table_gives_the_expected_verdicts_and_highest() {
     let Some(server) = server().await else { return };
     for (i, case) in cases::cases().iter().enumerate() {
-        let store = replica(
+        let store = std::sync::Arc::new(replica(
             &server,
             &format!("table{i}"),
             case.policy(),
             RedisOptions::default(),
-        );
+        ));
         let at = |ms| {
             store.pin_clock_for_tests(Some(BASE_MS + ms));
             tokio::time::Instant::now()
         };
-        cases::run(case, &store, &at).await;
+        let shared: std::sync::Arc<dyn cxrules_engine::dedup::store::DedupStore> = store.clone();
+        cases::run(case, &shared, &at).await;
     }
 }
 

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -328,7 +329,11 @@ fn rollback_cases() -> Vec<Case> {
 /// Runs `case` on `store`. `at` turns a message's time into its check's `now`, and may set the
 /// store's clock too (the Redis store takes the time from its server). Every token is committed
 /// at once, as a host does, except those the case rolls back later, held until then.
-pub async fn run(case: &Case, store: &dyn DedupStore, at: &dyn Fn(u64) -> tokio::time::Instant) {
+pub async fn run(
+    case: &Case,
+    store: &Arc<dyn DedupStore>,
+    at: &dyn Fn(u64) -> tokio::time::Instant,
+) {
     let rolled_back: Vec<usize> = (case.steps.iter())
         .filter_map(|s| match s {
             Step::Rollback(n) => Some(*n),
@@ -340,7 +345,7 @@ pub async fn run(case: &Case, store: &dyn DedupStore, at: &dyn Fn(u64) -> tokio:
         let name = case.name;
         match *step {
             Step::Check(m, verdict, highest) => {
-                let out = check(store, at, m).await;
+                let out = check(&**store, at, m).await;
                 assert_eq!(
                     (out.verdict, out.highest),
                     (verdict, highest),
@@ -355,7 +360,7 @@ pub async fn run(case: &Case, store: &dyn DedupStore, at: &dyn Fn(u64) -> tokio:
                 if rolled_back.contains(&i) {
                     held.insert(i, token);
                 } else {
-                    store.commit(token).await.expect("commit");
+                    store.clone().commit(token).await.expect("commit");
                 }
             }
             Step::Rollback(n) => {

@@ -35,7 +35,8 @@ use Verdict::{Duplicate as D, OutOfOrder as O, Redelivery as R, Unique as U};
 #[tokio::test(start_paused = true)]
 async fn the_shared_table_gives_the_expected_verdicts_and_highest() {
     for case in cases::cases() {
-        let store = MemoryStore::new(case.policy());
+        let store: std::sync::Arc<dyn DedupStore> =
+            std::sync::Arc::new(MemoryStore::new(case.policy()));
         let t0 = Instant::now();
         cases::run(&case, &store, &|ms| t0 + Duration::from_millis(ms)).await;
     }

@@ -52,6 +52,7 @@ pub use self::counters::RedisCounters;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -120,7 +121,7 @@ impl fmt::Debug for RedisStore {
 /// definition, so a channel whose window, limits, fingerprint or normalizer changed starts with
 /// empty windows, as the memory store does across a reload.
 pub fn channel_prefix(base: &str, channel: &Channel) -> String {
-    let digest = Sha256::digest(channel.identity.as_bytes());
+    let digest = channel.identity().digest();
     let name: String = channel
         .name()
         .chars()
@@ -261,6 +262,12 @@ impl RedisStore {
         })
     }
 
+    /// Commits a check's claim and waits for the answer (what [`DedupStore::commit`] does on
+    /// an `Arc` of the store, for callers that hold the store itself).
+    pub async fn commit(&self, token: RollbackToken) -> Result<(), StoreError> {
+        self.commit_remote(token).await
+    }
+
     async fn commit_remote(&self, token: RollbackToken) -> Result<(), StoreError> {
         let mut call = COMMIT.prepare_invoke();
         call.key(self.key(&token.interaction))
@@ -390,8 +397,8 @@ impl DedupStore for RedisStore {
         Box::pin(self.check_remote(req))
     }
 
-    fn commit(&self, token: RollbackToken) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.commit_remote(token))
+    fn commit(self: Arc<Self>, token: RollbackToken) -> BoxFuture<'static, Result<(), StoreError>> {
+        Box::pin(async move { self.commit_remote(token).await })
     }
 
     fn rollback(&self, token: RollbackToken) -> BoxFuture<'_, Result<(), StoreError>> {

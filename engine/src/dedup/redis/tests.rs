@@ -15,13 +15,15 @@ fn policy() -> WindowPolicy {
     }
 }
 
-fn channel(name: &str, identity: &str) -> Channel {
+fn channel(name: &str, window_secs: u64) -> Channel {
     Channel {
         name: name.into(),
-        policy: policy(),
+        policy: WindowPolicy {
+            window: Duration::from_secs(window_secs),
+            ..policy()
+        },
         fields: vec!["content".into()],
         normalizer: None,
-        identity: identity.into(),
     }
 }
 
@@ -49,11 +51,11 @@ async fn a_prefix_with_braces_or_none_is_refused() {
 
 #[test]
 fn channel_prefixes_change_with_the_definition_and_carry_no_braces() {
-    let a = channel_prefix("cxrules:dedup", &channel("chat", "window 45s"));
-    let b = channel_prefix("cxrules:dedup", &channel("chat", "window 60s"));
+    let a = channel_prefix("cxrules:dedup", &channel("chat", 45));
+    let b = channel_prefix("cxrules:dedup", &channel("chat", 60));
     assert!(a.starts_with("cxrules:dedup:chat:"), "{a}");
     assert_ne!(a, b);
-    let odd = channel_prefix("x", &channel("{sms}", "w"));
+    let odd = channel_prefix("x", &channel("{sms}", 45));
     assert!(!odd.contains(['{', '}']), "{odd}");
 }
 
