@@ -34,6 +34,7 @@ snapshot!(
     limit_out_of_range,
     extra_field_of_another_event,
     sibling_mistakes,
+    typo_in_expect,
 );
 
 #[test]
