@@ -31,6 +31,8 @@ pub struct CompiledRules {
     pub(crate) dedup: Option<DedupConfig>,
     pub(crate) routes: BTreeMap<String, Route>,
     pub(crate) tests: Vec<TestCaseSpec>,
+    /// Where each test case is written (`rules/tests.yaml:57`), in the order of `tests`.
+    pub(crate) test_sites: Vec<String>,
 }
 
 impl CompiledRules {
@@ -70,6 +72,11 @@ impl CompiledRules {
     /// The test cases the rule files carry.
     pub fn tests(&self) -> &[TestCaseSpec] {
         &self.tests
+    }
+
+    /// Where the `index`th test case is written: `file:line`.
+    pub fn test_site(&self, index: usize) -> Option<&str> {
+        self.test_sites.get(index).map(String::as_str)
     }
 }
 
@@ -135,7 +142,7 @@ impl<'a> Compiler<'a, '_> {
         let has_dedup = self.parsed.iter().any(|f| f.has_dedup_default);
         self.check_references(&events, has_dedup);
         self.check_fields_per_event(&events, dedup.as_ref(), &routes);
-        let tests = self.tests();
+        let (tests, test_sites) = self.tests().into_iter().unzip();
         CompiledRules {
             version,
             loaded_at: SystemTime::now(),
@@ -144,6 +151,7 @@ impl<'a> Compiler<'a, '_> {
             dedup,
             routes,
             tests,
+            test_sites,
         }
     }
 
@@ -467,7 +475,8 @@ impl<'a> Compiler<'a, '_> {
         }
     }
 
-    fn tests(&mut self) -> Vec<TestCaseSpec> {
+    /// The test cases with where each is written (`file:line`).
+    fn tests(&mut self) -> Vec<(TestCaseSpec, String)> {
         let mut out = Vec::new();
         for (file, e) in self.unique("test case", |f| &f.tests) {
             if e.name.trim().is_empty() {
@@ -479,7 +488,8 @@ impl<'a> Compiler<'a, '_> {
                 );
                 continue;
             }
-            out.push(e.spec.clone());
+            let (line, _) = crate::locate::locate(&file.text, &e.path).unwrap_or((0, 0));
+            out.push((e.spec.clone(), format!("{}:{line}", file.path.display())));
         }
         out
     }

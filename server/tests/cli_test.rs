@@ -42,11 +42,16 @@ fn passing_and_failing_cases_with_a_diff_and_a_summary() {
         out.contains("ok    a timeout falls back to the general queue\n"),
         "{out}"
     );
-    let diff = "FAIL  out of stock <wrongly> expected at the premium skill\n\
+    let site = dir.path().join("tests.yaml");
+    let diff = format!(
+        "FAIL  out of stock <wrongly> expected at the premium skill\n\
+                \x20       at {}:14\n\
                 \x20       step 2 (- expected, + actual)\n\
                 \x20         - skills: [skill-premium]\n\
-                \x20         + skills: []\n";
-    assert!(out.contains(diff), "{out}");
+                \x20         + skills: []\n",
+        site.display()
+    );
+    assert!(out.contains(&diff), "{out}");
     assert!(
         !out.contains("step 1"),
         "step 1 matched, so it is not shown: {out}"

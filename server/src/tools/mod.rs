@@ -11,7 +11,6 @@ pub mod register_webhook;
 pub mod replay;
 pub mod schema;
 pub mod test;
-mod trace;
 
 use std::process::ExitCode;
 

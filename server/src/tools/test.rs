@@ -3,17 +3,14 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use cxrules_engine::testrun::{run_tests, CaseResult};
-use cxrules_engine::CompiledRules;
 
 use super::check::{load, write_diagnostics, Loaded};
 use super::junit::{self, JunitCase};
 use super::outcome::{dir_label, Status};
-use super::trace::{step_diff, trace_case};
 
 /// Flags of `cxrules test`.
 #[derive(Debug, Clone, clap::Args)]
@@ -50,8 +47,7 @@ pub fn execute(args: &TestArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
     let shown: Vec<Shown> = report
         .cases
         .into_iter()
-        .enumerate()
-        .map(|(i, result)| explain(&rules, i, result))
+        .map(explain)
         .collect();
     let seconds = started.elapsed().as_secs_f64();
     for case in &shown {
@@ -74,27 +70,10 @@ pub fn run(args: &TestArgs) -> anyhow::Result<Status> {
     execute(args, &mut std::io::stdout().lock())
 }
 
-fn explain(rules: &Arc<CompiledRules>, index: usize, result: CaseResult) -> Shown {
-    if result.passed() {
-        return Shown {
-            result,
-            details: Vec::new(),
-        };
-    }
-    let mut details = Vec::new();
-    if let Some(case) = rules.tests().get(index).filter(|c| c.name == result.name) {
-        for (n, step) in trace_case(rules, case).iter().enumerate() {
-            let diff = step_diff(step);
-            if !diff.is_empty() {
-                details.push(format!("step {} (- expected, + actual)", n + 1));
-                details.extend(diff.into_iter().map(|l| format!("  {l}")));
-            }
-        }
-    }
-    if details.is_empty() {
-        // Nothing the trace can show (a bad `at`, say): the runner's own words explain it.
-        details = result.failures.clone();
-    }
+/// The report's lines for one case: the engine's own rendering of what did not match (the
+/// same text a refused reload shows).
+fn explain(result: CaseResult) -> Shown {
+    let details = result.failures.clone();
     Shown { result, details }
 }
 
@@ -103,6 +82,9 @@ fn write_case(case: &Shown, out: &mut dyn Write) -> std::io::Result<()> {
         return writeln!(out, "ok    {}", case.result.name);
     }
     writeln!(out, "FAIL  {}", case.result.name)?;
+    if let Some(site) = &case.result.site {
+        writeln!(out, "        at {site}")?;
+    }
     for line in &case.details {
         writeln!(out, "        {line}")?;
     }
