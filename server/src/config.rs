@@ -78,21 +78,53 @@ impl Default for Config {
     }
 }
 
-/// A configuration that cannot be used.
+/// A configuration that cannot be used (exit code 2); [`ConfigError::hint`] says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The profile file is wrong.
     #[error(transparent)]
     Profile(#[from] ProfileError),
     /// Inbound authentication is on without a secret.
-    #[error("--webhook-auth {0} needs a secret; set CXRULES_WEBHOOK_SECRET (or --webhook-secret)")]
+    #[error("--webhook-auth {0} needs a secret")]
     MissingWebhookSecret(&'static str),
-    /// A Standard Webhooks secret does not decode.
-    #[error("a Standard Webhooks secret must be `whsec_` followed by base64; check CXRULES_WEBHOOK_SECRET")]
-    BadWebhookSecret,
-    /// A value is out of range.
-    #[error("{0}")]
-    Invalid(String),
+    /// A Standard Webhooks secret is not `whsec_` and base64.
+    #[error("the Standard Webhooks secret {0}")]
+    BadWebhookSecret(&'static str),
+    /// A value is out of range, or two settings contradict each other.
+    #[error("{message}")]
+    Invalid {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
+}
+
+impl ConfigError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            ConfigError::Profile(_) => {
+                "fix the file given as --cxone-profile-file (CXONE_PROFILE_FILE)".into()
+            }
+            ConfigError::MissingWebhookSecret(_) => {
+                "set CXRULES_WEBHOOK_SECRET (or --webhook-secret)".into()
+            }
+            ConfigError::BadWebhookSecret(_) => {
+                "set CXRULES_WEBHOOK_SECRET to the secret as the sender shows it: `whsec_` \
+                 followed by base64"
+                    .into()
+            }
+            ConfigError::Invalid { hint, .. } => hint.clone(),
+        }
+    }
+
+    fn invalid(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
 }
 
 impl Config {
@@ -105,10 +137,10 @@ impl Config {
         if let AuthFlow::ClientCredentials { token_path, scope } = &mut profile.auth {
             if let Some(path) = args.cxone.cxone_token_path.clone() {
                 if !path.starts_with('/') {
-                    let msg = format!(
-                        "--cxone-token-path `{path}` must start with `/`, e.g. /oauth2/token"
-                    );
-                    return Err(ConfigError::Invalid(msg));
+                    return Err(ConfigError::invalid(
+                        format!("--cxone-token-path `{path}` must start with `/`"),
+                        "write a path such as /oauth2/token",
+                    ));
                 }
                 *token_path = path;
             }
@@ -117,8 +149,9 @@ impl Config {
             }
         }
         if args.cxone_backoff_max < args.cxone_backoff {
-            return Err(ConfigError::Invalid(
-                "--cxone-backoff-max is below --cxone-backoff; give a ceiling at least as long as the first backoff".into(),
+            return Err(ConfigError::invalid(
+                "--cxone-backoff-max is below --cxone-backoff",
+                "give a ceiling at least as long as the first backoff",
             ));
         }
         let (cxone, dry_run_reason) = credentials(&args, profile.base);
@@ -221,7 +254,7 @@ fn webhook_auth(args: &ServeArgs) -> Result<WebhookAuth, ConfigError> {
                 .iter()
                 .map(decode_whsec)
                 .collect::<Result<_, _>>()
-                .map_err(|_| ConfigError::BadWebhookSecret)?,
+                .map_err(|_| ConfigError::BadWebhookSecret("is not base64 after `whsec_`"))?,
             tolerance: args.webhook_tolerance,
         },
         WebhookAuthMode::Bearer => WebhookAuth::Bearer { tokens: secrets },

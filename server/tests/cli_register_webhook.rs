@@ -298,7 +298,7 @@ async fn missing_credentials_and_invalid_rules_are_reported() {
 
     let bad = "version: 1\nevents: { e: { type: 5 } }\n";
     let run = register_with(bad, &server, &["--dry-run"], &[]).await;
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stderr.contains("name the types with --event-type"),
         "{}",

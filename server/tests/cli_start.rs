@@ -30,3 +30,41 @@ fn logs_written_to_a_pipe_carry_no_colour_codes() {
     assert!(run.stderr.contains("DRY-RUN"), "{run:?}");
     assert!(!run.stderr.contains('\x1b'), "escape codes on a pipe: {:?}", run.stderr);
 }
+
+#[test]
+fn a_start_up_error_is_one_error_and_a_hint_without_a_backtrace() {
+    let run = serve_on_a_taken_port(&["--webhook-auth", "hmac"], &[("RUST_BACKTRACE", "1")]);
+    assert_eq!(run.code, 2, "a configuration that cannot be used: {run:?}");
+    assert!(
+        run.stderr.contains("error: --webhook-auth hmac needs a secret\n")
+            && run.stderr.contains("  = hint: set CXRULES_WEBHOOK_SECRET"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.to_lowercase().contains("backtrace"), "{}", run.stderr);
+}
+
+#[test]
+fn an_address_in_use_is_reported_with_its_cause_and_exit_code_3() {
+    let run = serve_on_a_taken_port(&[], &[("RUST_BACKTRACE", "1")]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("error: cannot listen on 127.0.0.1:"), "{}", run.stderr);
+    assert!(run.stderr.contains("ddress already in use"), "{}", run.stderr);
+    assert!(run.stderr.contains("  = hint: "), "{}", run.stderr);
+    assert!(!run.stderr.to_lowercase().contains("backtrace"), "{}", run.stderr);
+}
+
+#[test]
+fn rules_that_do_not_load_stop_serve_with_exit_code_3() {
+    let broken = cli_support::dir_with(&[("rules.yaml", "version: 1\ndedup: { default: { window: soon } }\n")]);
+    let mut cmd = command(
+        &workspace(),
+        &["serve", "--rules", arg(broken.path()), "--port", "0", "--env-file", "/dev/null"],
+    );
+    cmd.env("RUST_BACKTRACE", "1");
+    let run = finish(cmd);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("error: "), "{}", run.stderr);
+    assert!(run.stderr.contains("duration `soon`"), "{}", run.stderr);
+    assert!(!run.stderr.to_lowercase().contains("backtrace"), "{}", run.stderr);
+}

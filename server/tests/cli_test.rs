@@ -98,7 +98,7 @@ fn an_unwritable_junit_path_is_an_io_error() {
     let dir = dir_with(&[("routing.yaml", ROUTING), ("tests.yaml", CASES)]);
     let report = dir.path().join("no/such/dir/junit.xml");
     let run = cxrules(&["test", arg(dir.path()), "--junit", arg(&report)]);
-    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stderr.contains("error: cannot write the junit report"),
         "{}",
@@ -113,7 +113,7 @@ fn invalid_rules_run_no_case() {
         &ROUTING.replace("open_for: 30s", "open_for: 30"),
     )]);
     let run = cxrules(&["test", arg(dir.path())]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
     assert!(run.stdout.contains("open_for"), "{}", run.stdout);
     assert!(
         run.stdout
@@ -127,7 +127,7 @@ fn invalid_rules_run_no_case() {
 fn a_missing_directory_is_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
     let run = cxrules(&["test", arg(&dir.path().join("gone"))]);
-    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stdout.contains("cannot read the rules directory"),
         "{}",

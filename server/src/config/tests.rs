@@ -70,7 +70,7 @@ fn webhook_auth_needs_a_usable_secret() {
     ));
     assert!(matches!(
         config(&["--webhook-auth", "standard", "--webhook-secret", "whsec_%%"]),
-        Err(ConfigError::BadWebhookSecret)
+        Err(ConfigError::BadWebhookSecret(_))
     ));
     let c = config(&[
         "--webhook-auth",

@@ -139,7 +139,7 @@ fn event_types(
                 err,
                 "  = hint: fix the rules, or name the types with --event-type"
             )?;
-            return Ok(Err(other.status()));
+            return Ok(Err(Status::CannotRun));
         }
     };
     let mut types: Vec<String> = Vec::new();
@@ -149,7 +149,7 @@ fn event_types(
         }
     }
     if types.is_empty() {
-        return Err(Hinted::error(
+        return Err(Hinted::usage(
             "the rules handle no event type",
             "add an event rule, or name the types with --event-type",
         ));
@@ -161,9 +161,9 @@ fn plan(args: &RegisterWebhookArgs, event_types: Vec<String>) -> anyhow::Result<
     let url = reqwest::Url::parse(&args.url)
         .ok()
         .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
-        .ok_or_else(|| Hinted::error(format!("`{}` is not an http(s) URL", args.url), "pass the public URL of this service's webhook route, such as https://rules.example.com/webhook/cxone/events"))?;
+        .ok_or_else(|| Hinted::usage(format!("`{}` is not an http(s) URL", args.url), "pass the public URL of this service's webhook route, such as https://rules.example.com/webhook/cxone/events"))?;
     if !args.path.starts_with('/') {
-        return Err(Hinted::error(
+        return Err(Hinted::usage(
             format!("webhooks path `{}` must start with `/`", args.path),
             "pass a path such as /api/v2/events/webhooks",
         ));
@@ -201,7 +201,7 @@ fn body_template(args: &RegisterWebhookArgs) -> anyhow::Result<BodyTemplate> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the body file {}", path.display()))?;
-            serde_json::from_str(&text).map_err(|e| Hinted::error(format!("{} is not JSON: {e}", path.display()), "write the registration body as JSON with {name}, {url} and {event_types} placeholders"))?
+            serde_json::from_str(&text).map_err(|e| Hinted::usage(format!("{} is not JSON: {e}", path.display()), "write the registration body as JSON with {name}, {url} and {event_types} placeholders"))?
         }
     };
     Ok(BodyTemplate::parse(body, BODY_VARS)?)
@@ -209,7 +209,7 @@ fn body_template(args: &RegisterWebhookArgs) -> anyhow::Result<BodyTemplate> {
 
 fn tokens(args: &RegisterWebhookArgs) -> anyhow::Result<Arc<TokenSource>> {
     let (Some(client_id), Some(secret)) = args.cxone.client_credentials() else {
-        return Err(Hinted::error("no cxone credentials", "set CXONE_CLIENT_ID and CXONE_CLIENT_SECRET (or CONE_CLIENT_ID and CONE_CLIENT_SECRET), or use --dry-run to see the request"));
+        return Err(Hinted::usage("no cxone credentials", "set CXONE_CLIENT_ID and CXONE_CLIENT_SECRET (or CONE_CLIENT_ID and CONE_CLIENT_SECRET), or use --dry-run to see the request"));
     };
     let settings = CxoneSettings {
         base_url: args.cxone.cxone_base_url.clone(),
