@@ -155,6 +155,10 @@ impl Config {
             ));
         }
         let (cxone, dry_run_reason) = credentials(&args, profile.base);
+        let webhook_auth = webhook_auth(&args)?;
+        if cxone.is_some() && !webhook_auth.is_enabled() {
+            open_to_anyone(args.bind, args.allow_unauthenticated)?;
+        }
         Ok(Self {
             rules_dir: args.rules.clone(),
             bind: SocketAddr::new(args.bind, args.port),
@@ -176,7 +180,7 @@ impl Config {
                 max_in_flight: args.cxone_max_in_flight,
             },
             drain_timeout: args.drain_timeout,
-            webhook_auth: webhook_auth(&args)?,
+            webhook_auth,
             push: args
                 .metrics_endpoint
                 .clone()
@@ -231,6 +235,32 @@ fn credentials(args: &ServeArgs, base: ProfileName) -> (Option<CxoneSettings>, O
     (Some(settings), None)
 }
 
+/// A live host without inbound authentication takes events from whoever reaches its port, and
+/// acts on them in CXone: allowed on loopback (a proxy in front checks the senders), elsewhere
+/// only when asked for by name.
+fn open_to_anyone(bind: IpAddr, allowed: bool) -> Result<(), ConfigError> {
+    if allowed || bind.is_loopback() {
+        return Ok(());
+    }
+    Err(ConfigError::invalid(
+        format!(
+            "refusing to go live on {bind} without inbound authentication: anyone who reaches \
+             the port could move contacts"
+        ),
+        "set --webhook-auth (CXRULES_WEBHOOK_AUTH) and CXRULES_WEBHOOK_SECRET, bind to \
+         127.0.0.1 behind a proxy that checks the senders, or pass --allow-unauthenticated \
+         (CXRULES_ALLOW_UNAUTHENTICATED=true) if the network does",
+    ))
+}
+
+/// A Standard Webhooks secret as senders show it: `whsec_` and base64.
+fn whsec(secret: &Secret) -> Result<Vec<u8>, ConfigError> {
+    if !secret.expose().starts_with("whsec_") {
+        return Err(ConfigError::BadWebhookSecret("does not start with `whsec_`"));
+    }
+    decode_whsec(secret).map_err(|_| ConfigError::BadWebhookSecret("is not base64 after `whsec_`"))
+}
+
 fn webhook_auth(args: &ServeArgs) -> Result<WebhookAuth, ConfigError> {
     let secrets: Vec<Secret> = [&args.webhook_secret, &args.webhook_secret_previous]
         .into_iter()
@@ -250,11 +280,7 @@ fn webhook_auth(args: &ServeArgs) -> Result<WebhookAuth, ConfigError> {
             secrets,
         },
         WebhookAuthMode::Standard => WebhookAuth::Standard {
-            keys: secrets
-                .iter()
-                .map(decode_whsec)
-                .collect::<Result<_, _>>()
-                .map_err(|_| ConfigError::BadWebhookSecret("is not base64 after `whsec_`"))?,
+            keys: secrets.iter().map(whsec).collect::<Result<_, _>>()?,
             tolerance: args.webhook_tolerance,
         },
         WebhookAuthMode::Bearer => WebhookAuth::Bearer { tokens: secrets },

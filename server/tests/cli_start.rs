@@ -68,3 +68,19 @@ fn rules_that_do_not_load_stop_serve_with_exit_code_3() {
     assert!(run.stderr.contains("duration `soon`"), "{}", run.stderr);
     assert!(!run.stderr.to_lowercase().contains("backtrace"), "{}", run.stderr);
 }
+
+#[test]
+fn live_without_inbound_authentication_on_every_interface_is_refused() {
+    let rules = workspace().join("rules");
+    let argv = ["serve", "--rules", arg(&rules), "--bind", "0.0.0.0", "--port", "0", "--env-file", "/dev/null"];
+    let mut cmd = command(&workspace(), &argv);
+    cmd.env("CXONE_CLIENT_ID", "id").env("CXONE_CLIENT_SECRET", "secret");
+    let run = finish(cmd);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("error: refusing to go live on 0.0.0.0 without inbound authentication"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--allow-unauthenticated"), "{}", run.stderr);
+}
