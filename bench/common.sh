@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Shared by the load scripts (sourced, not run): build the host and the examples, start the mock CXone and
 # the host pinned as BENCHMARKS.md describes, stop them on exit, and read the host's counts.
-bin=${BIN:-target/release}
+bin=${BIN:-target/production}
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 # The examples build the dev-dependencies, whose features (tokio's test-util) cargo then turns on
-# for everything built with them; so the host is built on its own, last, as `cargo run --release`
-# builds it. BIN=dir skips building.
+# for everything built with them; so the host is built on its own, last, as
+# `cargo build --profile production` builds it. BIN=dir skips building.
 build() {
   [ -n "${BIN:-}" ] && return
-  cargo build --release -p cxrules-server --examples
-  cargo build --release -p cxrules-server --bin cxrules
+  cargo build --profile production -p cxrules-server --examples
+  cargo build --profile production -p cxrules-server --bin cxrules
 }
 
 # start_host MODE: the mock CXone on core 1; on core 0 cxrules live (live: HTTP/1.1 to the mock,
