@@ -354,7 +354,11 @@ impl<'a> Compiler<'a, '_> {
         // A window set aside (its mistake reported) is stood in for, so the channel's other
         // settings are still checked rather than hidden behind "the window is not set".
         let stand_in;
-        let spec = if entry.repairs.set_aside.contains(&vec!["window".to_string()]) {
+        let spec = if entry
+            .repairs
+            .set_aside
+            .contains(&vec!["window".to_string()])
+        {
             stand_in = WindowSpec {
                 window: stand_in_window().window,
                 ..entry.spec.clone()
@@ -368,11 +372,7 @@ impl<'a> Compiler<'a, '_> {
             .ok()
     }
 
-    fn check_references(
-        &mut self,
-        events: &[EventRule],
-        has_dedup: bool,
-    ) {
+    fn check_references(&mut self, events: &[EventRule], has_dedup: bool) {
         // Every route written counts as defined, compiled or not: a broken one is reported
         // where it is, not again at each event naming it.
         let mut written: Vec<String> = self.unreadable("routing").collect();
@@ -399,7 +399,10 @@ impl<'a> Compiler<'a, '_> {
                         .collect();
                     self.diags.push(
                         file.diag(&path, format!("unknown route `{route}`"))
-                            .with_hint(unknown_name_hint(route, written.iter().map(String::as_str))),
+                            .with_hint(unknown_name_hint(
+                                route,
+                                written.iter().map(String::as_str),
+                            )),
                     );
                 }
             }

@@ -68,7 +68,11 @@ pub struct TestFailures {
 impl fmt::Display for TestFailures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.cases.len();
-        writeln!(f, "{n} rule test case{} failed", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{n} rule test case{} failed",
+            if n == 1 { "" } else { "s" }
+        )?;
         for case in &self.cases {
             writeln!(f, "{}:", case.title())?;
             for line in &case.failures {
@@ -83,7 +87,11 @@ impl TestFailures {
     /// For each failing case that passes with `in_force` (the rules serving while a change is
     /// tried), a line saying that the case pins what the change alters, and where it is.
     pub fn pinned_by_cases(&self, in_force: &Arc<CompiledRules>) -> Vec<String> {
-        let cases = self.specs.iter().cloned().zip(self.cases.iter().map(|c| c.site.clone()));
+        let cases = self
+            .specs
+            .iter()
+            .cloned()
+            .zip(self.cases.iter().map(|c| c.site.clone()));
         let report = run_cases(in_force, cases.collect());
         report
             .cases

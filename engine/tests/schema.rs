@@ -119,11 +119,17 @@ fn the_schema_and_the_parser_accept_the_same_durations() {
         "1d", "45sec", "2 m",
     ];
     for text in accepted {
-        assert!(DurationStr::from(text).parse().is_ok(), "parser refuses `{text}`");
+        assert!(
+            DurationStr::from(text).parse().is_ok(),
+            "parser refuses `{text}`"
+        );
         assert!(v.is_valid(&text.into()), "schema refuses `{text}`");
     }
     for text in refused {
-        assert!(DurationStr::from(text).parse().is_err(), "parser accepts `{text}`");
+        assert!(
+            DurationStr::from(text).parse().is_err(),
+            "parser accepts `{text}`"
+        );
         assert!(!v.is_valid(&text.into()), "schema accepts `{text}`");
     }
 }
@@ -145,5 +151,9 @@ fn a_bad_unit_names_only_the_units_the_schema_takes() {
     for unit in ["days", "minutes", "hours", "sec", "µs"] {
         assert!(!err.contains(unit), "{err}");
     }
-    assert!(DurationStr::HINT.contains("`ms`, `s`, `m` or `h`"), "{}", DurationStr::HINT);
+    assert!(
+        DurationStr::HINT.contains("`ms`, `s`, `m` or `h`"),
+        "{}",
+        DurationStr::HINT
+    );
 }

@@ -256,7 +256,9 @@ fn open_to_anyone(bind: IpAddr, allowed: bool) -> Result<(), ConfigError> {
 /// A Standard Webhooks secret as senders show it: `whsec_` and base64.
 fn whsec(secret: &Secret) -> Result<Vec<u8>, ConfigError> {
     if !secret.expose().starts_with("whsec_") {
-        return Err(ConfigError::BadWebhookSecret("does not start with `whsec_`"));
+        return Err(ConfigError::BadWebhookSecret(
+            "does not start with `whsec_`",
+        ));
     }
     decode_whsec(secret).map_err(|_| ConfigError::BadWebhookSecret("is not base64 after `whsec_`"))
 }

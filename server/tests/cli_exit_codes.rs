@@ -30,7 +30,10 @@ fn test() {
     assert_eq!(cxrules(&["test", arg(failing.path())]).code, 1);
     assert_eq!(cxrules(&["test", "--bogus"]).code, 2);
     let run = cxrules(&["test", arg(broken.path())]);
-    assert_eq!(run.code, 3, "rules that do not load are not a failing case: {run:?}");
+    assert_eq!(
+        run.code, 3,
+        "rules that do not load are not a failing case: {run:?}"
+    );
     assert!(run.stdout.contains("duration `soon`"), "{run:?}");
 }
 
@@ -45,7 +48,10 @@ fn test_format_json() {
     assert_eq!(report["failed"], 1);
     let case = &report["cases"][0];
     assert_eq!(case["name"], "t is suppressed");
-    assert!(case["site"].as_str().unwrap().ends_with("rules.yaml:5"), "{case}");
+    assert!(
+        case["site"].as_str().unwrap().ends_with("rules.yaml:5"),
+        "{case}"
+    );
     assert_eq!(case["failures"][1], "  - outcome: suppressed");
 
     let broken = dir_with(&[("rules.yaml", BROKEN)]);
@@ -53,12 +59,18 @@ fn test_format_json() {
     assert_eq!(run.code, 3, "{run:?}");
     let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
     assert_eq!(report["status"], "invalid");
-    assert!(report["diagnostics"][0]["message"].as_str().unwrap().contains("soon"));
+    assert!(report["diagnostics"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("soon"));
 }
 
 #[test]
 fn replay() {
-    let rules = dir_with(&[("routing.yaml", ROUTING), ("events.jsonl", "{\"event_type\": \"x\"}\n")]);
+    let rules = dir_with(&[
+        ("routing.yaml", ROUTING),
+        ("events.jsonl", "{\"event_type\": \"x\"}\n"),
+    ]);
     let broken = dir_with(&[("rules.yaml", BROKEN)]);
     let events = rules.path().join("events.jsonl");
     let ok = cxrules(&["replay", arg(&events), "--rules", arg(rules.path())]);
@@ -66,11 +78,21 @@ fn replay() {
     let usage = cxrules(&["replay", arg(&events), "--format", "yaml"]);
     assert_eq!(usage.code, 2, "{usage:?}");
     let against = cxrules(&[
-        "replay", arg(&events), "--rules", arg(rules.path()), "--against", arg(broken.path()),
+        "replay",
+        arg(&events),
+        "--rules",
+        arg(rules.path()),
+        "--against",
+        arg(broken.path()),
     ]);
     assert_eq!(against.code, 3, "{against:?}");
     assert!(against.stderr.contains("do not load"), "{against:?}");
-    let missing = cxrules(&["replay", "/nonexistent/events.jsonl", "--rules", arg(rules.path())]);
+    let missing = cxrules(&[
+        "replay",
+        "/nonexistent/events.jsonl",
+        "--rules",
+        arg(rules.path()),
+    ]);
     assert_eq!(missing.code, 3, "{missing:?}");
     assert!(missing.stderr.contains("No such file"), "{missing:?}");
 }
@@ -80,7 +102,10 @@ fn schema() {
     assert_eq!(cxrules(&["schema", "--check"]).code, 0);
     let stale = dir_with(&[("schema.json", "{}\n")]);
     let path = stale.path().join("schema.json");
-    assert_eq!(cxrules(&["schema", "--check", "--path", arg(&path)]).code, 1);
+    assert_eq!(
+        cxrules(&["schema", "--check", "--path", arg(&path)]).code,
+        1
+    );
     assert_eq!(cxrules(&["schema", "--chek"]).code, 2);
     let elsewhere = tempfile::tempdir().unwrap();
     let run = cxrules_in(elsewhere.path(), &["schema", "--check"]);
@@ -93,7 +118,13 @@ fn schema() {
 fn register_webhook() {
     let rules = dir_with(&[("routing.yaml", ROUTING)]);
     let url = "https://rules.example.com/webhook/cxone/events";
-    let base = ["register-webhook", "--url", url, "--rules", arg(rules.path())];
+    let base = [
+        "register-webhook",
+        "--url",
+        url,
+        "--rules",
+        arg(rules.path()),
+    ];
     let run = |extra: &[&str], env: &[(&str, &str)]| {
         let mut args = base.to_vec();
         args.extend_from_slice(extra);
@@ -116,6 +147,9 @@ fn register_webhook() {
     ];
     let unreachable = run(&[], &env);
     assert_eq!(unreachable.code, 3, "{unreachable:?}");
-    assert!(unreachable.stderr.contains("onnect"), "the cause: {unreachable:?}");
+    assert!(
+        unreachable.stderr.contains("onnect"),
+        "the cause: {unreachable:?}"
+    );
     assert!(unreachable.stderr.contains("= hint: "), "{unreachable:?}");
 }

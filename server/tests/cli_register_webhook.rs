@@ -318,7 +318,13 @@ async fn the_registration_says_where_its_event_types_come_from() {
         run.stdout
     );
     let flags = register(&server, &["--dry-run", "--event-type", "a.b"], &[]).await;
-    assert!(flags.stdout.contains("event types from --event-type: a.b\n"), "{}", flags.stdout);
+    assert!(
+        flags
+            .stdout
+            .contains("event types from --event-type: a.b\n"),
+        "{}",
+        flags.stdout
+    );
 }
 
 #[tokio::test]
@@ -335,29 +341,53 @@ async fn a_bearer_inbound_auth_is_registered_as_the_header_cxone_sends() {
         .expect(1)
         .mount(&server)
         .await;
-    let bearer = [("CXRULES_WEBHOOK_AUTH", "bearer"), ("CXRULES_WEBHOOK_SECRET", "inbound-7")];
+    let bearer = [
+        ("CXRULES_WEBHOOK_AUTH", "bearer"),
+        ("CXRULES_WEBHOOK_SECRET", "inbound-7"),
+    ];
     let env: Vec<(&str, &str)> = [CREDENTIALS, &bearer].concat();
     let run = register(&server, &[], &env).await;
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.contains("inbound auth: bearer"), "{}", run.stdout);
-    assert!(!run.stdout.contains("inbound-7"), "the secret is not printed: {}", run.stdout);
+    assert!(
+        run.stdout.contains("inbound auth: bearer"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("inbound-7"),
+        "the secret is not printed: {}",
+        run.stdout
+    );
 
     let dry = register(&server, &["--dry-run"], &bearer).await;
-    assert!(dry.stdout.contains("\"Authorization\": \"Bearer <CXRULES_WEBHOOK_SECRET>\""), "{}", dry.stdout);
+    assert!(
+        dry.stdout
+            .contains("\"Authorization\": \"Bearer <CXRULES_WEBHOOK_SECRET>\""),
+        "{}",
+        dry.stdout
+    );
     assert!(!dry.stdout.contains("inbound-7"), "{}", dry.stdout);
 }
 
 #[tokio::test]
 async fn a_signature_the_registration_cannot_ask_for_is_said_plainly() {
     let server = MockServer::start().await;
-    let hmac = [("CXRULES_WEBHOOK_AUTH", "hmac"), ("CXRULES_WEBHOOK_SECRET", "k")];
+    let hmac = [
+        ("CXRULES_WEBHOOK_AUTH", "hmac"),
+        ("CXRULES_WEBHOOK_SECRET", "k"),
+    ];
     let run = register(&server, &["--dry-run"], &hmac).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
-        run.stderr.contains("warning: the registration cannot ask cxone to sign")
+        run.stderr
+            .contains("warning: the registration cannot ask cxone to sign")
             && run.stderr.contains("X-Webhook-Signature"),
         "{}",
         run.stderr
     );
-    assert!(!run.stdout.contains("sha256"), "no fixed signature header: {}", run.stdout);
+    assert!(
+        !run.stdout.contains("sha256"),
+        "no fixed signature header: {}",
+        run.stdout
+    );
 }

@@ -53,7 +53,12 @@ impl Repairs {
         if let Some(rest) = e.message.strip_prefix("unknown field `") {
             return self.unknown_key(value, &e.path, rest);
         }
-        let removable = ["unknown variant", "invalid type", "invalid value", "invalid length"];
+        let removable = [
+            "unknown variant",
+            "invalid type",
+            "invalid value",
+            "invalid length",
+        ];
         if !removable.iter().any(|p| e.message.starts_with(p)) {
             return false;
         }

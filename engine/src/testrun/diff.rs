@@ -98,7 +98,10 @@ mod tests {
 
     fn decision(event_type: &str) -> Decision {
         let rules = compile_sources(
-            vec![("r.yaml".into(), "version: 1\nevents:\n  e:\n    type: t\n".into())],
+            vec![(
+                "r.yaml".into(),
+                "version: 1\nevents:\n  e:\n    type: t\n".into(),
+            )],
             vec![],
         )
         .unwrap();

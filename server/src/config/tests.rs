@@ -243,9 +243,16 @@ fn live_without_inbound_auth_on_a_public_address_is_refused_unless_allowed() {
     let err = live(&[]).unwrap_err();
     assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
     assert!(err.to_string().contains("0.0.0.0"), "{err}");
-    assert!(err.hint().contains("--allow-unauthenticated"), "{}", err.hint());
+    assert!(
+        err.hint().contains("--allow-unauthenticated"),
+        "{}",
+        err.hint()
+    );
     assert!(live(&["--bind", "10.1.2.3"]).is_err());
-    assert!(live(&["--bind", "127.0.0.1"]).is_ok(), "loopback: a proxy in front");
+    assert!(
+        live(&["--bind", "127.0.0.1"]).is_ok(),
+        "loopback: a proxy in front"
+    );
     assert!(live(&["--bind", "::1"]).is_ok());
     assert!(live(&["--allow-unauthenticated"]).is_ok());
     assert!(live(&["--webhook-auth", "bearer", "--webhook-secret", "t"]).is_ok());
@@ -255,16 +262,22 @@ fn live_without_inbound_auth_on_a_public_address_is_refused_unless_allowed() {
 
 #[test]
 fn a_standard_webhooks_secret_needs_its_prefix_and_base64() {
-    let standard = |secret: &str| {
-        config(&["--webhook-auth", "standard", "--webhook-secret", secret])
-    };
+    let standard =
+        |secret: &str| config(&["--webhook-auth", "standard", "--webhook-secret", secret]);
     assert!(standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
     let err = standard("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap_err();
     assert!(err.to_string().contains("`whsec_`"), "{err}");
-    assert!(matches!(standard("whsec_%%"), Err(ConfigError::BadWebhookSecret(_))));
+    assert!(matches!(
+        standard("whsec_%%"),
+        Err(ConfigError::BadWebhookSecret(_))
+    ));
     let previous = config(&[
-        "--webhook-auth", "standard", "--webhook-secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        "--webhook-secret-previous", "plain",
+        "--webhook-auth",
+        "standard",
+        "--webhook-secret",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "--webhook-secret-previous",
+        "plain",
     ]);
     assert!(matches!(previous, Err(ConfigError::BadWebhookSecret(_))));
 }

@@ -75,11 +75,7 @@ pub fn execute(args: &TestArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
     };
     let started = Instant::now();
     let report = run_tests(&rules);
-    let shown: Vec<Shown> = report
-        .cases
-        .into_iter()
-        .map(explain)
-        .collect();
+    let shown: Vec<Shown> = report.cases.into_iter().map(explain).collect();
     let seconds = started.elapsed().as_secs_f64();
     let failed = shown.iter().filter(|c| !c.result.passed()).count();
     if args.format == Format::Json {

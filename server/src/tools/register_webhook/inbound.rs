@@ -18,7 +18,11 @@ pub struct InboundArgs {
     #[arg(long, env = "CXRULES_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<Secret>,
     /// hmac: the header `serve` reads the signature from.
-    #[arg(long, env = "CXRULES_SIGNATURE_HEADER", default_value = "X-Webhook-Signature")]
+    #[arg(
+        long,
+        env = "CXRULES_SIGNATURE_HEADER",
+        default_value = "X-Webhook-Signature"
+    )]
     pub webhook_signature_header: String,
 }
 
@@ -49,7 +53,10 @@ impl InboundArgs {
                 None,
             ),
             WebhookAuthMode::Bearer => {
-                let secret = self.webhook_secret.as_ref().filter(|s| !s.expose().is_empty());
+                let secret = self
+                    .webhook_secret
+                    .as_ref()
+                    .filter(|s| !s.expose().is_empty());
                 let Some(secret) = secret else {
                     return Err(Hinted::usage(
                         "--webhook-auth bearer needs the secret CXone is to send",

@@ -86,7 +86,11 @@ pub async fn execute(
     if args.dry_run {
         writeln!(out, "dry run: nothing sent")?;
     }
-    writeln!(out, "event types from {source}: {}", plan.event_types.join(", "))?;
+    writeln!(
+        out,
+        "event types from {source}: {}",
+        plan.event_types.join(", ")
+    )?;
     writeln!(out, "{}", inbound.summary)?;
     if let Some(warning) = &inbound.warning {
         writeln!(err, "warning: {warning}")?;
@@ -175,7 +179,12 @@ fn event_types(
     let files: Vec<String> = rules
         .files()
         .iter()
-        .map(|f| f.file_name().unwrap_or(f.as_os_str()).to_string_lossy().into_owned())
+        .map(|f| {
+            f.file_name()
+                .unwrap_or(f.as_os_str())
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     let source = format!(
         "the rules in {} ({})",
