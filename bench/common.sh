@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Shared by the load scripts (sourced, not run): build the host and the examples, start the mock CXone and
 # the host pinned as BENCHMARKS.md describes, stop them on exit, and read the host's counts.
-bin=${BIN:-target/release}
+bin=${BIN:-target/production}
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 # The examples build the dev-dependencies, whose features (tokio's test-util) cargo then turns on
-# for everything built with them; so the host is built on its own, last, as `cargo run --release`
-# builds it. BIN=dir skips building.
+# for everything built with them; so the host is built on its own, last, as
+# `cargo build --profile production` builds it. BIN=dir skips building.
 build() {
   [ -n "${BIN:-}" ] && return
-  cargo build --release -p cxrules-server --examples
-  cargo build --release -p cxrules-server --bin cxrules
+  cargo build --profile production -p cxrules-server --examples
+  cargo build --profile production -p cxrules-server --bin cxrules
 }
 
 # start_host MODE: the mock CXone on core 1; on core 0 cxrules live (live: HTTP/1.1 to the mock,
@@ -27,7 +27,7 @@ start_host() {
   case $mode in
     live|live-h2) CXONE_HTTP2_PRIOR_KNOWLEDGE=$h2 CXONE_BASE_URL=http://127.0.0.1:9100 CXONE_CLIENT_ID=load CXONE_CLIENT_SECRET=load \
             CXONE_RATE_LIMIT=0 CXONE_MAX_IN_FLIGHT=$in_flight CXRULES_QUEUE_CAPACITY=${QUEUE:-10000} ${COALESCE:+CXRULES_COALESCE_WINDOW=$COALESCE} \
-            taskset -c 0 $bin/cxrules --log warn serve --port 9300 --env-file /dev/null & pids+=($!) ;;
+            CXRULES_ALLOW_UNAUTHENTICATED=true taskset -c 0 $bin/cxrules --log warn serve --port 9300 --env-file /dev/null & pids+=($!) ;;
     dry)  taskset -c 0 $bin/cxrules --log warn serve --port 9300 --env-file /dev/null & pids+=($!) ;;
     bare) taskset -c 0 $bin/examples/bare_ok 127.0.0.1:9300 & pids+=($!) ;;
     *) echo "unknown mode $mode (live, live-h2, dry, bare)" >&2; exit 2 ;;

@@ -31,6 +31,8 @@ pub struct CompiledRules {
     pub(crate) dedup: Option<DedupConfig>,
     pub(crate) routes: BTreeMap<String, Route>,
     pub(crate) tests: Vec<TestCaseSpec>,
+    /// Where each test case is written (`rules/tests.yaml:57`), in the order of `tests`.
+    pub(crate) test_sites: Vec<String>,
 }
 
 impl CompiledRules {
@@ -71,6 +73,11 @@ impl CompiledRules {
     pub fn tests(&self) -> &[TestCaseSpec] {
         &self.tests
     }
+
+    /// Where the `index`th test case is written: `file:line`.
+    pub fn test_site(&self, index: usize) -> Option<&str> {
+        self.test_sites.get(index).map(String::as_str)
+    }
 }
 
 /// Reads and compiles every rule file of `dir`.
@@ -102,6 +109,15 @@ pub fn compile_sources(
     }
 }
 
+/// A window that compiles, standing in for one that is broken or missing (and reported), so
+/// what depends on it is still checked.
+fn stand_in_window() -> WindowSpec {
+    WindowSpec {
+        window: Some("1s".into()),
+        ..WindowSpec::default()
+    }
+}
+
 /// Where each named thing was defined, to report both places of a duplicate.
 type Seen<'a> = HashMap<String, (&'a ParsedFile, &'a [String])>;
 
@@ -124,9 +140,9 @@ impl<'a> Compiler<'a, '_> {
         let dedup = self.dedup(&normalizers, &extra);
         let routes = self.routes(&extra);
         let has_dedup = self.parsed.iter().any(|f| f.has_dedup_default);
-        self.check_references(&events, &routes, has_dedup);
+        self.check_references(&events, has_dedup);
         self.check_fields_per_event(&events, dedup.as_ref(), &routes);
-        let tests = self.tests();
+        let (tests, test_sites) = self.tests().into_iter().unzip();
         CompiledRules {
             version,
             loaded_at: SystemTime::now(),
@@ -135,13 +151,20 @@ impl<'a> Compiler<'a, '_> {
             dedup,
             routes,
             tests,
+            test_sites,
         }
     }
 
     /// Reports the problems an entry's compile step found, each located below the entry's path.
-    fn report(&mut self, file: &ParsedFile, entry_path: &[String], problems: Vec<Problem>) {
+    /// A problem at or around a setting set aside to read the entry is left out: the setting's
+    /// own mistake is reported already, and this one only follows from it.
+    fn report<T>(&mut self, file: &ParsedFile, entry: &Entry<T>, problems: Vec<Problem>) {
         for (sub, message, hint) in problems {
-            let path: Vec<String> = entry_path.iter().cloned().chain(sub).collect();
+            if entry.repairs.touches(&sub) {
+                continue;
+            }
+            let sub = entry.repairs.as_written(&sub);
+            let path: Vec<String> = entry.path.iter().cloned().chain(sub).collect();
             self.diags.push(file.diag(&path, message).with_hint(hint));
         }
     }
@@ -178,14 +201,22 @@ impl<'a> Compiler<'a, '_> {
         out
     }
 
+    /// The normalizers by name. One that is written but broken (reported) is there as an
+    /// empty stand-in, so a channel naming it is not also told the name is unknown; the rules
+    /// are refused anyway.
     fn normalizers(&mut self) -> HashMap<String, Arc<Normalizer>> {
-        let mut out = HashMap::new();
+        let stand_in = Arc::new(Normalizer::compile(&[]).expect("an empty pipeline compiles"));
+        let mut out: HashMap<String, Arc<Normalizer>> = self
+            .unreadable("normalizers")
+            .map(|name| (name, stand_in.clone()))
+            .collect();
         for (file, entry) in self.unique("normalizer", |f| &f.normalizers) {
             match Normalizer::compile(&entry.spec) {
                 Ok(n) => {
                     out.insert(entry.name.clone(), Arc::new(n));
                 }
                 Err(errors) => {
+                    out.insert(entry.name.clone(), stand_in.clone());
                     for e in errors {
                         let mut path = entry.path.clone();
                         path.push(e.index.to_string());
@@ -201,12 +232,21 @@ impl<'a> Compiler<'a, '_> {
         out
     }
 
+    /// The names of a section's entries that were written but could not be read.
+    fn unreadable(&self, section: &'a str) -> impl Iterator<Item = String> + 'a {
+        self.parsed
+            .iter()
+            .flat_map(|f| f.unreadable.iter())
+            .filter(move |p| p.len() == 2 && p[0] == section)
+            .map(|p| p[1].clone())
+    }
+
     fn events(&mut self) -> Vec<EventRule> {
         let mut out = Vec::new();
         for (file, entry) in self.unique("event", |f| &f.events) {
             match EventRule::compile(&entry.name, &entry.spec) {
                 Ok(rule) => out.push(rule),
-                Err(errors) => self.report(file, &entry.path, errors),
+                Err(errors) => self.report(file, entry, errors),
             }
         }
         out
@@ -220,7 +260,7 @@ impl<'a> Compiler<'a, '_> {
                 Ok(r) => {
                     out.insert(entry.name.clone(), r);
                 }
-                Err(errors) => self.report(file, &entry.path, errors),
+                Err(errors) => self.report(file, entry, errors),
             }
         }
         out
@@ -263,15 +303,22 @@ impl<'a> Compiler<'a, '_> {
             self.channels_without_default(&channels, &defined);
             return None;
         };
-        let default_ch = self.window(file, default, &WindowSpec::default(), &defined)?;
+        let default_ch = self.window(file, default, &WindowSpec::default(), &defined);
+        // When the default is broken (reported), the channels are still checked, over a
+        // stand-in window, so their own mistakes show in the same run and the default's are
+        // not reported again at every channel inheriting them.
+        let base = match default_ch {
+            Some(_) => default.spec.clone(),
+            None => stand_in_window(),
+        };
         let mut out = BTreeMap::new();
         for (f, entry) in channels {
-            if let Some(ch) = self.window(f, entry, &default.spec, &defined) {
+            if let Some(ch) = self.window(f, entry, &base, &defined) {
                 out.insert(entry.name.clone(), ch);
             }
         }
         Some(DedupConfig {
-            default: default_ch,
+            default: default_ch?,
             channels: out,
         })
     }
@@ -285,12 +332,8 @@ impl<'a> Compiler<'a, '_> {
         defined: &Defined<'_>,
     ) {
         if self.parsed.iter().any(|f| f.has_dedup_default) {
-            let stand_in = WindowSpec {
-                window: Some("1s".into()),
-                ..WindowSpec::default()
-            };
             for (f, entry) in channels {
-                self.window(f, entry, &stand_in, defined);
+                self.window(f, entry, &stand_in_window(), defined);
             }
         } else if let Some((file, entry)) = channels.first() {
             self.diags.push(
@@ -308,17 +351,36 @@ impl<'a> Compiler<'a, '_> {
         base: &WindowSpec,
         defined: &Defined<'_>,
     ) -> Option<Channel> {
-        Channel::compile(&entry.name, &entry.spec, base, defined)
-            .map_err(|problems| self.report(file, &entry.path, problems))
+        // A window set aside (its mistake reported) is stood in for, so the channel's other
+        // settings are still checked rather than hidden behind "the window is not set".
+        let stand_in;
+        let spec = if entry
+            .repairs
+            .set_aside
+            .contains(&vec!["window".to_string()])
+        {
+            stand_in = WindowSpec {
+                window: stand_in_window().window,
+                ..entry.spec.clone()
+            };
+            &stand_in
+        } else {
+            &entry.spec
+        };
+        Channel::compile(&entry.name, spec, base, defined)
+            .map_err(|problems| self.report(file, entry, problems))
             .ok()
     }
 
-    fn check_references(
-        &mut self,
-        events: &[EventRule],
-        routes: &BTreeMap<String, Route>,
-        has_dedup: bool,
-    ) {
+    fn check_references(&mut self, events: &[EventRule], has_dedup: bool) {
+        // Every route written counts as defined, compiled or not: a broken one is reported
+        // where it is, not again at each event naming it.
+        let mut written: Vec<String> = self.unreadable("routing").collect();
+        written.extend(
+            self.parsed
+                .iter()
+                .flat_map(|f| f.routes.iter().map(|e| e.name.clone())),
+        );
         let entries = self
             .parsed
             .iter()
@@ -328,7 +390,7 @@ impl<'a> Compiler<'a, '_> {
                 continue;
             };
             if let Some(route) = &rule.route {
-                if !routes.contains_key(route) {
+                if !written.contains(route) {
                     let path: Vec<String> = entry
                         .path
                         .iter()
@@ -337,7 +399,10 @@ impl<'a> Compiler<'a, '_> {
                         .collect();
                     self.diags.push(
                         file.diag(&path, format!("unknown route `{route}`"))
-                            .with_hint(unknown_name_hint(route, routes.keys().map(String::as_str))),
+                            .with_hint(unknown_name_hint(
+                                route,
+                                written.iter().map(String::as_str),
+                            )),
                     );
                 }
             }
@@ -413,7 +478,8 @@ impl<'a> Compiler<'a, '_> {
         }
     }
 
-    fn tests(&mut self) -> Vec<TestCaseSpec> {
+    /// The test cases with where each is written (`file:line`).
+    fn tests(&mut self) -> Vec<(TestCaseSpec, String)> {
         let mut out = Vec::new();
         for (file, e) in self.unique("test case", |f| &f.tests) {
             if e.name.trim().is_empty() {
@@ -425,7 +491,8 @@ impl<'a> Compiler<'a, '_> {
                 );
                 continue;
             }
-            out.push(e.spec.clone());
+            let (line, _) = crate::locate::locate(&file.text, &e.path).unwrap_or((0, 0));
+            out.push((e.spec.clone(), format!("{}:{line}", file.path.display())));
         }
         out
     }

@@ -1,4 +1,6 @@
-//! Durations as written in rule files: strings with a unit (`45s`, `2m`, `1500ms`), never bare numbers.
+//! Durations as written in rule files: a whole number and one unit (`45s`, `2m`, `1500ms`, `1h`).
+//!
+//! One grammar for the parser, the JSON Schema's `pattern` and the docs: [`DurationStr::PATTERN`].
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -6,23 +8,47 @@ use std::time::Duration;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
-/// A duration with its unit, such as `45s`, `2m`, `1500ms` or `1h 30m`.
+/// A duration with its unit, such as `45s`, `2m`, `1500ms` or `1h`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct DurationStr(pub String);
 
+/// The units of the grammar, longest first (so `ms` is not read as `m`), and their length.
+const UNITS: [(&str, Duration); 4] = [
+    ("ms", Duration::from_millis(1)),
+    ("s", Duration::from_secs(1)),
+    ("m", Duration::from_secs(60)),
+    ("h", Duration::from_secs(3600)),
+];
+
 impl DurationStr {
-    /// Parses the text; the error says how to write it.
+    /// The grammar, as the schema's `pattern`: digits, then exactly one of `ms`, `s`, `m`, `h`.
+    pub const PATTERN: &'static str = "^[0-9]+(ms|s|m|h)$";
+
+    /// The hint every duration error carries (and the editor's message for the pattern).
+    pub const HINT: &'static str =
+        "write a whole number followed by `ms`, `s`, `m` or `h`, such as `45s`, `2m` or `1500ms`";
+
+    /// Parses the text by [`Self::PATTERN`]; the error says what is wrong with it.
     pub fn parse(&self) -> Result<Duration, String> {
-        let text = self.0.trim();
-        if text.chars().all(|c| c.is_ascii_digit()) && !text.is_empty() {
+        let text = self.0.as_str();
+        let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+        let (number, unit) = text.split_at(digits);
+        if number.is_empty() {
+            return Err(format!("duration `{text}` does not start with a number"));
+        }
+        if unit.is_empty() {
             return Err(format!("duration `{text}` has no unit"));
         }
-        humantime::parse_duration(text).map_err(|e| format!("invalid duration `{text}`: {e}"))
+        let Some((_, scale)) = UNITS.iter().find(|(name, _)| *name == unit) else {
+            return Err(format!("duration `{text}` has an unknown unit `{unit}`"));
+        };
+        number
+            .parse::<u32>()
+            .ok()
+            .and_then(|n| scale.checked_mul(n))
+            .ok_or_else(|| format!("duration `{text}` is too long"))
     }
-
-    /// The hint every duration error carries.
-    pub const HINT: &'static str = "write a number with a unit, such as `45s`, `2m` or `1500ms`";
 }
 
 impl From<&str> for DurationStr {
@@ -37,10 +63,13 @@ impl JsonSchema for DurationStr {
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        // `patternErrorMessage` is yaml-language-server's keyword: the editor shows it in place
+        // of the regex when a value does not match.
         schemars::json_schema!({
             "type": "string",
-            "description": "A duration with a unit: `1500ms`, `45s`, `2m`, `1h`, or combined as `1m 30s`.",
-            "pattern": "^\\s*([0-9]+\\s*(ns|us|µs|ms|msec|s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days)\\s*)+$",
+            "description": "A duration: a whole number and one unit, `ms`, `s`, `m` or `h` (`1500ms`, `45s`, `2m`, `1h`).",
+            "pattern": Self::PATTERN,
+            "patternErrorMessage": format!("not a duration: {}", Self::HINT),
             "examples": ["45s", "2m", "1500ms"]
         })
     }
@@ -52,31 +81,23 @@ mod tests {
 
     #[test]
     fn parses_units() {
-        assert_eq!(
-            DurationStr::from("45s").parse(),
-            Ok(Duration::from_secs(45))
-        );
-        assert_eq!(
-            DurationStr::from("2m").parse(),
-            Ok(Duration::from_secs(120))
-        );
-        assert_eq!(
-            DurationStr::from("1500ms").parse(),
-            Ok(Duration::from_millis(1500))
-        );
-        assert_eq!(
-            DurationStr::from("1m 30s").parse(),
-            Ok(Duration::from_secs(90))
-        );
+        let parse = |s: &str| DurationStr::from(s).parse();
+        assert_eq!(parse("45s"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse("0s"), Ok(Duration::ZERO));
     }
 
     #[test]
-    fn rejects_bare_numbers_and_junk() {
-        assert!(DurationStr::from("45")
-            .parse()
-            .unwrap_err()
-            .contains("no unit"));
-        assert!(DurationStr::from("soon").parse().is_err());
-        assert!(DurationStr::from("").parse().is_err());
+    fn rejects_bare_numbers_other_units_and_junk() {
+        let err = |s: &str| DurationStr::from(s).parse().unwrap_err();
+        assert!(err("45").contains("no unit"));
+        assert!(err("45 sec").contains("unknown unit ` sec`"));
+        assert!(err("2weeks").contains("unknown unit `weeks`"));
+        assert!(err("1m 30s").contains("unknown unit"));
+        assert!(err("soon").contains("does not start with a number"));
+        assert!(err("").contains("does not start with a number"));
+        assert!(err("99999999999h").contains("too long"));
     }
 }

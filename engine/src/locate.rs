@@ -98,14 +98,19 @@ fn find_key(
     parent_indent: isize,
     key: &str,
 ) -> Option<(usize, usize)> {
+    let mut child_indent = None;
     if let Some((l, c)) = at {
         let line = lines[l].as_ref()?;
         let rest = &line.body[c.saturating_sub(line.indent).min(line.body.len())..];
-        // A sequence item's first key sits on the item's own line.
+        // A sequence item's first key sits on the item's own line, and its other keys line up
+        // with it (not with the first indented line below, which may belong to the first key).
         if let Some(item) = rest.strip_prefix("- ") {
+            let col = line.indent + line.body.len() - item.trim_start().len();
             if key_of(item.trim_start()) == Some(key) {
-                let col = line.indent + line.body.len() - item.trim_start().len();
                 return Some((l, col));
+            }
+            if key_of(item.trim_start()).is_some() {
+                child_indent = Some(col);
             }
         }
         // A flow mapping on the node's line.
@@ -116,7 +121,6 @@ fn find_key(
             return Some((l, c + pos));
         }
     }
-    let mut child_indent = None;
     for (i, line) in lines
         .iter()
         .enumerate()
@@ -178,6 +182,22 @@ tests:
         assert_eq!(locate(DOC, &path("normalizers.chat_text.1")), Some((13, 5)));
         assert_eq!(locate(DOC, &path("tests.1.name")), Some((17, 5)));
         assert_eq!(locate(DOC, &path("tests.1.steps.0.at")), Some((19, 9)));
+    }
+
+    #[test]
+    fn finds_a_later_key_of_an_item_whose_first_key_holds_a_mapping() {
+        let doc = "\
+tests:
+  - name: a case
+    steps:
+      - event:
+          type: x
+          data: { a: 1 }
+        expect: { outcome: processed, verdikt: unique }
+";
+        assert_eq!(locate(doc, &path("tests.0.steps.0.expect")), Some((7, 9)));
+        let (line, col) = locate(doc, &path("tests.0.steps.0.expect.verdikt")).unwrap();
+        assert_eq!((line, col), (7, 39));
     }
 
     #[test]

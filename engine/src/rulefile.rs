@@ -4,6 +4,8 @@
 //! event, a channel, a route, a test case) is read on its own, so a file with three broken
 //! entries gets three located diagnostics instead of the first one only.
 
+mod repair;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -19,6 +21,7 @@ use crate::normalize::StepSpec;
 use crate::routing::spec::RouteSpec;
 use crate::testcase::TestCaseSpec;
 use crate::yaml::{self, ShapeError, Value};
+pub(crate) use repair::Repairs;
 
 /// A cxrules rule file. Several files in one directory merge into one rule set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -60,6 +63,8 @@ pub(crate) struct Entry<T> {
     pub name: String,
     pub path: Vec<String>,
     pub spec: T,
+    /// What was set aside to read it (its mistakes are reported already).
+    pub repairs: Repairs,
 }
 
 /// What one file contributes, entry by entry.
@@ -75,6 +80,9 @@ pub(crate) struct ParsedFile {
     pub channels: Vec<Entry<WindowSpec>>,
     pub routes: Vec<Entry<RouteSpec>>,
     pub tests: Vec<Entry<TestCaseSpec>>,
+    /// The paths of entries written but too broken to read (their mistakes reported), so a
+    /// reference to one is not reported as unknown as well.
+    pub unreadable: Vec<Vec<String>>,
 }
 
 impl ParsedFile {
@@ -132,11 +140,11 @@ pub(crate) fn parse_file(path: &Path, text: String, diags: &mut Vec<Diagnostic>)
                     );
                 }
             }
-            "normalizers" => file.normalizers = named(&file, &key, value, diags),
-            "events" => file.events = named(&file, &key, value, diags),
-            "routing" => file.routes = named(&file, &key, value, diags),
+            "normalizers" => file.normalizers = named(&mut file, &key, value, diags),
+            "events" => file.events = named(&mut file, &key, value, diags),
+            "routing" => file.routes = named(&mut file, &key, value, diags),
             "dedup" => read_dedup(&mut file, value, diags),
-            "tests" => file.tests = read_tests(&file, value, diags),
+            "tests" => file.tests = read_tests(&mut file, value, diags),
             _ => {
                 let mut d = file.diag(
                     std::slice::from_ref(&key),
@@ -169,7 +177,7 @@ fn quoted(names: &[&str]) -> String {
 
 /// Reads a mapping of named entries, each on its own so every bad entry is reported.
 fn named<T: DeserializeOwned>(
-    file: &ParsedFile,
+    file: &mut ParsedFile,
     section: &str,
     value: Value,
     diags: &mut Vec<Diagnostic>,
@@ -198,20 +206,45 @@ fn named<T: DeserializeOwned>(
         .collect()
 }
 
+/// At most this many mistakes are reported per entry (each costs one more read of it).
+const MAX_MISTAKES_PER_ENTRY: usize = 16;
+
+/// Reads one entry, reporting each of its mistakes: after one, what caused it is set aside
+/// and the entry is read again. An entry that cannot be read is remembered as unreadable.
 fn entry<T: DeserializeOwned>(
-    file: &ParsedFile,
+    file: &mut ParsedFile,
     path: Vec<String>,
     name: String,
-    value: Value,
+    mut value: Value,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Entry<T>> {
-    match yaml::from_value::<T>(value) {
-        Ok(spec) => Some(Entry { name, path, spec }),
-        Err(e) => {
-            diags.push(shape_diag(file, &path, e));
-            None
+    let mut repairs = Repairs::default();
+    for _ in 0..MAX_MISTAKES_PER_ENTRY {
+        let e = match yaml::from_value::<T>(value.clone()) {
+            Ok(spec) => {
+                return Some(Entry {
+                    name,
+                    path,
+                    spec,
+                    repairs,
+                })
+            }
+            Err(e) => e,
+        };
+        if repairs.explains(&e) {
+            break;
+        }
+        let written = ShapeError {
+            path: repairs.as_written(&e.path),
+            message: e.message.clone(),
+        };
+        diags.push(shape_diag(file, &path, written));
+        if !repairs.repair(&mut value, &e) {
+            break;
         }
     }
+    file.unreadable.push(path);
+    None
 }
 
 fn read_dedup(file: &mut ParsedFile, value: Value, diags: &mut Vec<Diagnostic>) {
@@ -248,7 +281,7 @@ fn read_dedup(file: &mut ParsedFile, value: Value, diags: &mut Vec<Diagnostic>) 
 }
 
 fn read_tests(
-    file: &ParsedFile,
+    file: &mut ParsedFile,
     value: Value,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Entry<TestCaseSpec>> {

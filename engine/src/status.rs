@@ -1,6 +1,7 @@
 //! Reload outcomes and the status book: version in force, last attempt, last error, history.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -114,6 +115,18 @@ fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
+/// A failed reload's error as shown and logged: for failing test cases, also which of them pin
+/// what the change alters (they pass with `in_force`, the rules still serving).
+fn explain(e: &LoadError, in_force: &Arc<CompiledRules>) -> String {
+    let mut text = e.to_string();
+    if let LoadError::TestsFailed(failures) = e {
+        for note in failures.pinned_by_cases(in_force) {
+            text.push_str(&format!("note: {note}\n"));
+        }
+    }
+    text
+}
+
 impl StatusBook {
     pub(crate) fn new(rules: &CompiledRules) -> Self {
         let mut book = Self {
@@ -148,7 +161,7 @@ impl StatusBook {
     pub(crate) fn record(
         &mut self,
         result: &Result<ReloadReport, LoadError>,
-        rules: &CompiledRules,
+        rules: &Arc<CompiledRules>,
     ) {
         let now = rfc3339(SystemTime::now());
         self.in_force(rules);
@@ -165,7 +178,7 @@ impl StatusBook {
             }
             Err(e) => {
                 totals.failed += 1;
-                ("failed", Some(e.to_string()))
+                ("failed", Some(explain(e, rules)))
             }
         };
         match (&error, result) {

@@ -5,19 +5,24 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+mod diff;
+
 use crate::compile::CompiledRules;
-use crate::decision::Decision;
 use crate::evaluation::evaluate_on;
 use crate::replay::{ManualClock, MapInventory};
 use crate::snapshot::{memory_stores, Snapshot};
-use crate::testcase::{Expect, TestCaseSpec};
+use crate::testcase::TestCaseSpec;
+use diff::step_diff;
 
 /// One case's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CaseResult {
     /// The case's name.
     pub name: String,
-    /// Every mismatch, one line each (`step 2: verdict: expected duplicate, got unique`).
+    /// Where the case is written (`rules/tests.yaml:57`), when known.
+    pub site: Option<String>,
+    /// What did not match, step by step: a `step 2 (- expected, + actual)` line, then indented
+    /// diff lines such as `- outcome: processed` and `+ outcome: suppressed`.
     pub failures: Vec<String>,
 }
 
@@ -25,6 +30,14 @@ impl CaseResult {
     /// True when every step matched.
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
+    }
+
+    /// `case `name` (file:line)`, as reports name a case.
+    pub fn title(&self) -> String {
+        match &self.site {
+            Some(site) => format!("case `{}` ({site})", self.name),
+            None => format!("case `{}`", self.name),
+        }
     }
 }
 
@@ -43,14 +56,25 @@ impl TestReport {
 }
 
 /// The failing cases that kept a rule change from going live.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TestFailures(pub Vec<CaseResult>);
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestFailures {
+    /// The failing cases' results.
+    pub cases: Vec<CaseResult>,
+    /// The failing cases as written, to try them on other rules.
+    #[serde(skip)]
+    specs: Vec<TestCaseSpec>,
+}
 
 impl fmt::Display for TestFailures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} rule test case(s) failed", self.0.len())?;
-        for case in &self.0 {
-            writeln!(f, "case `{}`:", case.name)?;
+        let n = self.cases.len();
+        writeln!(
+            f,
+            "{n} rule test case{} failed",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for case in &self.cases {
+            writeln!(f, "{}:", case.title())?;
             for line in &case.failures {
                 writeln!(f, "  {line}")?;
             }
@@ -59,19 +83,64 @@ impl fmt::Display for TestFailures {
     }
 }
 
+impl TestFailures {
+    /// For each failing case that passes with `in_force` (the rules serving while a change is
+    /// tried), a line saying that the case pins what the change alters, and where it is.
+    pub fn pinned_by_cases(&self, in_force: &Arc<CompiledRules>) -> Vec<String> {
+        let cases = self
+            .specs
+            .iter()
+            .cloned()
+            .zip(self.cases.iter().map(|c| c.site.clone()));
+        let report = run_cases(in_force, cases.collect());
+        report
+            .cases
+            .iter()
+            .filter(|c| c.passed())
+            .map(|c| {
+                format!(
+                    "{} passes with the rules in force: it pins what this change alters; if the \
+                     change is intended, update the case's `expect` to the new values",
+                    c.title()
+                )
+            })
+            .collect()
+    }
+}
+
 /// Runs every case; fails with the failing cases (the engine's gate before rules go live).
 pub(crate) fn gate(rules: &Arc<CompiledRules>) -> Result<(), TestFailures> {
     let report = run_tests(rules);
-    let failed: Vec<CaseResult> = report.cases.into_iter().filter(|c| !c.passed()).collect();
-    if failed.is_empty() {
+    let mut failures = TestFailures {
+        cases: Vec::new(),
+        specs: Vec::new(),
+    };
+    for (result, spec) in report.cases.into_iter().zip(rules.tests()) {
+        if !result.passed() {
+            failures.cases.push(result);
+            failures.specs.push(spec.clone());
+        }
+    }
+    if failures.cases.is_empty() {
         Ok(())
     } else {
-        Err(TestFailures(failed))
+        Err(failures)
     }
 }
 
 /// Runs the rules' test cases on a thread of its own (safe to call from inside a runtime).
 pub fn run_tests(rules: &Arc<CompiledRules>) -> TestReport {
+    let cases = rules
+        .tests()
+        .iter()
+        .enumerate()
+        .map(|(i, case)| (case.clone(), rules.test_site(i).map(str::to_string)))
+        .collect();
+    run_cases(rules, cases)
+}
+
+/// Runs `cases` (each with where it is written) on `rules`, on a thread of its own.
+fn run_cases(rules: &Arc<CompiledRules>, cases: Vec<(TestCaseSpec, Option<String>)>) -> TestReport {
     let rules = rules.clone();
     let worker = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -79,24 +148,30 @@ pub fn run_tests(rules: &Arc<CompiledRules>) -> TestReport {
             .build()
             .expect("a test runtime");
         rt.block_on(async {
-            let mut cases = Vec::new();
-            for case in rules.tests() {
-                cases.push(run_case(&rules, case).await);
+            let mut out = Vec::new();
+            for (case, site) in &cases {
+                let failures = run_case(&rules, case).await;
+                out.push(CaseResult {
+                    name: case.name.clone(),
+                    site: site.clone(),
+                    failures,
+                });
             }
-            TestReport { cases }
+            TestReport { cases: out }
         })
     });
     worker.join().unwrap_or_else(|_| TestReport {
         cases: vec![CaseResult {
             name: "(runner)".into(),
+            site: None,
             failures: vec!["the test runner panicked".into()],
         }],
     })
 }
 
 /// Runs one case on a snapshot of its own (fresh in-memory stores, breakers and caches), with
-/// a manual clock and the case's inventory answers.
-async fn run_case(rules: &Arc<CompiledRules>, case: &TestCaseSpec) -> CaseResult {
+/// a manual clock and the case's inventory answers; what did not match, as diff lines.
+async fn run_case(rules: &Arc<CompiledRules>, case: &TestCaseSpec) -> Vec<String> {
     let clock = Arc::new(ManualClock::new());
     let hook = clock.hook();
     let inventory = MapInventory::new(case.inventory.clone());
@@ -110,70 +185,14 @@ async fn run_case(rules: &Arc<CompiledRules>, case: &TestCaseSpec) -> CaseResult
                 Err(e) => failures.push(format!("step {n}: {e}")),
             }
         }
-        match evaluate_on(&snapshot, &inventory, &hook, &step.event).await {
-            Ok(eval) => compare(n, &step.expect, &eval.commit(), &mut failures),
-            Err(e) => match &step.expect.error {
-                Some(want) if e.to_string().contains(want.as_str()) => {}
-                _ => failures.push(format!("step {n}: unexpected error: {e}")),
-            },
+        let diff = match evaluate_on(&snapshot, &inventory, &hook, &step.event).await {
+            Ok(eval) => step_diff(&step.expect, Ok(&eval.commit())),
+            Err(e) => step_diff(&step.expect, Err(&e.to_string())),
+        };
+        if !diff.is_empty() {
+            failures.push(format!("step {n} (- expected, + actual)"));
+            failures.extend(diff.into_iter().map(|l| format!("  {l}")));
         }
     }
-    CaseResult {
-        name: case.name.clone(),
-        failures,
-    }
-}
-
-fn check<T: PartialEq + fmt::Debug>(
-    out: &mut Vec<String>,
-    n: usize,
-    what: &str,
-    want: &Option<T>,
-    got: Option<&T>,
-) {
-    if let Some(w) = want {
-        if got != Some(w) {
-            let got = got.map_or("nothing".to_string(), |g| format!("{g:?}"));
-            out.push(format!("step {n}: {what}: expected {w:?}, got {got}"));
-        }
-    }
-}
-
-fn compare(n: usize, want: &Expect, d: &Decision, out: &mut Vec<String>) {
-    if let Some(e) = &want.error {
-        out.push(format!(
-            "step {n}: expected an error containing {e:?}, got outcome {:?}",
-            d.outcome
-        ));
-    }
-    check(out, n, "outcome", &want.outcome, Some(&d.outcome));
-    let dd = d.dedup.as_ref();
-    check(out, n, "verdict", &want.verdict, dd.map(|x| &x.verdict));
-    check(
-        out,
-        n,
-        "highest_sequence",
-        &want.highest_sequence,
-        dd.and_then(|x| x.highest_sequence.as_ref()),
-    );
-    check(out, n, "channel", &want.channel, dd.map(|x| &x.channel));
-    let r = d.routing.as_ref();
-    check(out, n, "sku", &want.sku, r.map(|x| &x.sku));
-    check(
-        out,
-        n,
-        "status",
-        &want.status,
-        r.and_then(|x| x.status.as_ref()),
-    );
-    check(out, n, "matched", &want.matched, r.map(|x| &x.matched));
-    check(
-        out,
-        n,
-        "reason",
-        &want.reason,
-        r.and_then(|x| x.reason.as_ref()),
-    );
-    check(out, n, "skills", &want.skills, r.map(|x| &x.skills));
-    check(out, n, "queues", &want.queues, r.map(|x| &x.queues));
+    failures
 }

@@ -33,7 +33,28 @@ snapshot!(
     three_mistakes,
     limit_out_of_range,
     extra_field_of_another_event,
+    sibling_mistakes,
+    typo_in_expect,
 );
+
+#[test]
+fn sibling_mistakes_are_all_reported_and_no_broken_entry_is_called_unknown() {
+    let text = diagnostics_for("sibling_mistakes");
+    for expected in [
+        "unknown variant `slidng`",
+        "unknown normalizer `chat_txt`",
+        "unknown field `inventroy`",
+        "invalid type: integer `30`",
+        "at `routing.inventory.inventroy.breaker.open_for`",
+        "unknown variant `lowercas`",
+        "duration `2 m` has an unknown unit",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    assert!(!text.contains("unknown route"), "{text}");
+    assert!(!text.contains("unknown normalizer `sms_text`"), "{text}");
+    assert!(!text.contains("missing field"), "{text}");
+}
 
 #[test]
 fn a_missing_directory_is_one_clear_error() {

@@ -129,7 +129,7 @@ async fn a_broken_edit_keeps_the_rules_in_force() {
         .await
         .expect("the broken edit was reported");
     assert!(error.contains("rules.yaml:3"), "{error}");
-    assert!(error.contains("invalid duration"), "{error}");
+    assert!(error.contains("duration `soon`"), "{error}");
     assert_eq!(engine.rules().version(), old);
     assert_eq!(outcome(&engine, "a.created").await, Outcome::Processed);
     let status = engine.reload_status();
@@ -148,16 +148,37 @@ async fn a_failing_rule_test_keeps_the_rules_in_force() {
     std::fs::write(dir.path().join("tests.yaml"), failing).unwrap();
     let err = engine.reload().unwrap_err().to_string();
     assert!(err.contains("a repeat is suppressed"), "{err}");
+    // The same rendering as `cxrules test`: the case's place, then expected against actual.
+    assert!(err.contains("tests.yaml:3"), "{err}");
     assert!(
-        err.contains("outcome: expected Suppressed, got Processed"),
+        err.contains("- outcome: suppressed\n") && err.contains("+ outcome: processed\n"),
         "{err}"
     );
+    assert!(!err.contains("Suppressed"), "no Rust debug text: {err}");
     assert_eq!(engine.rules().version(), old);
     assert!(engine
         .reload_status()
         .last_error
         .unwrap()
         .contains("a repeat is suppressed"));
+}
+
+#[tokio::test]
+async fn a_change_refused_by_a_case_that_pins_the_old_value_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = "tests:\n  - name: the window expires after 45 s\n    steps:\n      - { at: 0s, event: {type: a.created, data: {message: {interactionId: i, senderId: s, content: x}}} }\n      - at: 46s\n        event: {type: a.created, data: {message: {interactionId: i, senderId: s, content: x}}}\n        expect: {outcome: processed}\n";
+    let with_window = |w: &str| rules("a.created").replace("45s", w) + case;
+    std::fs::write(dir.path().join("rules.yaml"), with_window("45s")).unwrap();
+    let engine = Engine::from_dir(dir.path()).unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), with_window("60s")).unwrap();
+    engine.reload().unwrap_err();
+    let error = engine.reload_status().last_error.unwrap();
+    assert!(
+        error.contains("the window expires after 45 s")
+            && error.contains("passes with the rules in force: it pins what this change alters")
+            && error.contains("rules.yaml:9"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

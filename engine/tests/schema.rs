@@ -99,3 +99,61 @@ fn every_rule_file_starts_with_the_schema_modeline() {
         );
     }
 }
+
+/// The schema's `Duration` definition on its own, to check strings against.
+fn duration_validator() -> jsonschema::Validator {
+    let schema: serde_json::Value =
+        serde_json::from_str(&cxrules_engine::schema::schema_json()).unwrap();
+    let mut duration = schema["definitions"]["Duration"].clone();
+    duration["$schema"] = schema["$schema"].clone();
+    jsonschema::draft7::new(&duration).unwrap()
+}
+
+#[test]
+fn the_schema_and_the_parser_accept_the_same_durations() {
+    use cxrules_engine::duration::DurationStr;
+    let v = duration_validator();
+    let accepted = ["0s", "45s", "2m", "1h", "1500ms", "600s"];
+    let refused = [
+        "45", "", "45 sec", "2weeks", "1m 30s", "1m30s", " 45s", "45S", "1.5s", "-1s", "45us",
+        "1d", "45sec", "2 m",
+    ];
+    for text in accepted {
+        assert!(
+            DurationStr::from(text).parse().is_ok(),
+            "parser refuses `{text}`"
+        );
+        assert!(v.is_valid(&text.into()), "schema refuses `{text}`");
+    }
+    for text in refused {
+        assert!(
+            DurationStr::from(text).parse().is_err(),
+            "parser accepts `{text}`"
+        );
+        assert!(!v.is_valid(&text.into()), "schema accepts `{text}`");
+    }
+}
+
+#[test]
+fn a_pattern_checked_field_has_an_editor_message_in_words() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&cxrules_engine::schema::schema_json()).unwrap();
+    let message = schema["definitions"]["Duration"]["patternErrorMessage"]
+        .as_str()
+        .expect("yaml-language-server shows `patternErrorMessage` instead of the regex");
+    assert!(message.contains("45s"), "{message}");
+}
+
+#[test]
+fn a_bad_unit_names_only_the_units_the_schema_takes() {
+    use cxrules_engine::duration::DurationStr;
+    let err = DurationStr::from("2weeks").parse().unwrap_err();
+    for unit in ["days", "minutes", "hours", "sec", "µs"] {
+        assert!(!err.contains(unit), "{err}");
+    }
+    assert!(
+        DurationStr::HINT.contains("`ms`, `s`, `m` or `h`"),
+        "{}",
+        DurationStr::HINT
+    );
+}

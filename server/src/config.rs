@@ -78,21 +78,53 @@ impl Default for Config {
     }
 }
 
-/// A configuration that cannot be used.
+/// A configuration that cannot be used (exit code 2); [`ConfigError::hint`] says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The profile file is wrong.
     #[error(transparent)]
     Profile(#[from] ProfileError),
     /// Inbound authentication is on without a secret.
-    #[error("--webhook-auth {0} needs a secret; set CXRULES_WEBHOOK_SECRET (or --webhook-secret)")]
+    #[error("--webhook-auth {0} needs a secret")]
     MissingWebhookSecret(&'static str),
-    /// A Standard Webhooks secret does not decode.
-    #[error("a Standard Webhooks secret must be `whsec_` followed by base64; check CXRULES_WEBHOOK_SECRET")]
-    BadWebhookSecret,
-    /// A value is out of range.
-    #[error("{0}")]
-    Invalid(String),
+    /// A Standard Webhooks secret is not `whsec_` and base64.
+    #[error("the Standard Webhooks secret {0}")]
+    BadWebhookSecret(&'static str),
+    /// A value is out of range, or two settings contradict each other.
+    #[error("{message}")]
+    Invalid {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
+}
+
+impl ConfigError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            ConfigError::Profile(_) => {
+                "fix the file given as --cxone-profile-file (CXONE_PROFILE_FILE)".into()
+            }
+            ConfigError::MissingWebhookSecret(_) => {
+                "set CXRULES_WEBHOOK_SECRET (or --webhook-secret)".into()
+            }
+            ConfigError::BadWebhookSecret(_) => {
+                "set CXRULES_WEBHOOK_SECRET to the secret as the sender shows it: `whsec_` \
+                 followed by base64"
+                    .into()
+            }
+            ConfigError::Invalid { hint, .. } => hint.clone(),
+        }
+    }
+
+    fn invalid(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
 }
 
 impl Config {
@@ -105,10 +137,10 @@ impl Config {
         if let AuthFlow::ClientCredentials { token_path, scope } = &mut profile.auth {
             if let Some(path) = args.cxone.cxone_token_path.clone() {
                 if !path.starts_with('/') {
-                    let msg = format!(
-                        "--cxone-token-path `{path}` must start with `/`, e.g. /oauth2/token"
-                    );
-                    return Err(ConfigError::Invalid(msg));
+                    return Err(ConfigError::invalid(
+                        format!("--cxone-token-path `{path}` must start with `/`"),
+                        "write a path such as /oauth2/token",
+                    ));
                 }
                 *token_path = path;
             }
@@ -117,11 +149,16 @@ impl Config {
             }
         }
         if args.cxone_backoff_max < args.cxone_backoff {
-            return Err(ConfigError::Invalid(
-                "--cxone-backoff-max is below --cxone-backoff; give a ceiling at least as long as the first backoff".into(),
+            return Err(ConfigError::invalid(
+                "--cxone-backoff-max is below --cxone-backoff",
+                "give a ceiling at least as long as the first backoff",
             ));
         }
         let (cxone, dry_run_reason) = credentials(&args, profile.base);
+        let webhook_auth = webhook_auth(&args)?;
+        if cxone.is_some() && !webhook_auth.is_enabled() {
+            open_to_anyone(args.bind, args.allow_unauthenticated)?;
+        }
         Ok(Self {
             rules_dir: args.rules.clone(),
             bind: SocketAddr::new(args.bind, args.port),
@@ -143,7 +180,7 @@ impl Config {
                 max_in_flight: args.cxone_max_in_flight,
             },
             drain_timeout: args.drain_timeout,
-            webhook_auth: webhook_auth(&args)?,
+            webhook_auth,
             push: args
                 .metrics_endpoint
                 .clone()
@@ -198,6 +235,34 @@ fn credentials(args: &ServeArgs, base: ProfileName) -> (Option<CxoneSettings>, O
     (Some(settings), None)
 }
 
+/// A live host without inbound authentication takes events from whoever reaches its port, and
+/// acts on them in CXone: allowed on loopback (a proxy in front checks the senders), elsewhere
+/// only when asked for by name.
+fn open_to_anyone(bind: IpAddr, allowed: bool) -> Result<(), ConfigError> {
+    if allowed || bind.is_loopback() {
+        return Ok(());
+    }
+    Err(ConfigError::invalid(
+        format!(
+            "refusing to go live on {bind} without inbound authentication: anyone who reaches \
+             the port could move contacts"
+        ),
+        "set --webhook-auth (CXRULES_WEBHOOK_AUTH) and CXRULES_WEBHOOK_SECRET, bind to \
+         127.0.0.1 behind a proxy that checks the senders, or pass --allow-unauthenticated \
+         (CXRULES_ALLOW_UNAUTHENTICATED=true) if the network does",
+    ))
+}
+
+/// A Standard Webhooks secret as senders show it: `whsec_` and base64.
+fn whsec(secret: &Secret) -> Result<Vec<u8>, ConfigError> {
+    if !secret.expose().starts_with("whsec_") {
+        return Err(ConfigError::BadWebhookSecret(
+            "does not start with `whsec_`",
+        ));
+    }
+    decode_whsec(secret).map_err(|_| ConfigError::BadWebhookSecret("is not base64 after `whsec_`"))
+}
+
 fn webhook_auth(args: &ServeArgs) -> Result<WebhookAuth, ConfigError> {
     let secrets: Vec<Secret> = [&args.webhook_secret, &args.webhook_secret_previous]
         .into_iter()
@@ -217,11 +282,7 @@ fn webhook_auth(args: &ServeArgs) -> Result<WebhookAuth, ConfigError> {
             secrets,
         },
         WebhookAuthMode::Standard => WebhookAuth::Standard {
-            keys: secrets
-                .iter()
-                .map(decode_whsec)
-                .collect::<Result<_, _>>()
-                .map_err(|_| ConfigError::BadWebhookSecret)?,
+            keys: secrets.iter().map(whsec).collect::<Result<_, _>>()?,
             tolerance: args.webhook_tolerance,
         },
         WebhookAuthMode::Bearer => WebhookAuth::Bearer { tokens: secrets },

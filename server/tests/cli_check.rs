@@ -107,7 +107,7 @@ fn json_reports_a_valid_directory() {
 fn a_missing_directory_is_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
     let run = cxrules_in(dir.path(), &["check", "no-such-rules"]);
-    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stdout.contains("cannot read the rules directory"),
         "{}",
@@ -119,7 +119,7 @@ fn a_missing_directory_is_an_io_error() {
         run.stdout
     );
     let json = cxrules_in(dir.path(), &["check", "no-such-rules", "--format", "json"]);
-    assert_eq!(json.code, 2);
+    assert_eq!(json.code, 3);
     let report: Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(report["status"], "unreadable");
 }
@@ -141,7 +141,7 @@ fn an_unreadable_file_is_an_io_error_and_the_others_are_still_checked() {
     // Bytes that are not UTF-8 cannot be read as text, whoever runs the test.
     std::fs::write(dir.path().join("b.yaml"), [0xff, 0xfe, b'\n']).unwrap();
     let run = cxrules(&["check", arg(dir.path())]);
-    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stdout.contains("cannot read the rule file"),
         "{}",

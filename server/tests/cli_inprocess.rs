@@ -38,11 +38,11 @@ async fn run_gives_the_exit_code_of_the_status() {
 }
 
 #[tokio::test]
-async fn errors_become_status_2() {
+async fn a_file_that_cannot_be_read_is_status_3() {
     let missing = ReplayArgs::new("/nonexistent/events.jsonl", workspace().join("rules"));
     assert_eq!(
         run_status(ToolCommand::Replay(Box::new(missing))).await,
-        Status::Error
+        Status::CannotRun
     );
 }
 
@@ -65,6 +65,7 @@ fn test_and_replay_run_outside_any_runtime() {
     let args = TestArgs {
         dir: rules.clone(),
         junit: None,
+        format: Format::Human,
     };
     let mut out = Vec::new();
     let status = test::execute(&args, &mut out).unwrap();

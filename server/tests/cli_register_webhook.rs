@@ -25,7 +25,7 @@ fn seed_body() -> Value {
         "url": HOOK,
         "eventTypes": ["conversations.messages.messageCreated", "routing.interaction.created"],
         "isActive": true,
-        "headers": {"X-Webhook-Signature": "sha256"},
+        "headers": {},
     })
 }
 
@@ -298,10 +298,96 @@ async fn missing_credentials_and_invalid_rules_are_reported() {
 
     let bad = "version: 1\nevents: { e: { type: 5 } }\n";
     let run = register_with(bad, &server, &["--dry-run"], &[]).await;
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stderr.contains("name the types with --event-type"),
         "{}",
         run.stderr
+    );
+}
+
+#[tokio::test]
+async fn the_registration_says_where_its_event_types_come_from() {
+    let server = MockServer::start().await;
+    let run = register(&server, &["--dry-run"], &[]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("event types from the rules in ")
+            && run.stdout.contains("(rules.yaml): conversations.messages.messageCreated, routing.interaction.created\n"),
+        "{}",
+        run.stdout
+    );
+    let flags = register(&server, &["--dry-run", "--event-type", "a.b"], &[]).await;
+    assert!(
+        flags
+            .stdout
+            .contains("event types from --event-type: a.b\n"),
+        "{}",
+        flags.stdout
+    );
+}
+
+#[tokio::test]
+async fn a_bearer_inbound_auth_is_registered_as_the_header_cxone_sends() {
+    let server = MockServer::start().await;
+    token(&server, 1).await;
+    listing(&server, ResponseTemplate::new(200).set_body_json(json!([]))).await;
+    let mut body = seed_body();
+    body["headers"] = json!({"Authorization": "Bearer inbound-7"});
+    Mock::given(method("POST"))
+        .and(path(WEBHOOKS))
+        .and(body_json(body))
+        .respond_with(ResponseTemplate::new(201))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let bearer = [
+        ("CXRULES_WEBHOOK_AUTH", "bearer"),
+        ("CXRULES_WEBHOOK_SECRET", "inbound-7"),
+    ];
+    let env: Vec<(&str, &str)> = [CREDENTIALS, &bearer].concat();
+    let run = register(&server, &[], &env).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("inbound auth: bearer"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("inbound-7"),
+        "the secret is not printed: {}",
+        run.stdout
+    );
+
+    let dry = register(&server, &["--dry-run"], &bearer).await;
+    assert!(
+        dry.stdout
+            .contains("\"Authorization\": \"Bearer <CXRULES_WEBHOOK_SECRET>\""),
+        "{}",
+        dry.stdout
+    );
+    assert!(!dry.stdout.contains("inbound-7"), "{}", dry.stdout);
+}
+
+#[tokio::test]
+async fn a_signature_the_registration_cannot_ask_for_is_said_plainly() {
+    let server = MockServer::start().await;
+    let hmac = [
+        ("CXRULES_WEBHOOK_AUTH", "hmac"),
+        ("CXRULES_WEBHOOK_SECRET", "k"),
+    ];
+    let run = register(&server, &["--dry-run"], &hmac).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("warning: the registration cannot ask cxone to sign")
+            && run.stderr.contains("X-Webhook-Signature"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stdout.contains("sha256"),
+        "no fixed signature header: {}",
+        run.stdout
     );
 }

@@ -399,7 +399,7 @@ fn a_missing_events_file_is_an_io_error() {
         "--rules",
         arg(dir.path()),
     ]);
-    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stderr.contains("error: cannot read the events file"),
         "{}",
@@ -420,7 +420,7 @@ fn rules_that_do_not_load_stop_the_replay() {
     ]);
     let ev = dir.path().join("events.jsonl");
     let run = cxrules(&["replay", arg(&ev), "--rules", arg(dir.path())]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stderr.contains("error: cannot replay: the rules in"),
         "{}",
@@ -435,7 +435,7 @@ fn rules_that_do_not_load_stop_the_replay() {
         "--against",
         arg(&dir.path().join("gone")),
     ]);
-    assert_eq!(missing.code, 2, "{missing:?}");
+    assert_eq!(missing.code, 3, "{missing:?}");
 }
 
 #[test]

@@ -45,7 +45,7 @@ fn check_fails_on_a_stale_copy() {
 fn check_without_the_copy_is_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
     let run = cxrules_in(dir.path(), &["schema", "--check"]);
-    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stderr
             .contains(&format!("error: {KEPT} does not exist")),

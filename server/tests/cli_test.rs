@@ -42,11 +42,16 @@ fn passing_and_failing_cases_with_a_diff_and_a_summary() {
         out.contains("ok    a timeout falls back to the general queue\n"),
         "{out}"
     );
-    let diff = "FAIL  out of stock <wrongly> expected at the premium skill\n\
+    let site = dir.path().join("tests.yaml");
+    let diff = format!(
+        "FAIL  out of stock <wrongly> expected at the premium skill\n\
+                \x20       at {}:14\n\
                 \x20       step 2 (- expected, + actual)\n\
                 \x20         - skills: [skill-premium]\n\
-                \x20         + skills: []\n";
-    assert!(out.contains(diff), "{out}");
+                \x20         + skills: []\n",
+        site.display()
+    );
+    assert!(out.contains(&diff), "{out}");
     assert!(
         !out.contains("step 1"),
         "step 1 matched, so it is not shown: {out}"
@@ -93,7 +98,7 @@ fn an_unwritable_junit_path_is_an_io_error() {
     let dir = dir_with(&[("routing.yaml", ROUTING), ("tests.yaml", CASES)]);
     let report = dir.path().join("no/such/dir/junit.xml");
     let run = cxrules(&["test", arg(dir.path()), "--junit", arg(&report)]);
-    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stderr.contains("error: cannot write the junit report"),
         "{}",
@@ -108,7 +113,7 @@ fn invalid_rules_run_no_case() {
         &ROUTING.replace("open_for: 30s", "open_for: 30"),
     )]);
     let run = cxrules(&["test", arg(dir.path())]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
     assert!(run.stdout.contains("open_for"), "{}", run.stdout);
     assert!(
         run.stdout
@@ -122,7 +127,7 @@ fn invalid_rules_run_no_case() {
 fn a_missing_directory_is_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
     let run = cxrules(&["test", arg(&dir.path().join("gone"))]);
-    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stdout.contains("cannot read the rules directory"),
         "{}",

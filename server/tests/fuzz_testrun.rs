@@ -283,6 +283,7 @@ fn run(tests: &Value, loads: bool, junit: bool) -> Result<(), TestCaseError> {
     let args = TestArgs {
         dir: dir.path().to_path_buf(),
         junit: junit.then(|| junit_path.clone()),
+        format: cxrules_server::tools::check::Format::Human,
     };
     PANICS.lock().unwrap().clear();
     let mut out = Vec::new();
@@ -298,7 +299,7 @@ fn run(tests: &Value, loads: bool, junit: bool) -> Result<(), TestCaseError> {
     );
     if !loads {
         // The file does not load (an `expect` of the wrong type, say): located diagnostics.
-        prop_assert_eq!(status, Status::Failed, "{}", out);
+        prop_assert_eq!(status, Status::CannotRun, "{}", out);
         prop_assert!(out.contains("tests.yaml:"), "{}", out);
         prop_assert!(out.contains("no test case ran"), "{}", out);
         return Ok(());

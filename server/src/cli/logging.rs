@@ -1,5 +1,7 @@
 //! Log output: tracing to stderr, human-readable or JSON, filtered like `RUST_LOG`.
 
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
@@ -18,6 +20,10 @@ pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<()> {
         EnvFilter::try_new(filter).with_context(|| format!("invalid log filter `{filter}`"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ))
         .with_writer(std::io::stderr);
     let result = match format {
         LogFormat::Human => builder.try_init(),
@@ -28,4 +34,23 @@ pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<()> {
             .try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+}
+
+/// Colour codes only for a person at a terminal: a file or a pipe (a log collector) gets plain
+/// text, and a non-empty `NO_COLOR` (<https://no-color.org>) turns colour off everywhere.
+fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some("".into())));
+        assert!(!colour(true, Some("1".into())));
+        assert!(!colour(false, None));
+    }
 }

@@ -4,9 +4,11 @@ mod logging;
 mod serve;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use cxrules_server::tools::{print_error, Hinted, Status};
 use cxrules_server::ServeArgs;
 
 pub use logging::LogFormat;
@@ -49,12 +51,28 @@ fn load_env_file(path: &PathBuf) -> anyhow::Result<bool> {
     match dotenvy::from_path(path) {
         Ok(()) => Ok(true),
         Err(e) if e.not_found() && !explicit => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("cannot load env file {}", path.display())),
+        Err(e) => Err(Hinted::usage(
+            format!("cannot load env file {}: {e}", path.display()),
+            "pass an existing file of KEY=value lines to --env-file, or leave the flag out",
+        )),
     }
 }
 
-/// Parses the command line (again after the `.env` file, so its values feed the flags) and runs.
-pub fn main() -> anyhow::Result<()> {
+/// Parses the command line (again after the `.env` file, so its values feed the flags), runs
+/// the command, and gives its exit code. Errors are printed as `error: …` and `= hint: …`, the
+/// same for every command and never with a backtrace.
+pub fn main() -> ExitCode {
+    let status = match run() {
+        Ok(status) => status,
+        Err(e) => {
+            print_error(&mut std::io::stderr().lock(), &e);
+            Status::of(&e)
+        }
+    };
+    status.into()
+}
+
+fn run() -> anyhow::Result<Status> {
     let first = Cli::parse();
     let cli = if load_env_file(&first.global.env_file)? {
         Cli::parse()
@@ -63,7 +81,7 @@ pub fn main() -> anyhow::Result<()> {
     };
     logging::init(cli.global.log_format, &cli.global.log)?;
     match cli.command {
-        Command::Serve(args) => serve::run(*args),
+        Command::Serve(args) => serve::run(*args).map(|()| Status::Ok),
         Command::Tools(cmd) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -71,7 +89,7 @@ pub fn main() -> anyhow::Result<()> {
                 .context("cannot start the async runtime")?;
             let status = runtime.block_on(cxrules_server::tools::run_status(cmd));
             drop(runtime);
-            std::process::exit(i32::from(status.code()))
+            Ok(status)
         }
     }
 }

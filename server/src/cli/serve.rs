@@ -1,9 +1,12 @@
 //! `cxrules serve`: load the rules, start the host, serve until SIGTERM or Ctrl-C, drain.
 
 use anyhow::Context;
-use cxrules_server::{AppState, Config, ServeArgs};
+use cxrules_server::tools::Hinted;
+use cxrules_server::{AppState, Config, ServeArgs, StartError};
 use tokio::net::TcpListener;
 
+/// Serves until the shutdown signal; an error that stops the start names its cause and
+/// what to do.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::from_args(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -30,11 +33,23 @@ fn announce(config: &Config) {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     announce(&config);
-    let state = AppState::from_config(&config).await?;
-    let listener = TcpListener::bind(config.bind).await.with_context(|| {
-        format!(
-            "cannot listen on {}; pick another --port or --bind",
-            config.bind
+    let state = AppState::from_config(&config).await.map_err(|e| match e {
+        StartError::Rules(e) => Hinted::error(
+            format!(
+                "cannot load the rules in {}:\n{e}",
+                config.rules_dir.display()
+            ),
+            format!(
+                "fix the rules (`cxrules check {}` lists every problem)",
+                config.rules_dir.display()
+            ),
+        ),
+        other => anyhow::Error::new(other),
+    })?;
+    let listener = TcpListener::bind(config.bind).await.map_err(|e| {
+        Hinted::error(
+            format!("cannot listen on {}: {e}", config.bind),
+            "pick another --port or --bind, or stop what is listening there",
         )
     })?;
     tracing::info!(

@@ -109,6 +109,10 @@ pub struct ServeArgs {
     /// Make no call to CXone even when credentials are set.
     #[arg(long, env = "CXRULES_DRY_RUN")]
     pub dry_run: bool,
+    /// Go live with `--webhook-auth none` on an address other than loopback (anyone who can
+    /// reach the port can then move contacts); without it such a start is refused.
+    #[arg(long, env = "CXRULES_ALLOW_UNAUTHENTICATED")]
+    pub allow_unauthenticated: bool,
 
     /// Built-in call profile: `seed` (the seeds' API) or `dfo` (the real digital API).
     #[arg(long, env = "CXONE_PROFILE", value_enum, default_value_t = ProfileName::Seed)]

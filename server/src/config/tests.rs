@@ -34,6 +34,8 @@ fn credentials_turn_dry_run_off() {
         "s3cret",
         "--port",
         "0",
+        "--bind",
+        "127.0.0.1",
     ])
     .unwrap();
     assert!(!c.is_dry_run());
@@ -70,7 +72,7 @@ fn webhook_auth_needs_a_usable_secret() {
     ));
     assert!(matches!(
         config(&["--webhook-auth", "standard", "--webhook-secret", "whsec_%%"]),
-        Err(ConfigError::BadWebhookSecret)
+        Err(ConfigError::BadWebhookSecret(_))
     ));
     let c = config(&[
         "--webhook-auth",
@@ -228,4 +230,54 @@ fn the_backoff_ceiling_is_not_below_the_first_backoff() {
     );
     let c = config(&["--cxone-backoff", "2s", "--cxone-backoff-max", "2s"]).unwrap();
     assert_eq!(c.retry.max_backoff, Duration::from_secs(2));
+}
+
+const LIVE: &[&str] = &["--cxone-client-id", "id", "--cxone-client-secret", "s"];
+
+fn live(extra: &[&str]) -> Result<Config, ConfigError> {
+    config(&[LIVE, extra].concat())
+}
+
+#[test]
+fn live_without_inbound_auth_on_a_public_address_is_refused_unless_allowed() {
+    let err = live(&[]).unwrap_err();
+    assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+    assert!(err.to_string().contains("0.0.0.0"), "{err}");
+    assert!(
+        err.hint().contains("--allow-unauthenticated"),
+        "{}",
+        err.hint()
+    );
+    assert!(live(&["--bind", "10.1.2.3"]).is_err());
+    assert!(
+        live(&["--bind", "127.0.0.1"]).is_ok(),
+        "loopback: a proxy in front"
+    );
+    assert!(live(&["--bind", "::1"]).is_ok());
+    assert!(live(&["--allow-unauthenticated"]).is_ok());
+    assert!(live(&["--webhook-auth", "bearer", "--webhook-secret", "t"]).is_ok());
+    assert!(config(&["--dry-run"]).is_ok(), "dry-run sends nothing");
+    assert!(config(&[]).is_ok(), "no credentials: dry-run");
+}
+
+#[test]
+fn a_standard_webhooks_secret_needs_its_prefix_and_base64() {
+    let standard =
+        |secret: &str| config(&["--webhook-auth", "standard", "--webhook-secret", secret]);
+    assert!(standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
+    let err = standard("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap_err();
+    assert!(err.to_string().contains("`whsec_`"), "{err}");
+    assert!(matches!(
+        standard("whsec_%%"),
+        Err(ConfigError::BadWebhookSecret(_))
+    ));
+    let previous = config(&[
+        "--webhook-auth",
+        "standard",
+        "--webhook-secret",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "--webhook-secret-previous",
+        "plain",
+    ]);
+    assert!(matches!(previous, Err(ConfigError::BadWebhookSecret(_))));
 }

@@ -37,19 +37,20 @@ pub enum Format {
 pub enum Loaded {
     /// The rules compiled.
     Valid(Arc<CompiledRules>),
-    /// The files were read but have mistakes (exit 1).
+    /// The files were read but have mistakes (`check` exits 1).
     Invalid(Diagnostics),
-    /// The directory or a file could not be read (exit 2); other mistakes found on the way too.
+    /// The directory or a file could not be read (exit 3); other mistakes found on the way too.
     Unreadable(Diagnostics),
 }
 
 impl Loaded {
-    /// The exit status this outcome calls for.
+    /// The exit status `check` gives for this outcome (a command that needs the rules to run
+    /// exits 3 whenever they do not load).
     pub fn status(&self) -> Status {
         match self {
             Loaded::Valid(_) => Status::Ok,
             Loaded::Invalid(_) => Status::Failed,
-            Loaded::Unreadable(_) => Status::Error,
+            Loaded::Unreadable(_) => Status::CannotRun,
         }
     }
 }

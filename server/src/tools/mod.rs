@@ -1,8 +1,9 @@
 //! The operator tools of the `cxrules` command: `check`, `test`, `replay`, `schema` and
 //! `register-webhook`, one module each, all sharing one exit-code convention.
 //!
-//! Exit codes: 0 when all is well, 1 when the command found a problem (invalid rules, a failing
-//! test case, a stale schema, a registration refused), 2 for usage and IO errors.
+//! Exit codes ([`Status`]): 0 when all is well, 1 when the thing checked failed (invalid rules, a
+//! failing test case, a stale schema, a registration refused), 2 for usage errors, 3 when the
+//! command could not do its job (the rules do not load, a file or a service cannot be reached).
 
 pub mod check;
 mod junit;
@@ -11,7 +12,6 @@ pub mod register_webhook;
 pub mod replay;
 pub mod schema;
 pub mod test;
-mod trace;
 
 use std::process::ExitCode;
 
@@ -38,7 +38,7 @@ pub enum ToolCommand {
 }
 
 /// Runs one operator subcommand. Errors are printed here (with their hint) and become exit
-/// code 2, so the caller only has to return the code.
+/// code 2 (usage) or 3 (could not run), so the caller only has to return the code.
 pub async fn run(cmd: ToolCommand) -> anyhow::Result<ExitCode> {
     Ok(run_status(cmd).await.into())
 }
@@ -55,6 +55,6 @@ pub async fn run_status(cmd: ToolCommand) -> Status {
     };
     result.unwrap_or_else(|e| {
         print_error(&mut std::io::stderr().lock(), &e);
-        Status::Error
+        Status::of(&e)
     })
 }

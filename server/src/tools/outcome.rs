@@ -4,15 +4,20 @@ use std::fmt;
 use std::io::Write;
 use std::process::ExitCode;
 
-/// How a tool ended; becomes the process exit code.
+/// How a command ended; becomes the process exit code. One meaning per code, whatever the
+/// command (README's CLI table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// Exit 0: all is well.
     Ok,
-    /// Exit 1: the command found a problem (invalid rules, a failing case, a stale file).
+    /// Exit 1: the thing checked failed (invalid rules, a failing case, a stale schema, a
+    /// registration refused).
     Failed,
-    /// Exit 2: a usage or IO error kept the command from doing its job.
-    Error,
+    /// Exit 2: usage: a flag, a setting or an input file that cannot be used as given.
+    Usage,
+    /// Exit 3: the command could not do its job: the rules do not load, a file cannot be read
+    /// or written, a service cannot be reached.
+    CannotRun,
 }
 
 impl Status {
@@ -21,7 +26,22 @@ impl Status {
         match self {
             Status::Ok => 0,
             Status::Failed => 1,
-            Status::Error => 2,
+            Status::Usage => 2,
+            Status::CannotRun => 3,
+        }
+    }
+
+    /// The status an error calls for: [`Status::Usage`] when it says so (a [`Hinted::usage`]
+    /// error, or a configuration that cannot be used), else [`Status::CannotRun`].
+    pub fn of(e: &anyhow::Error) -> Status {
+        let usage = e.chain().any(|c| {
+            c.downcast_ref::<Hinted>().is_some_and(|h| h.usage)
+                || c.downcast_ref::<crate::ConfigError>().is_some()
+        });
+        if usage {
+            Status::Usage
+        } else {
+            Status::CannotRun
         }
     }
 }
@@ -39,14 +59,26 @@ pub struct Hinted {
     pub message: String,
     /// What to do next.
     pub hint: String,
+    /// True for a usage error (exit 2), false for one that kept the command from running (3).
+    pub usage: bool,
 }
 
 impl Hinted {
-    /// An error with its hint, ready for `?`.
+    /// An error that kept the command from doing its job (exit 3), ready for `?`.
     pub fn error(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(Self {
             message: message.into(),
             hint: hint.into(),
+            usage: false,
+        })
+    }
+
+    /// A usage error: a flag, setting or input file that cannot be used as given (exit 2).
+    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+        anyhow::Error::new(Self {
+            message: message.into(),
+            hint: hint.into(),
+            usage: true,
         })
     }
 }
@@ -59,11 +91,17 @@ impl fmt::Display for Hinted {
 
 impl std::error::Error for Hinted {}
 
-/// Prints `error: <the whole chain>` and, when some error in the chain has one, its hint.
+/// Prints `error: <the whole chain>` and, when some error in the chain has one, its hint (never
+/// a backtrace, whatever `RUST_BACKTRACE` says).
 pub fn print_error(out: &mut dyn Write, e: &anyhow::Error) {
     let _ = writeln!(out, "error: {e:#}");
-    if let Some(h) = e.chain().find_map(|c| c.downcast_ref::<Hinted>()) {
-        let _ = writeln!(out, "  = hint: {}", h.hint);
+    let hint = e.chain().find_map(|c| {
+        c.downcast_ref::<Hinted>()
+            .map(|h| h.hint.clone())
+            .or_else(|| c.downcast_ref::<crate::ConfigError>().map(|c| c.hint()))
+    });
+    if let Some(hint) = hint {
+        let _ = writeln!(out, "  = hint: {hint}");
     }
 }
 
@@ -97,9 +135,12 @@ mod tests {
     #[test]
     fn statuses_map_to_the_documented_codes() {
         assert_eq!(
-            [Status::Ok, Status::Failed, Status::Error].map(Status::code),
-            [0, 1, 2]
+            [Status::Ok, Status::Failed, Status::Usage, Status::CannotRun].map(Status::code),
+            [0, 1, 2, 3]
         );
+        let usage = Hinted::usage("bad flag", "fix it").context("while starting");
+        assert_eq!(Status::of(&usage), Status::Usage);
+        assert_eq!(Status::of(&anyhow::anyhow!("disk gone")), Status::CannotRun);
         assert_eq!(dir_label(std::path::Path::new("rules")), "rules/");
         assert_eq!(dir_label(std::path::Path::new("rules/")), "rules/");
     }

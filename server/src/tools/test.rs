@@ -3,17 +3,16 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
+use cxrules_engine::diag::Diagnostic;
 use cxrules_engine::testrun::{run_tests, CaseResult};
-use cxrules_engine::CompiledRules;
+use serde::Serialize;
 
-use super::check::{load, write_diagnostics, Loaded};
+use super::check::{load, write_diagnostics, Format, Loaded};
 use super::junit::{self, JunitCase};
 use super::outcome::{dir_label, Status};
-use super::trace::{step_diff, trace_case};
 
 /// Flags of `cxrules test`.
 #[derive(Debug, Clone, clap::Args)]
@@ -24,6 +23,29 @@ pub struct TestArgs {
     /// Also write the results as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Output: a line per case and a summary, or one JSON document on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// The JSON report of `test --format json`.
+#[derive(Debug, Serialize)]
+pub struct TestJson<'a> {
+    /// The directory tested.
+    pub dir: String,
+    /// `passed`, `failed` (a case failed), `invalid` or `unreadable` (no case ran).
+    pub status: &'static str,
+    /// The rules' version (content hash), when they loaded.
+    pub version: Option<&'a str>,
+    /// How many cases passed.
+    pub passed: usize,
+    /// How many cases failed.
+    pub failed: usize,
+    /// Every case: `name`, `site` (file:line) and `failures` (the diff lines; empty when it
+    /// passed).
+    pub cases: Vec<&'a CaseResult>,
+    /// Why the rules did not load, when they did not.
+    pub diagnostics: &'a [Diagnostic],
 }
 
 /// One case's outcome, ready to print.
@@ -37,28 +59,35 @@ struct Shown {
 pub fn execute(args: &TestArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
     let rules = match load(&args.dir) {
         Loaded::Valid(rules) => rules,
-        other => {
-            if let Loaded::Invalid(d) | Loaded::Unreadable(d) = &other {
-                write_diagnostics(&args.dir, d, out)?;
-            }
+        Loaded::Invalid(d) | Loaded::Unreadable(d) if args.format == Format::Json => {
+            let status = match std::fs::read_dir(&args.dir) {
+                Ok(_) => "invalid",
+                Err(_) => "unreadable",
+            };
+            write_json(&args.dir, status, None, &[], &d.0, out)?;
+            return Ok(Status::CannotRun);
+        }
+        Loaded::Invalid(d) | Loaded::Unreadable(d) => {
+            write_diagnostics(&args.dir, &d, out)?;
             writeln!(out, "no test case ran: the rules must load first")?;
-            return Ok(other.status());
+            return Ok(Status::CannotRun);
         }
     };
     let started = Instant::now();
     let report = run_tests(&rules);
-    let shown: Vec<Shown> = report
-        .cases
-        .into_iter()
-        .enumerate()
-        .map(|(i, result)| explain(&rules, i, result))
-        .collect();
+    let shown: Vec<Shown> = report.cases.into_iter().map(explain).collect();
     let seconds = started.elapsed().as_secs_f64();
-    for case in &shown {
-        write_case(case, out)?;
-    }
     let failed = shown.iter().filter(|c| !c.result.passed()).count();
-    write_summary(&args.dir, shown.len(), failed, seconds, out)?;
+    if args.format == Format::Json {
+        let cases: Vec<&CaseResult> = shown.iter().map(|c| &c.result).collect();
+        let status = if failed == 0 { "passed" } else { "failed" };
+        write_json(&args.dir, status, Some(rules.version()), &cases, &[], out)?;
+    } else {
+        for case in &shown {
+            write_case(case, out)?;
+        }
+        write_summary(&args.dir, shown.len(), failed, seconds, out)?;
+    }
     if let Some(path) = &args.junit {
         write_junit(path, &args.dir, &shown, seconds)?;
     }
@@ -74,28 +103,34 @@ pub fn run(args: &TestArgs) -> anyhow::Result<Status> {
     execute(args, &mut std::io::stdout().lock())
 }
 
-fn explain(rules: &Arc<CompiledRules>, index: usize, result: CaseResult) -> Shown {
-    if result.passed() {
-        return Shown {
-            result,
-            details: Vec::new(),
-        };
-    }
-    let mut details = Vec::new();
-    if let Some(case) = rules.tests().get(index).filter(|c| c.name == result.name) {
-        for (n, step) in trace_case(rules, case).iter().enumerate() {
-            let diff = step_diff(step);
-            if !diff.is_empty() {
-                details.push(format!("step {} (- expected, + actual)", n + 1));
-                details.extend(diff.into_iter().map(|l| format!("  {l}")));
-            }
-        }
-    }
-    if details.is_empty() {
-        // Nothing the trace can show (a bad `at`, say): the runner's own words explain it.
-        details = result.failures.clone();
-    }
+/// The report's lines for one case: the engine's own rendering of what did not match (the
+/// same text a refused reload shows).
+fn explain(result: CaseResult) -> Shown {
+    let details = result.failures.clone();
     Shown { result, details }
+}
+
+fn write_json(
+    dir: &Path,
+    status: &'static str,
+    version: Option<&str>,
+    cases: &[&CaseResult],
+    diagnostics: &[Diagnostic],
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let failed = cases.iter().filter(|c| !c.passed()).count();
+    let report = TestJson {
+        dir: dir.display().to_string(),
+        status,
+        version,
+        passed: cases.len() - failed,
+        failed,
+        cases: cases.to_vec(),
+        diagnostics,
+    };
+    serde_json::to_writer_pretty(&mut *out, &report)?;
+    writeln!(out)?;
+    Ok(())
 }
 
 fn write_case(case: &Shown, out: &mut dyn Write) -> std::io::Result<()> {
@@ -103,6 +138,9 @@ fn write_case(case: &Shown, out: &mut dyn Write) -> std::io::Result<()> {
         return writeln!(out, "ok    {}", case.result.name);
     }
     writeln!(out, "FAIL  {}", case.result.name)?;
+    if let Some(site) = &case.result.site {
+        writeln!(out, "        at {site}")?;
+    }
     for line in &case.details {
         writeln!(out, "        {line}")?;
     }

@@ -156,7 +156,8 @@ async fn the_reload_endpoint_needs_the_token_and_keeps_good_rules_on_a_failed_te
     let error = body["error"].as_str().unwrap();
     assert!(
         error.contains("hello is suppressed at once")
-            && error.contains("expected Suppressed, got Processed"),
+            && error.contains("- outcome: suppressed\n")
+            && error.contains("+ outcome: processed\n"),
         "{error}"
     );
     let (_, after) = h.get_json("/rules/status").await;

@@ -42,7 +42,7 @@ pub(super) enum Refusal {
         /// The start of the answer's body.
         body: String,
     },
-    /// The request could not be made (network, a bad answer): exit 2.
+    /// The request could not be made (network, a bad answer): exit 3.
     Failed(anyhow::Error),
 }
 
@@ -79,6 +79,7 @@ pub(super) struct WebhookApi {
     http: reqwest::Client,
     tokens: Arc<TokenSource>,
     endpoint: String,
+    timeout: Duration,
 }
 
 impl WebhookApi {
@@ -96,6 +97,7 @@ impl WebhookApi {
             http,
             tokens,
             endpoint,
+            timeout,
         })
     }
 
@@ -141,17 +143,21 @@ impl WebhookApi {
     async fn send(&self, request: impl Fn() -> RequestBuilder) -> Result<Response, Refusal> {
         let mut refreshed = false;
         loop {
-            let token = self.tokens.token().await.map_err(auth_refusal)?;
-            let response = request()
-                .bearer_auth(token.access.expose())
-                .send()
-                .await
-                .map_err(|e| {
-                    Refusal::Failed(Hinted::error(
-                        format!("cannot reach cxone: {}", e.without_url()),
+            let token = match self.tokens.token().await {
+                Ok(token) => token,
+                Err(e) => return Err(auth_refusal(e, self.unreachable().await)),
+            };
+            let response = match request().bearer_auth(token.access.expose()).send().await {
+                Ok(response) => response,
+                Err(e) => {
+                    let cause = self.unreachable().await;
+                    let cause = cause.map(|u| format!(" ({u})")).unwrap_or_default();
+                    return Err(Refusal::Failed(Hinted::error(
+                        format!("cannot reach cxone: {}{cause}", e.without_url()),
                         "check CXONE_BASE_URL and the network",
-                    ))
-                })?;
+                    )));
+                }
+            };
             if response.status() != StatusCode::UNAUTHORIZED {
                 return Ok(response);
             }
@@ -162,14 +168,40 @@ impl WebhookApi {
             self.tokens.invalidate(&token).await;
         }
     }
+
+    /// Why CXone's host cannot be reached, when it cannot: the HTTP client's error says only
+    /// "error sending request", so the cause (no such host, connection refused, a timeout) is
+    /// found by connecting to the host once more.
+    async fn unreachable(&self) -> Option<String> {
+        let url = reqwest::Url::parse(&self.endpoint).ok()?;
+        let host = url.host_str()?.trim_matches(|c| c == '[' || c == ']');
+        let addr = format!("{host}:{}", url.port_or_known_default()?);
+        let connect = async {
+            let mut last = None;
+            for a in tokio::net::lookup_host(&addr).await? {
+                match tokio::net::TcpStream::connect(a).await {
+                    Ok(_) => return Ok(()),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(last.unwrap_or_else(|| std::io::Error::other("the name has no address")))
+        };
+        match tokio::time::timeout(self.timeout, connect).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("cannot connect to {addr}: {e}")),
+            Err(_) => Some(format!("no answer from {addr} within {:?}", self.timeout)),
+        }
+    }
 }
 
-fn auth_refusal(e: AuthError) -> Refusal {
+/// A token request that failed; `unreachable` is why the host cannot be reached, when known.
+fn auth_refusal(e: AuthError, unreachable: Option<String>) -> Refusal {
+    let cause = unreachable.map(|u| format!(" ({u})")).unwrap_or_default();
     match e {
         AuthError::Rejected(code) => Refusal::TokenRejected(code),
         other => Refusal::Failed(Hinted::error(
-            format!("no token: {other}"),
-            "check CXONE_BASE_URL and --cxone-token-path",
+            format!("no token: {other}{cause}"),
+            "check CXONE_BASE_URL, --cxone-token-path and the network",
         )),
     }
 }

@@ -2,6 +2,7 @@
 //! types the rules handle. Idempotent: an existing registration for the URL is left alone.
 
 mod api;
+mod inbound;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,9 +17,10 @@ use crate::config::CxoneAccessArgs;
 use crate::cxone::{AuthFlow, BodyTemplate, CxoneSettings, TokenSource, Vars, SEED_TOKEN_PATH};
 use crate::Metrics;
 use api::{Existing, Refusal, WebhookApi};
+use inbound::{Inbound, InboundArgs};
 
 /// The placeholders a registration body may use.
-const BODY_VARS: &[&str] = &["name", "url", "event_types"];
+const BODY_VARS: &[&str] = &["name", "url", "event_types", "headers"];
 
 /// Flags of `cxrules register-webhook`.
 #[derive(Debug, Clone, clap::Args)]
@@ -45,13 +47,17 @@ pub struct RegisterWebhookArgs {
         default_value = "/api/v2/events/webhooks"
     )]
     pub path: String,
-    /// JSON file of the registration body; `{name}`, `{url}` and `{event_types}` are filled in.
-    /// Default: `{name, url, eventTypes, isActive: true, headers: {X-Webhook-Signature: sha256}}`.
+    /// JSON file of the registration body; `{name}`, `{url}`, `{event_types}` and `{headers}`
+    /// (what the inbound auth needs CXone to send) are filled in.
+    /// Default: `{name, url, eventTypes, isActive: true, headers}`.
     #[arg(long, value_name = "FILE", env = "CXONE_WEBHOOK_BODY_FILE")]
     pub body_file: Option<PathBuf>,
     /// Where CXone is and the client credentials.
     #[command(flatten)]
     pub cxone: CxoneAccessArgs,
+    /// The inbound authentication the registration must match.
+    #[command(flatten)]
+    pub inbound: InboundArgs,
 }
 
 /// What to register, worked out before any request.
@@ -59,6 +65,8 @@ pub struct RegisterWebhookArgs {
 struct Plan {
     endpoint: String,
     body: Value,
+    /// The body with secrets replaced by their variable's name, for printing.
+    shown_body: Value,
     event_types: Vec<String>,
 }
 
@@ -69,11 +77,24 @@ pub async fn execute(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<Status> {
-    let event_types = match event_types(args, err)? {
-        Ok(types) => types,
+    let (event_types, source) = match event_types(args, err)? {
+        Ok(found) => found,
         Err(status) => return Ok(status),
     };
-    let plan = plan(args, event_types)?;
+    let inbound = args.inbound.inbound()?;
+    let plan = plan(args, event_types, &inbound)?;
+    if args.dry_run {
+        writeln!(out, "dry run: nothing sent")?;
+    }
+    writeln!(
+        out,
+        "event types from {source}: {}",
+        plan.event_types.join(", ")
+    )?;
+    writeln!(out, "{}", inbound.summary)?;
+    if let Some(warning) = &inbound.warning {
+        writeln!(err, "warning: {warning}")?;
+    }
     if args.dry_run {
         write_dry_run(args, &plan, out)?;
         return Ok(Status::Ok);
@@ -117,13 +138,14 @@ pub async fn run(args: &RegisterWebhookArgs) -> anyhow::Result<Status> {
     execute(args, &mut std::io::stdout(), &mut std::io::stderr()).await
 }
 
-/// The event types to register: the flags', or every type the rules handle.
+/// The event types to register: the flags', or every type the rules handle; with where they
+/// come from (`--event-type`, or the rules directory and its files).
 fn event_types(
     args: &RegisterWebhookArgs,
     err: &mut dyn Write,
-) -> anyhow::Result<Result<Vec<String>, Status>> {
+) -> anyhow::Result<Result<(Vec<String>, String), Status>> {
     if !args.event_types.is_empty() {
-        return Ok(Ok(args.event_types.clone()));
+        return Ok(Ok((args.event_types.clone(), "--event-type".into())));
     }
     let rules = match load(&args.rules) {
         Loaded::Valid(rules) => rules,
@@ -139,7 +161,7 @@ fn event_types(
                 err,
                 "  = hint: fix the rules, or name the types with --event-type"
             )?;
-            return Ok(Err(other.status()));
+            return Ok(Err(Status::CannotRun));
         }
     };
     let mut types: Vec<String> = Vec::new();
@@ -149,34 +171,57 @@ fn event_types(
         }
     }
     if types.is_empty() {
-        return Err(Hinted::error(
+        return Err(Hinted::usage(
             "the rules handle no event type",
             "add an event rule, or name the types with --event-type",
         ));
     }
-    Ok(Ok(types))
+    let files: Vec<String> = rules
+        .files()
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .unwrap_or(f.as_os_str())
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let source = format!(
+        "the rules in {} ({})",
+        super::outcome::dir_label(&args.rules),
+        files.join(", ")
+    );
+    Ok(Ok((types, source)))
 }
 
-fn plan(args: &RegisterWebhookArgs, event_types: Vec<String>) -> anyhow::Result<Plan> {
+fn plan(
+    args: &RegisterWebhookArgs,
+    event_types: Vec<String>,
+    inbound: &Inbound,
+) -> anyhow::Result<Plan> {
     let url = reqwest::Url::parse(&args.url)
         .ok()
         .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
-        .ok_or_else(|| Hinted::error(format!("`{}` is not an http(s) URL", args.url), "pass the public URL of this service's webhook route, such as https://rules.example.com/webhook/cxone/events"))?;
+        .ok_or_else(|| Hinted::usage(format!("`{}` is not an http(s) URL", args.url), "pass the public URL of this service's webhook route, such as https://rules.example.com/webhook/cxone/events"))?;
     if !args.path.starts_with('/') {
-        return Err(Hinted::error(
+        return Err(Hinted::usage(
             format!("webhooks path `{}` must start with `/`", args.path),
             "pass a path such as /api/v2/events/webhooks",
         ));
     }
     let template = body_template(args)?;
-    let vars: Vars = [
-        ("name", json!(args.name)),
-        ("url", json!(url.as_str())),
-        ("event_types", json!(event_types)),
-    ]
-    .into_iter()
-    .collect();
-    let body = template.render(&vars)?;
+    let vars = |headers: &Value| -> Vars {
+        [
+            ("name", json!(args.name)),
+            ("url", json!(url.as_str())),
+            ("event_types", json!(event_types)),
+            ("headers", headers.clone()),
+        ]
+        .into_iter()
+        .collect()
+    };
+    let body = template.render(&vars(&inbound.headers))?;
+    let shown_body = template.render(&vars(&inbound.shown_headers))?;
     let endpoint = format!(
         "{}{}",
         args.cxone.cxone_base_url.trim_end_matches('/'),
@@ -185,6 +230,7 @@ fn plan(args: &RegisterWebhookArgs, event_types: Vec<String>) -> anyhow::Result<
     Ok(Plan {
         endpoint,
         body,
+        shown_body,
         event_types,
     })
 }
@@ -196,12 +242,12 @@ fn body_template(args: &RegisterWebhookArgs) -> anyhow::Result<BodyTemplate> {
             "url": "{url}",
             "eventTypes": "{event_types}",
             "isActive": true,
-            "headers": {"X-Webhook-Signature": "sha256"},
+            "headers": "{headers}",
         }),
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the body file {}", path.display()))?;
-            serde_json::from_str(&text).map_err(|e| Hinted::error(format!("{} is not JSON: {e}", path.display()), "write the registration body as JSON with {name}, {url} and {event_types} placeholders"))?
+            serde_json::from_str(&text).map_err(|e| Hinted::usage(format!("{} is not JSON: {e}", path.display()), "write the registration body as JSON with {name}, {url} and {event_types} placeholders"))?
         }
     };
     Ok(BodyTemplate::parse(body, BODY_VARS)?)
@@ -209,7 +255,7 @@ fn body_template(args: &RegisterWebhookArgs) -> anyhow::Result<BodyTemplate> {
 
 fn tokens(args: &RegisterWebhookArgs) -> anyhow::Result<Arc<TokenSource>> {
     let (Some(client_id), Some(secret)) = args.cxone.client_credentials() else {
-        return Err(Hinted::error("no cxone credentials", "set CXONE_CLIENT_ID and CXONE_CLIENT_SECRET (or CONE_CLIENT_ID and CONE_CLIENT_SECRET), or use --dry-run to see the request"));
+        return Err(Hinted::usage("no cxone credentials", "set CXONE_CLIENT_ID and CXONE_CLIENT_SECRET (or CONE_CLIENT_ID and CONE_CLIENT_SECRET), or use --dry-run to see the request"));
     };
     let settings = CxoneSettings {
         base_url: args.cxone.cxone_base_url.clone(),
@@ -256,7 +302,6 @@ fn write_dry_run(
         args.cxone.cxone_base_url.trim_end_matches('/'),
         token_path(args)
     );
-    writeln!(out, "dry run: nothing sent")?;
     writeln!(out, "1. POST {token_url} (client credentials) for a token")?;
     writeln!(
         out,
@@ -267,7 +312,7 @@ fn write_dry_run(
     writeln!(out, "   Authorization: Bearer <token>")?;
     writeln!(out, "   Content-Type: application/json")?;
     writeln!(out)?;
-    serde_json::to_writer_pretty(&mut *out, &plan.body)?;
+    serde_json::to_writer_pretty(&mut *out, &plan.shown_body)?;
     writeln!(out)?;
     Ok(())
 }

@@ -51,7 +51,7 @@ pub fn load_inventory(path: &Path) -> anyhow::Result<MapInventory> {
         .map_err(|e| Hinted::error(format!("cannot read the inventory file {shown}: {e}"), hint))?;
     let value = cxrules_engine::yaml::parse(&text).map_err(|e| {
         let at = e.line.map(|l| format!(":{l}")).unwrap_or_default();
-        Hinted::error(format!("{shown}{at}: {}", e.message), hint)
+        Hinted::usage(format!("{shown}{at}: {}", e.message), hint)
     })?;
     if value.is_null() {
         return Ok(MapInventory::default());
@@ -63,7 +63,7 @@ pub fn load_inventory(path: &Path) -> anyhow::Result<MapInventory> {
             } else {
                 format!(" (at `{}`)", e.path.join("."))
             };
-            Hinted::error(format!("{shown}{at}: {}", e.message), hint)
+            Hinted::usage(format!("{shown}{at}: {}", e.message), hint)
         })?;
     Ok(MapInventory::new(answers))
 }

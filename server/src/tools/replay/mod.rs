@@ -143,7 +143,7 @@ pub fn execute(
                     "error: cannot replay: the rules in {} do not load",
                     dir_label(dir)
                 )?;
-                return Ok(other.status());
+                return Ok(Status::CannotRun);
             }
         }
     }

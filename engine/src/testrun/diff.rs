@@ -1,63 +1,13 @@
-//! Re-runs a failing rule test case step by step to show expected against actual, field by field
-//! (the engine's runner decides pass or fail; this only explains a failure).
+//! A step's mismatches as diff lines, `- field: expected` then `+ field: actual`, with values as
+//! a rule file writes them: the one rendering of a failing case, for `cxrules test` and for a
+//! reload the cases refused.
 
-use std::sync::Arc;
-
-use cxrules_engine::replay::{ManualClock, MapInventory};
-use cxrules_engine::testcase::{Expect, TestCaseSpec};
-use cxrules_engine::{CompiledRules, Decision, Engine};
 use serde_json::Value;
 
-/// What one step was expected to give and what it gave.
-#[derive(Debug)]
-pub(crate) struct StepResult {
-    /// The step's expectations.
-    pub expect: Expect,
-    /// The decision, or the error text.
-    pub got: Result<Decision, String>,
-}
+use crate::decision::Decision;
+use crate::testcase::Expect;
 
-/// Runs the case with a manual clock and its mock inventory, on a thread of its own (the caller
-/// may be inside a runtime).
-pub(crate) fn trace_case(rules: &Arc<CompiledRules>, case: &TestCaseSpec) -> Vec<StepResult> {
-    let (rules, case) = (rules.clone(), case.clone());
-    let worker = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .expect("a runtime for tracing a test case");
-        rt.block_on(trace(rules, case))
-    });
-    worker.join().unwrap_or_default()
-}
-
-async fn trace(rules: Arc<CompiledRules>, case: TestCaseSpec) -> Vec<StepResult> {
-    let clock = Arc::new(ManualClock::new());
-    let built = Engine::with_rules(rules)
-        .inventory(Arc::new(MapInventory::new(case.inventory.clone())))
-        .clock(clock.hook())
-        .build();
-    let Ok(engine) = built else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for step in &case.steps {
-        if let Some(Ok(at)) = step.at.as_ref().map(|a| a.parse()) {
-            clock.set(at);
-        }
-        let got = match engine.evaluate(&step.event).await {
-            Ok(eval) => Ok(eval.commit()),
-            Err(e) => Err(e.to_string()),
-        };
-        out.push(StepResult {
-            expect: step.expect.clone(),
-            got,
-        });
-    }
-    out
-}
-
-/// Where each `expect` field is found in a serialized decision.
+/// Where each `expect` field is found in a serialized decision, in the order rule files use.
 const FIELDS: &[(&str, &str)] = &[
     ("outcome", "/outcome"),
     ("verdict", "/dedup/verdict"),
@@ -71,16 +21,12 @@ const FIELDS: &[(&str, &str)] = &[
     ("queues", "/routing/queues"),
 ];
 
-/// The step's mismatches as diff lines (`- field: expected`, `+ field: actual`); empty when the
-/// step matched.
-pub(crate) fn step_diff(step: &StepResult) -> Vec<String> {
-    let expected = given_fields(&step.expect);
-    let want_error = expected
-        .iter()
-        .find(|(f, _)| f == "error")
-        .and_then(|(_, v)| v.as_str());
+/// The step's mismatches; empty when the step matched. `got` is the decision or the error text.
+pub(crate) fn step_diff(expect: &Expect, got: Result<&Decision, &str>) -> Vec<String> {
+    let expected = given_fields(expect);
+    let want_error = expect.error.as_deref();
     let mut lines = Vec::new();
-    match (&step.got, want_error) {
+    match (got, want_error) {
         (Err(got), Some(want)) if got.contains(want) => {}
         (Err(got), _) => {
             for (field, value) in &expected {
@@ -115,8 +61,7 @@ pub(crate) fn step_diff(step: &StepResult) -> Vec<String> {
     lines
 }
 
-/// The fields an `expect` gives, in the order of [`FIELDS`] (the order rule files use), then any
-/// other (`error`).
+/// The fields an `expect` gives, in the order of [`FIELDS`], then any other (`error`).
 fn given_fields(expect: &Expect) -> Vec<(String, Value)> {
     let Ok(Value::Object(mut map)) = serde_json::to_value(expect) else {
         return Vec::new();
@@ -146,10 +91,13 @@ fn render(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cxrules_engine::Outcome;
+    use crate::compile::compile_sources;
+    use crate::decision::Outcome;
+    use crate::Engine;
+    use std::sync::Arc;
 
-    fn decision(outcome: &str) -> Decision {
-        let rules = cxrules_engine::compile::compile_sources(
+    fn decision(event_type: &str) -> Decision {
+        let rules = compile_sources(
             vec![(
                 "r.yaml".into(),
                 "version: 1\nevents:\n  e:\n    type: t\n".into(),
@@ -161,23 +109,21 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let event = serde_json::json!({"type": outcome});
+        let event = serde_json::json!({"type": event_type});
         rt.block_on(engine.evaluate(&event)).unwrap().commit()
+    }
+
+    fn expect(value: Value) -> Expect {
+        serde_json::from_value(value).unwrap()
     }
 
     #[test]
     fn only_mismatching_fields_show_with_expected_first() {
         let d = decision("other");
         assert_eq!(d.outcome, Outcome::Ignored);
-        let step = StepResult {
-            expect: serde_json::from_value(serde_json::json!({
-                "skills": ["a", "b"], "outcome": "processed"
-            }))
-            .unwrap(),
-            got: Ok(d),
-        };
+        let want = expect(serde_json::json!({"skills": ["a", "b"], "outcome": "processed"}));
         assert_eq!(
-            step_diff(&step),
+            step_diff(&want, Ok(&d)),
             [
                 "- outcome: processed",
                 "+ outcome: ignored",
@@ -189,19 +135,10 @@ mod tests {
 
     #[test]
     fn errors_are_compared_by_containment() {
-        let expect: Expect =
-            serde_json::from_value(serde_json::json!({"error": "missing field"})).unwrap();
-        let matched = StepResult {
-            expect: expect.clone(),
-            got: Err("missing field `x`".into()),
-        };
-        assert!(step_diff(&matched).is_empty());
-        let other = StepResult {
-            expect,
-            got: Err("bad id".into()),
-        };
+        let want = expect(serde_json::json!({"error": "missing field"}));
+        assert!(step_diff(&want, Err("missing field `x`")).is_empty());
         assert_eq!(
-            step_diff(&other),
+            step_diff(&want, Err("bad id")),
             ["- error: containing \"missing field\"", "+ error: bad id"]
         );
     }
