@@ -110,6 +110,7 @@ impl ChannelIdentity {
     /// A digest of the identity that is the same in every process and build (it hashes the
     /// settings as JSON, not their in-memory form), for names that outlive a process, such as a
     /// shared store's key prefix.
+    #[cfg(feature = "redis")]
     pub(crate) fn digest(&self) -> [u8; 32] {
         let p = &self.policy;
         let canonical = serde_json::json!({
