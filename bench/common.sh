@@ -27,8 +27,8 @@ start_host() {
   case $mode in
     live|live-h2) CXONE_HTTP2_PRIOR_KNOWLEDGE=$h2 CXONE_BASE_URL=http://127.0.0.1:9100 CXONE_CLIENT_ID=load CXONE_CLIENT_SECRET=load \
             CXONE_RATE_LIMIT=0 CXONE_MAX_IN_FLIGHT=$in_flight CXRULES_QUEUE_CAPACITY=${QUEUE:-10000} ${COALESCE:+CXRULES_COALESCE_WINDOW=$COALESCE} \
-            CXRULES_ALLOW_UNAUTHENTICATED=true taskset -c 0 $bin/cxrules --log warn serve --port 9300 --env-file /dev/null & pids+=($!) ;;
-    dry)  taskset -c 0 $bin/cxrules --log warn serve --port 9300 --env-file /dev/null & pids+=($!) ;;
+            taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
+    dry)  taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
     bare) taskset -c 0 $bin/examples/bare_ok 127.0.0.1:9300 & pids+=($!) ;;
     *) echo "unknown mode $mode (live, live-h2, dry, bare)" >&2; exit 2 ;;
   esac
