@@ -47,5 +47,6 @@ report_counts() {
   sleep "${SETTLE:-1}"
   echo "== mock cxone counts: $(curl -s localhost:9100/counts)"
   echo "== cxrules: $(curl -s localhost:9300/metrics | grep -E '^cxrules_(events_total|effects_coalesced_total|effects_failed_total|effects_queue_depth|outbound_calls_total|requests_rejected_total)' | tr '\n' ' ')"
-  echo "== accepted - merged - calls answered 200 = $(( events - $(metric_sum cxrules_effects_coalesced_total) - $(metric_sum 'cxrules_outbound_calls_total\{endpoint="[a-z]+",status="200"\}') ))"
+  echo "== cxrules skipped: $(curl -s localhost:9300/metrics | grep -E '^cxrules_effects_skipped_total' | tr '\n' ' ')"
+  echo "== accepted - merged - skipped - calls answered 200 = $(( events - $(metric_sum cxrules_effects_coalesced_total) - $(metric_sum cxrules_effects_skipped_total) - $(metric_sum 'cxrules_outbound_calls_total\{endpoint="[a-z]+",status="200"\}') ))"
 }

@@ -21,4 +21,4 @@ sleep 5
 m=$(curl -s localhost:9300/metrics)
 echo "$m" | grep -E '^cxrules_(events_total|requests_rejected_total|outbound_calls_total|effects_failed_total|effects_coalesced_total|effects_queue_depth)'
 echo "== mock cxone: $(curl -s localhost:9100/counts)"
-echo "== accepted - merged - calls answered 200 = $(( $(metric_sum cxrules_events_total) - $(metric_sum cxrules_effects_coalesced_total) - $(metric_sum 'cxrules_outbound_calls_total\{endpoint="[a-z]+",status="200"\}') ))"
+echo "== accepted - merged - skipped - calls answered 200 = $(( $(metric_sum cxrules_events_total) - $(metric_sum cxrules_effects_coalesced_total) - $(metric_sum cxrules_effects_skipped_total) - $(metric_sum 'cxrules_outbound_calls_total\{endpoint="[a-z]+",status="200"\}') ))"

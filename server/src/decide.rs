@@ -82,6 +82,11 @@ pub fn count(metrics: &Metrics, decision: &Decision) {
         if d.verdict.is_suppressed() {
             metrics.suppressed(&d.channel, verdict_str(d.verdict));
         }
+        if is_overtaken(d) {
+            // Its metadata update is left out (`updates_for`): counted, so every accepted event
+            // is accounted for (sent, merged, or skipped with a reason).
+            metrics.effect_skipped("metadata", "overtaken");
+        }
     }
     if let Some(r) = &decision.routing {
         let matched = r.matched.as_str();
