@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use crate::dedup::compile::Defined;
 use crate::dedup::config::{Channel, DedupConfig, WindowSpec};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::events::EventRule;
+use crate::events::{EventRule, EventSpec};
 use crate::hint::unknown_name_hint;
 use crate::normalize::Normalizer;
 use crate::routing::route::Route;
@@ -372,6 +372,20 @@ impl<'a> Compiler<'a, '_> {
             .ok()
     }
 
+    /// Each event entry written, with its file and its compiled rule; an entry that did not
+    /// compile is left out (its own errors are reported where it is).
+    fn compiled_events<'e>(
+        &self,
+        events: &'e [EventRule],
+    ) -> Vec<(&'a ParsedFile, &'a Entry<EventSpec>, &'e EventRule)> {
+        let parsed: &'a [ParsedFile] = self.parsed;
+        parsed
+            .iter()
+            .flat_map(|f| f.events.iter().map(move |e| (f, e)))
+            .filter_map(|(f, e)| Some((f, e, events.iter().find(|r| r.name == e.name)?)))
+            .collect()
+    }
+
     fn check_references(&mut self, events: &[EventRule], has_dedup: bool) {
         // Every route written counts as defined, compiled or not: a broken one is reported
         // where it is, not again at each event naming it.
@@ -381,41 +395,22 @@ impl<'a> Compiler<'a, '_> {
                 .iter()
                 .flat_map(|f| f.routes.iter().map(|e| e.name.clone())),
         );
-        let entries = self
-            .parsed
-            .iter()
-            .flat_map(|f| f.events.iter().map(move |e| (f, e)));
-        for (file, entry) in entries {
-            let Some(rule) = events.iter().find(|e| e.name == entry.name) else {
-                continue;
-            };
+        for (file, entry, rule) in self.compiled_events(events) {
             if let Some(route) = &rule.route {
                 if !written.contains(route) {
-                    let path: Vec<String> = entry
-                        .path
-                        .iter()
-                        .cloned()
-                        .chain(["route".to_string()])
-                        .collect();
                     self.diags.push(
-                        file.diag(&path, format!("unknown route `{route}`"))
-                            .with_hint(unknown_name_hint(
-                                route,
-                                written.iter().map(String::as_str),
-                            )),
+                        file.diag(
+                            &below(&entry.path, "route"),
+                            format!("unknown route `{route}`"),
+                        )
+                        .with_hint(unknown_name_hint(route, written.iter().map(String::as_str))),
                     );
                 }
             }
             if rule.dedup && !has_dedup {
-                let path: Vec<String> = entry
-                    .path
-                    .iter()
-                    .cloned()
-                    .chain(["dedup".to_string()])
-                    .collect();
                 self.diags.push(
                     file.diag(
-                        &path,
+                        &below(&entry.path, "dedup"),
                         "dedup is on for this event but no `dedup:` section defines a window",
                     )
                     .with_hint("add `dedup:` → `default:` → `window: 45s` to a rule file"),
@@ -432,14 +427,7 @@ impl<'a> Compiler<'a, '_> {
         dedup: Option<&DedupConfig>,
         routes: &BTreeMap<String, Route>,
     ) {
-        let entries = self
-            .parsed
-            .iter()
-            .flat_map(|f| f.events.iter().map(move |e| (f, e)));
-        for (file, entry) in entries {
-            let Some(rule) = events.iter().find(|e| e.name == entry.name) else {
-                continue;
-            };
+        for (file, entry, rule) in self.compiled_events(events) {
             let mut missing = Vec::new();
             for ch in dedup
                 .filter(|_| rule.dedup)
@@ -462,14 +450,11 @@ impl<'a> Compiler<'a, '_> {
                 }
             }
             for (key, what, field) in missing {
-                let path: Vec<String> = entry
-                    .path
-                    .iter()
-                    .cloned()
-                    .chain([key.to_string()])
-                    .collect();
                 self.diags.push(
-                    file.diag(&path, format!("{what}, which this event rule does not define"))
+                    file.diag(
+                        &below(&entry.path, key),
+                        format!("{what}, which this event rule does not define"),
+                    )
                         .with_hint(format!(
                             "add `fields: {{ extra: {{ {field}: /pointer/to/it }} }}` to this event rule"
                         )),
@@ -496,4 +481,9 @@ impl<'a> Compiler<'a, '_> {
         }
         out
     }
+}
+
+/// The document path of `key` below an entry's path.
+fn below(path: &[String], key: &str) -> Vec<String> {
+    path.iter().cloned().chain([key.to_string()]).collect()
 }
