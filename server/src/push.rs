@@ -135,14 +135,20 @@ mod tests {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
-    #[tokio::test]
-    async fn records_are_batched_into_one_post() {
+    /// A push endpoint at `/ingest` that accepts every batch.
+    async fn ingest() -> MockServer {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path("/ingest"))
             .respond_with(ResponseTemplate::new(202))
             .mount(&server)
             .await;
+        server
+    }
+
+    #[tokio::test]
+    async fn records_are_batched_into_one_post() {
+        let server = ingest().await;
         let config = PushConfig {
             endpoint: format!("{}/ingest", server.uri()),
             batch_size: 3,
@@ -176,12 +182,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_zero_interval_or_batch_size_still_pushes() {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/ingest"))
-            .respond_with(ResponseTemplate::new(202))
-            .mount(&server)
-            .await;
+        let server = ingest().await;
         let config = PushConfig {
             endpoint: format!("{}/ingest", server.uri()),
             batch_size: 0,
