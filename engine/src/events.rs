@@ -55,7 +55,7 @@ pub struct FieldsSpec {
     /// A unique id of the delivery: the same id again is an exact re-delivery. Default: `/eventId`.
     #[serde(default)]
     pub event_id: Option<Pointers>,
-    /// When the event was created: RFC 3339 text or epoch milliseconds. Default: `/createdAtWithMilliseconds`, `/timestamp`.
+    /// When the event was created: RFC 3339 text with an offset, or whole epoch milliseconds (a number or a string of digits). Default: `/createdAtWithMilliseconds`, `/timestamp`.
     #[serde(default)]
     pub timestamp: Option<Pointers>,
     /// The media type (voice, chat, email…). Default: `/data/mediaType`.
@@ -388,7 +388,7 @@ impl<'r, 'e, D: Document + ?Sized> EventView<'r, 'e, D> {
         let Some((pointer, value)) = self.find(field) else {
             return Ok(None);
         };
-        let expected = "RFC 3339 text or epoch milliseconds";
+        let expected = "RFC 3339 text with an offset, or whole epoch milliseconds";
         match value {
             Field::Null => Ok(None),
             Field::Number(_) | Field::Str(_) => crate::timestamp::field_epoch_ms(&value)
