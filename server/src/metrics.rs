@@ -86,6 +86,7 @@ struct Inner {
     queue_depth: Gauge,
     store_errors: Family<KindLabels, Counter>,
     store_fallback: Gauge,
+    store_latency: Histogram,
     decision_latency: Histogram,
     ack_latency: HistogramFamily<EndpointLabels>,
     // The series every event or call records into, found without allocating their labels.
@@ -229,6 +230,12 @@ impl Metrics {
                 "dedup_store_fallback",
                 "1 while events are decided on this replica's memory because the shared dedup store fails",
                 Gauge::default(),
+            ),
+            store_latency: reg(
+                &mut r,
+                "dedup_store_check_seconds",
+                "Round trip of one check to the shared dedup store, failed ones included",
+                latency_histogram(),
             ),
             decision_latency: reg(
                 &mut r,
@@ -395,6 +402,11 @@ impl Metrics {
             counter.inc_by(total.saturating_sub(counter.get()));
         }
         self.inner.store_fallback.set(i64::from(fallback));
+    }
+
+    /// The histogram of the shared dedup store's check round trips, for the store to record into.
+    pub fn dedup_store_latency(&self) -> Histogram {
+        self.inner.store_latency.clone()
     }
 
     /// Records the time one evaluation took.

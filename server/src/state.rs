@@ -176,6 +176,7 @@ impl AppState {
 
     /// Reports the shared dedup store the engine was built with (once; later calls are ignored).
     pub fn set_dedup_store(&self, health: Arc<StoreHealth>) {
+        health.record_latency_into(self.inner.metrics.dedup_store_latency());
         let _ = self.inner.dedup_store.set(health);
     }
 

@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use cxrules_engine::dedup::config::Channel;
@@ -23,6 +23,7 @@ use cxrules_engine::dedup::store::{
     StoreStats,
 };
 use cxrules_engine::engine::StoreFactory;
+use prometheus_client::metrics::histogram::Histogram;
 use serde::Serialize;
 
 use crate::config::{DedupStoreConfig, OnStoreError};
@@ -51,6 +52,8 @@ pub struct StoreHealth {
     /// Milliseconds after `epoch` before which a failing store is not tried again.
     probe_at_ms: AtomicU64,
     epoch: Instant,
+    /// Check round trips, once the host's metrics are there.
+    latency: OnceLock<Histogram>,
 }
 
 /// What `/rules/status` shows of the dedup store.
@@ -86,7 +89,14 @@ impl StoreHealth {
             failing: AtomicBool::new(false),
             probe_at_ms: AtomicU64::new(0),
             epoch: Instant::now(),
+            latency: OnceLock::new(),
         }
+    }
+
+    /// Where check round trips are recorded from now on (the host's metrics are made after the
+    /// engine, whose rule test gate makes no store call).
+    pub fn record_latency_into(&self, histogram: Histogram) {
+        let _ = self.latency.set(histogram);
     }
 
     /// Errors of `kind` since start.
@@ -268,7 +278,12 @@ impl Guarded {
 
     async fn check_guarded(&self, req: CheckRequest<'_>) -> Result<CheckOutcome, StoreError> {
         if self.health.should_try() {
-            match self.redis.check(req.clone()).await {
+            let started = Instant::now();
+            let result = self.redis.check(req.clone()).await;
+            if let Some(latency) = self.health.latency.get() {
+                latency.observe(started.elapsed().as_secs_f64());
+            }
+            match result {
                 Ok(outcome) => {
                     self.health.succeeded();
                     return Ok(outcome);

@@ -58,6 +58,10 @@ async fn a_message_processed_by_one_host_is_suppressed_by_another() {
     let other = message("int-shared-1", "cust-1", "And my refund?", 2);
     let (_, body) = b.post(ROUTE, &other).await;
     assert_eq!(body["outcome"], "processed", "{body}");
+    assert!(a
+        .metrics_text()
+        .await
+        .contains("cxrules_dedup_store_check_seconds_count 1"));
     let (_, status) = a.get_json("/rules/status").await;
     assert_eq!(status["dedup_store"]["kind"], "redis");
     assert_eq!(status["dedup_store"]["fallback"], false);
