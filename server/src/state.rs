@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cxrules_engine::dedup::store::StoreError;
 use cxrules_engine::reload::{WatchError, WatchHandle, WatchOptions};
 use cxrules_engine::{Engine, LoadError};
 
@@ -29,8 +30,8 @@ pub enum StartError {
     #[error("cannot build the cxone http client: {0}")]
     Http(#[from] reqwest::Error),
     /// The shared dedup store's settings are unusable (a Redis that is down is not an error).
-    #[error("--dedup-store: {0}")]
-    DedupStore(#[from] cxrules_engine::dedup::store::StoreError),
+    #[error("--dedup-store: {}", .0.message())]
+    DedupStore(StoreError),
 }
 
 pub(crate) struct Inner {
@@ -63,6 +64,13 @@ pub struct AppState {
 impl From<LoadError> for StartError {
     fn from(e: LoadError) -> Self {
         StartError::Rules(e)
+    }
+}
+
+// Not `#[from]` either: the message says it all.
+impl From<StoreError> for StartError {
+    fn from(e: StoreError) -> Self {
+        StartError::DedupStore(e)
     }
 }
 

@@ -162,6 +162,23 @@ fn a_dedup_store_that_is_not_redis_is_refused_naming_the_flag() {
 }
 
 #[test]
+fn a_redis_url_that_does_not_parse_is_a_usage_error() {
+    let run = serve_on_a_taken_port(&["--dedup-store", "redis://host:notaport"], &[]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("error: --dedup-store cannot be used: "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("did not parse").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn a_redis_that_is_down_does_not_stop_the_start() {
     let run = serve_on_a_taken_port(
         &["--dedup-store", "redis+unix:///nonexistent/redis.sock"],
