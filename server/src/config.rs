@@ -17,7 +17,7 @@ mod range;
 #[cfg(test)]
 mod tests;
 
-pub use args::{CxoneAccessArgs, ServeArgs, WebhookAuthMode};
+pub use args::{CxoneAccessArgs, OnStoreError, ServeArgs, WebhookAuthMode};
 pub use range::{parse_duration, parse_size};
 
 /// Everything `serve` needs, resolved and checked.
@@ -53,6 +53,21 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     /// Not ready after this many failed reloads in a row (`None`: stay ready).
     pub unready_after_failed_reloads: Option<u32>,
+    /// The shared dedup store; `None` keeps the windows in memory.
+    pub dedup_store: Option<DedupStoreConfig>,
+}
+
+/// Where the dedup windows are shared, and what to do when that store fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DedupStoreConfig {
+    /// The Redis URL.
+    pub url: String,
+    /// Prefix of every key (no `{` or `}`).
+    pub key_prefix: String,
+    /// The most one store call may take.
+    pub timeout: Duration,
+    /// What an event gets when the store fails.
+    pub on_error: OnStoreError,
 }
 
 impl Default for Config {
@@ -74,6 +89,7 @@ impl Default for Config {
             retry_after: Duration::from_secs(1),
             admin_token: None,
             unready_after_failed_reloads: None,
+            dedup_store: None,
         }
     }
 }
@@ -154,6 +170,7 @@ impl Config {
                 "give a ceiling at least as long as the first backoff",
             ));
         }
+        let dedup_store = dedup_store(&args)?;
         let (cxone, dry_run_reason) = credentials(&args, profile.base);
         let webhook_auth = webhook_auth(&args)?;
         if cxone.is_some() && !webhook_auth.is_enabled() {
@@ -195,6 +212,7 @@ impl Config {
             retry_after: args.retry_after,
             admin_token: args.admin_token.clone().filter(|t| !t.expose().is_empty()),
             unready_after_failed_reloads: args.unready_after_failed_reloads,
+            dedup_store,
         })
     }
 
@@ -202,6 +220,25 @@ impl Config {
     pub fn is_dry_run(&self) -> bool {
         self.cxone.is_none()
     }
+}
+
+fn dedup_store(args: &ServeArgs) -> Result<Option<DedupStoreConfig>, ConfigError> {
+    let Some(url) = args.dedup_store.clone().filter(|u| !u.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let prefix = args.dedup_key_prefix.trim();
+    if prefix.is_empty() || prefix.contains(['{', '}']) {
+        return Err(ConfigError::invalid(
+            format!("--dedup-key-prefix `{prefix}` must be non-empty and without `{{` or `}}`"),
+            "give a prefix such as cxrules:dedup:prod",
+        ));
+    }
+    Ok(Some(DedupStoreConfig {
+        url,
+        key_prefix: prefix.to_owned(),
+        timeout: args.dedup_store_timeout,
+        on_error: args.on_store_error,
+    }))
 }
 
 fn credentials(args: &ServeArgs, base: ProfileName) -> (Option<CxoneSettings>, Option<String>) {

@@ -16,6 +16,8 @@
 //! - [`effects`]: the side-effects queue: per-interaction order, coalescing, rate limit, drain.
 //! - [`cxone`]: call profiles (`seed`, `dfo`), safe id paths, tokens, retries, the HTTP client.
 //! - [`signature`]: inbound HMAC, Standard Webhooks and bearer checks.
+//! - [`store`]: the shared dedup store of `--dedup-store` (Redis) and its `--on-store-error`
+//!   policy.
 //! - [`metrics`]: the Prometheus registry; [`push`]: the optional JSON push to `METRICS_ENDPOINT`.
 //! - [`tools`]: the operator subcommands `check`, `test`, `replay`, `schema`, `register-webhook`.
 //!
@@ -47,6 +49,7 @@ mod secret;
 pub mod signature;
 pub mod state;
 pub mod status;
+pub mod store;
 pub mod tools;
 
 pub use app::{app, run};

@@ -53,6 +53,11 @@ struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EndpointLabels {
     endpoint: String,
 }
@@ -79,6 +84,9 @@ struct Inner {
     reloads: Family<ResultLabels, Counter>,
     push: Family<ResultLabels, Counter>,
     queue_depth: Gauge,
+    store_errors: Family<KindLabels, Counter>,
+    store_fallback: Gauge,
+    store_latency: Histogram,
     decision_latency: Histogram,
     ack_latency: HistogramFamily<EndpointLabels>,
     // The series every event or call records into, found without allocating their labels.
@@ -210,6 +218,24 @@ impl Metrics {
                 "effects_queue_depth",
                 "Side effects queued or in flight, plus room reserved for events being decided",
                 Gauge::default(),
+            ),
+            store_errors: reg(
+                &mut r,
+                "dedup_store_errors",
+                "Failed calls to the shared dedup store, by kind",
+                Family::default(),
+            ),
+            store_fallback: reg(
+                &mut r,
+                "dedup_store_fallback",
+                "1 while events are decided on this replica's memory because the shared dedup store fails",
+                Gauge::default(),
+            ),
+            store_latency: reg(
+                &mut r,
+                "dedup_store_check_seconds",
+                "Round trip of one check to the shared dedup store, failed ones included",
+                latency_histogram(),
             ),
             decision_latency: reg(
                 &mut r,
@@ -365,6 +391,22 @@ impl Metrics {
         self.inner
             .queue_depth
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// Brings the shared dedup store's series up to its running totals of errors by kind, and
+    /// sets the fallback gauge.
+    pub fn dedup_store<'a>(&self, errors: impl Iterator<Item = (&'a str, u64)>, fallback: bool) {
+        for (kind, total) in errors {
+            let labels = KindLabels { kind: kind.into() };
+            let counter = self.inner.store_errors.get_or_create(&labels);
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
+        self.inner.store_fallback.set(i64::from(fallback));
+    }
+
+    /// The histogram of the shared dedup store's check round trips, for the store to record into.
+    pub fn dedup_store_latency(&self) -> Histogram {
+        self.inner.store_latency.clone()
     }
 
     /// Records the time one evaluation took.

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cxrules_engine::dedup::store::StoreError;
 use cxrules_engine::reload::{WatchError, WatchHandle, WatchOptions};
 use cxrules_engine::{Engine, LoadError};
 
@@ -14,6 +15,7 @@ use crate::effects::{DryRun, Effects, Sink};
 use crate::metrics::Metrics;
 use crate::push::Pusher;
 use crate::signature::WebhookAuth;
+use crate::store::{SharedStore, StoreHealth};
 
 /// Why the host could not start.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,9 @@ pub enum StartError {
     /// The HTTP client could not be built.
     #[error("cannot build the cxone http client: {0}")]
     Http(#[from] reqwest::Error),
+    /// The shared dedup store's settings are unusable (a Redis that is down is not an error).
+    #[error("--dedup-store: {}", .0.message())]
+    DedupStore(StoreError),
 }
 
 pub(crate) struct Inner {
@@ -45,6 +50,7 @@ pub(crate) struct Inner {
     pub(crate) reloads_seen: Mutex<cxrules_engine::status::ReloadTotals>,
     pub(crate) admin_token: Option<crate::secret::Secret>,
     pub(crate) unready_after_failed_reloads: Option<u32>,
+    pub(crate) dedup_store: std::sync::OnceLock<Arc<StoreHealth>>,
     watch: Mutex<Option<WatchHandle>>,
 }
 
@@ -58,6 +64,13 @@ pub struct AppState {
 impl From<LoadError> for StartError {
     fn from(e: LoadError) -> Self {
         StartError::Rules(e)
+    }
+}
+
+// Not `#[from]` either: the message says it all.
+impl From<StoreError> for StartError {
+    fn from(e: StoreError) -> Self {
+        StartError::DedupStore(e)
     }
 }
 
@@ -124,6 +137,7 @@ impl AppState {
             reloads_seen: Mutex::new(Default::default()),
             admin_token: config.admin_token.clone(),
             unready_after_failed_reloads: config.unready_after_failed_reloads,
+            dedup_store: std::sync::OnceLock::new(),
             watch: Mutex::new(None),
         };
         Self {
@@ -134,11 +148,27 @@ impl AppState {
     /// Loads the rules from `config.rules_dir`, builds the state, and starts watching the
     /// directory when `config.watch` is set.
     pub async fn from_config(config: &Config) -> Result<Self, StartError> {
-        let dir = config.rules_dir.clone();
-        let engine = tokio::task::spawn_blocking(move || Engine::from_dir(dir))
+        let shared = match &config.dedup_store {
+            Some(store) => Some(SharedStore::connect(store)?),
+            None => None,
+        };
+        let mut builder = Engine::builder(config.rules_dir.clone());
+        if let (Some(shared), Some(store)) = (&shared, &config.dedup_store) {
+            builder = builder.stores(shared.factory());
+            tracing::info!(
+                prefix = %store.key_prefix,
+                on_store_error = store.on_error.name(),
+                "dedup windows in redis, connected on first use (a redis that is down now is \
+                 retried per event and does not stop the start)"
+            );
+        }
+        let engine = tokio::task::spawn_blocking(move || builder.build())
             .await
             .expect("rules loading does not panic")?;
         let state = Self::new(engine, config)?;
+        if let Some(shared) = shared {
+            state.set_dedup_store(shared.health());
+        }
         if config.watch {
             state.watch(WatchOptions::default())?;
         }
@@ -150,6 +180,17 @@ impl AppState {
         let handle = self.inner.engine.watch(options)?;
         *self.inner.watch.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
         Ok(())
+    }
+
+    /// Reports the shared dedup store the engine was built with (once; later calls are ignored).
+    pub fn set_dedup_store(&self, health: Arc<StoreHealth>) {
+        health.record_latency_into(self.inner.metrics.dedup_store_latency());
+        let _ = self.inner.dedup_store.set(health);
+    }
+
+    /// The shared dedup store's health; `None` when the windows are in memory.
+    pub fn dedup_store(&self) -> Option<&Arc<StoreHealth>> {
+        self.inner.dedup_store.get()
     }
 
     /// The engine.

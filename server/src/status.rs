@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::cxone::{HealthSnapshot, ProfileName};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::DedupStoreStatus;
 
 /// The host part of `/rules/status`.
 #[derive(Debug, Serialize)]
@@ -48,6 +49,8 @@ pub struct RulesStatus {
     pub host: HostStatus,
     /// Problems of outbound calls (403s show up here).
     pub outbound: HealthSnapshot,
+    /// Where the dedup windows are, and whether this replica decides on its own memory now.
+    pub dedup_store: DedupStoreStatus,
 }
 
 /// Adds the reload attempts made since the last look to `cxrules_rules_reloads_total`, from the
@@ -102,7 +105,14 @@ pub fn rules_status_of(state: &AppState) -> RulesStatus {
         dedup: engine.dedup_stats().into_iter().collect(),
         host: host(state),
         outbound: state.inner.health.snapshot(),
+        dedup_store: dedup_store_status(state),
     }
+}
+
+fn dedup_store_status(state: &AppState) -> DedupStoreStatus {
+    state
+        .dedup_store()
+        .map_or_else(DedupStoreStatus::memory, |h| h.status())
 }
 
 /// `GET /rules/status`.
@@ -111,10 +121,12 @@ pub async fn rules_status(State(state): State<AppState>) -> Json<RulesStatus> {
 }
 
 /// `GET /healthz`: the process is alive; outbound permission problems are shown, not fatal:
-/// `degraded` while an endpoint's latest answer is a 403, `ok` again after its next success.
+/// `degraded` while an endpoint's latest answer is a 403, `ok` again after its next success;
+/// also `degraded` while the shared dedup store's latest call failed.
 pub async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     let outbound = state.inner.health.snapshot();
-    let status = if !outbound.forbidden_now.is_empty() {
+    let store = dedup_store_status(&state);
+    let status = if !outbound.forbidden_now.is_empty() || store.failing {
         "degraded"
     } else {
         "ok"
@@ -125,6 +137,7 @@ pub async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
         "forbidden": outbound.forbidden,
         "last_forbidden": outbound.last_forbidden,
         "forbidden_now": outbound.forbidden_now,
+        "dedup_store": store,
     }))
 }
 
@@ -150,6 +163,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     count_reloads(&state, &state.engine().reload_status());
     state.metrics().set_queue_depth(state.effects().depth());
+    if let Some(store) = state.dedup_store() {
+        state
+            .metrics()
+            .dedup_store(store.errors_by_kind(), store.is_fallback());
+    }
     let body = state.metrics().encode();
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     ([(header::CONTENT_TYPE, content_type)], body).into_response()

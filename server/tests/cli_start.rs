@@ -144,3 +144,50 @@ fn live_without_inbound_authentication_on_every_interface_is_refused() {
         run.stderr
     );
 }
+
+#[test]
+fn a_dedup_store_that_is_not_redis_is_refused_naming_the_flag() {
+    for (flags, env) in [
+        (&["--dedup-store", "http://127.0.0.1:6379"][..], &[][..]),
+        (
+            &[][..],
+            &[("CXRULES_DEDUP_STORE", "memcached://cache:11211")][..],
+        ),
+    ] {
+        let run = serve_on_a_taken_port(flags, env);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(run.stderr.contains("--dedup-store"), "{}", run.stderr);
+        assert!(run.stderr.contains("redis://"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn a_redis_url_that_does_not_parse_is_a_usage_error() {
+    let run = serve_on_a_taken_port(&["--dedup-store", "redis://host:notaport"], &[]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("error: --dedup-store cannot be used: "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("did not parse").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_redis_that_is_down_does_not_stop_the_start() {
+    let run = serve_on_a_taken_port(
+        &["--dedup-store", "redis+unix:///nonexistent/redis.sock"],
+        &[],
+    );
+    assert!(
+        run.stderr.contains("dedup windows in redis"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("cannot listen"), "{}", run.stderr);
+}

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use cxrules_server::config::DedupStoreConfig;
 use cxrules_server::cxone::{CxoneSettings, Profile, ProfileName, RetryPolicy};
 use cxrules_server::effects::EffectsConfig;
 use cxrules_server::signature::WebhookAuth;
@@ -45,6 +46,8 @@ pub struct Options {
     pub rate_limit: Option<std::num::NonZeroU32>,
     /// Timeout of one CXone request.
     pub cxone_timeout: Duration,
+    /// The shared dedup store (`None`: windows in memory).
+    pub dedup_store: Option<DedupStoreConfig>,
 }
 
 impl Default for Options {
@@ -69,6 +72,7 @@ impl Default for Options {
             http2_prior_knowledge: false,
             rate_limit: None,
             cxone_timeout: Duration::from_secs(5),
+            dedup_store: None,
         }
     }
 }
@@ -166,6 +170,7 @@ impl Harness {
             retry_after: Duration::from_secs(1),
             admin_token: opts.admin_token.clone().map(cxrules_server::Secret::new),
             unready_after_failed_reloads: opts.unready_after_failed_reloads,
+            dedup_store: opts.dedup_store.clone(),
             ..Config::default()
         };
         let state = build_state(&config).await;
@@ -324,6 +329,14 @@ impl Drop for Harness {
 }
 
 async fn build_state(config: &Config) -> AppState {
+    if config.dedup_store.is_some() {
+        // `serve`'s own path, which gives the engine the shared store (watching is the caller's).
+        let config = Config {
+            watch: false,
+            ..config.clone()
+        };
+        return AppState::from_config(&config).await.expect("state");
+    }
     let dir = config.rules_dir.clone();
     let engine = tokio::task::spawn_blocking(move || cxrules_engine::Engine::from_dir(&dir))
         .await

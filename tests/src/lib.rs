@@ -3,6 +3,9 @@
 
 mod fixtures;
 mod harness;
+/// A real `redis-server` per test: the engine's own harness, shared rather than copied.
+#[path = "../../engine/tests/support/redis.rs"]
+pub mod redis;
 
 pub use fixtures::*;
 pub use harness::*;

@@ -44,6 +44,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 config.rules_dir.display()
             ),
         ),
+        StartError::DedupStore(e) => Hinted::usage(
+            format!(
+                "--dedup-store cannot be used: {}",
+                e.message().split("; hint:").next().unwrap_or_default()
+            ),
+            "give a redis URL such as redis://host:6379/0, rediss://host:6380 or \
+             redis+unix:///path/to/sock (CXRULES_DEDUP_STORE)",
+        ),
         other => anyhow::Error::new(other),
     })?;
     let listener = TcpListener::bind(config.bind).await.map_err(|e| {

@@ -88,6 +88,26 @@ impl WebhookAuthMode {
     }
 }
 
+/// What `serve` does with an event when the shared dedup store fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OnStoreError {
+    /// Answer 503 with `Retry-After`, recording nothing: the sender retries.
+    #[default]
+    Reject,
+    /// Decide on this replica's own in-memory windows until the store answers again.
+    Local,
+}
+
+impl OnStoreError {
+    /// The flag value.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnStoreError::Reject => "reject",
+            OnStoreError::Local => "local",
+        }
+    }
+}
+
 /// Flags of `cxrules serve`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -174,6 +194,26 @@ pub struct ServeArgs {
     /// unset: stale but valid rules keep serving).
     #[arg(long, env = "CXRULES_UNREADY_AFTER_FAILED_RELOADS", value_parser = range::unready_after_failed_reloads)]
     pub unready_after_failed_reloads: Option<u32>,
+
+    /// Shared dedup store (`redis://host:6379/0`, `rediss://…`, `redis+unix:///path`), so
+    /// replicas share windows; in memory per replica when unset.
+    #[arg(long, env = "CXRULES_DEDUP_STORE", value_parser = range::dedup_store_url)]
+    pub dedup_store: Option<String>,
+    /// Prefix of every dedup key in the shared store (deployments sharing one Redis each need
+    /// their own).
+    #[arg(
+        long,
+        env = "CXRULES_DEDUP_KEY_PREFIX",
+        default_value = "cxrules:dedup"
+    )]
+    pub dedup_key_prefix: String,
+    /// The most one call to the shared dedup store may take, reconnecting included.
+    #[arg(long, env = "CXRULES_DEDUP_STORE_TIMEOUT", default_value = "500ms", value_parser = range::dedup_store_timeout)]
+    pub dedup_store_timeout: Duration,
+    /// When the shared dedup store fails: `reject` (503 with Retry-After, nothing recorded) or
+    /// `local` (decide on this replica's in-memory windows until it is back).
+    #[arg(long, env = "CXRULES_ON_STORE_ERROR", value_enum, default_value_t = OnStoreError::Reject)]
+    pub on_store_error: OnStoreError,
 
     /// Most side effects queued or in flight (beyond: 503).
     #[arg(long, env = "CXRULES_QUEUE_CAPACITY", default_value_t = 10_000, value_parser = range::effects_capacity)]

@@ -55,6 +55,24 @@ pub fn metrics_interval(s: &str) -> Result<Duration, String> {
     duration_in(s, 100 * MS, H)
 }
 
+/// `--dedup-store-timeout`: one call to the shared dedup store.
+pub fn dedup_store_timeout(s: &str) -> Result<Duration, String> {
+    duration_in(s, 10 * MS, 10 * S)
+}
+
+/// `--dedup-store`: a Redis URL; anything else is refused before the host starts.
+pub fn dedup_store_url(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let scheme = s.split_once("://").map(|(scheme, _)| scheme);
+    match scheme {
+        Some("redis" | "rediss" | "redis+unix") => Ok(s.to_owned()),
+        _ => Err(
+            "expected redis://host:6379, rediss://host:6380 or redis+unix:///path/to/sock"
+                .to_owned(),
+        ),
+    }
+}
+
 /// `--body-limit`: a CXone event fits in the least.
 pub fn body_limit(s: &str) -> Result<usize, String> {
     size_in(s, 1024, 64 << 20)

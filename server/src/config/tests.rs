@@ -281,3 +281,41 @@ fn a_standard_webhooks_secret_needs_its_prefix_and_base64() {
     ]);
     assert!(matches!(previous, Err(ConfigError::BadWebhookSecret(_))));
 }
+
+#[test]
+fn dedup_store_is_memory_unless_a_redis_url_is_given() {
+    assert_eq!(config(&[]).unwrap().dedup_store, None);
+    let c = config(&[
+        "--dedup-store",
+        "redis+unix:///tmp/r.sock",
+        "--on-store-error",
+        "local",
+        "--dedup-store-timeout",
+        "50ms",
+    ])
+    .unwrap();
+    let store = c.dedup_store.unwrap();
+    assert_eq!(store.url, "redis+unix:///tmp/r.sock");
+    assert_eq!(store.key_prefix, "cxrules:dedup");
+    assert_eq!(store.timeout, Duration::from_millis(50));
+    assert_eq!(store.on_error, OnStoreError::Local);
+    let c = config(&["--dedup-store", "rediss://r:6380/0"]).unwrap();
+    assert_eq!(c.dedup_store.unwrap().on_error, OnStoreError::Reject);
+}
+
+#[test]
+fn dedup_store_refuses_what_is_not_redis_naming_the_flag() {
+    for url in ["http://r:6379", "r:6379", "memcached://r"] {
+        let parsed = Cli::try_parse_from(["cxrules", "--dedup-store", url]);
+        let err = parsed.err().expect("refused").to_string();
+        assert!(err.contains("--dedup-store"), "{err}");
+        assert!(err.contains("redis://"), "{err}");
+    }
+    let err = Cli::try_parse_from(["cxrules", "--dedup-store-timeout", "5ms"])
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("--dedup-store-timeout"), "{err}");
+    let err = config(&["--dedup-store", "redis://r", "--dedup-key-prefix", "a{b}"]).unwrap_err();
+    assert!(err.to_string().contains("--dedup-key-prefix"), "{err}");
+}

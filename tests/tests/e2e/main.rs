@@ -7,4 +7,5 @@ mod outbound;
 mod overload;
 mod reload;
 mod routing;
+mod shared_store;
 mod signatures;
