@@ -15,18 +15,23 @@ fn body(n: i64) -> Vec<u8> {
     serde_json::to_vec(&message("int-sig", "c", &format!("m{n}"), n)).unwrap()
 }
 
-#[tokio::test]
-async fn hmac_signatures() {
+/// A host checking hex HMAC signatures with a current and a previous secret.
+async fn hmac_host() -> Harness {
     let auth = WebhookAuth::Hmac {
         header: "x-webhook-signature".into(),
         encoding: SignatureEncoding::Hex,
         secrets: vec![Secret::new("current"), Secret::new("previous")],
     };
-    let h = Harness::with(Options {
+    Harness::with(Options {
         webhook_auth: auth,
         ..Options::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn hmac_signatures() {
+    let h = hmac_host().await;
     let b = body(1);
     let good = sign_hmac_hex(b"current", &b);
     let status = |r: reqwest::Response| r.status().as_u16();
@@ -171,16 +176,7 @@ async fn bearer_tokens() {
 
 #[tokio::test]
 async fn a_header_with_more_signatures_than_any_sender_needs_is_refused() {
-    let auth = WebhookAuth::Hmac {
-        header: "x-webhook-signature".into(),
-        encoding: SignatureEncoding::Hex,
-        secrets: vec![Secret::new("current"), Secret::new("previous")],
-    };
-    let h = Harness::with(Options {
-        webhook_auth: auth,
-        ..Options::default()
-    })
-    .await;
+    let h = hmac_host().await;
     let b = body(1);
     let good = sign_hmac_hex(b"current", &b);
     let stranger = sign_hmac_hex(b"stranger", &b);
