@@ -81,7 +81,7 @@ impl RouteState {
 
     /// True when this state was made for the same settings.
     pub(crate) fn fits(&self, route: &Route) -> bool {
-        self.fits == (route.lookup.clone(), route.redelivery_window)
+        self.fits.0 == route.lookup && self.fits.1 == route.redelivery_window
     }
 
     /// Where routed interactions are remembered, when the route recognises re-deliveries.
