@@ -44,13 +44,17 @@ impl PendingRecord {
         }
     }
 
-    /// Commits the record: at once when the store answers at once (the memory store's commit
-    /// does nothing), else on the runtime, so a caller never waits for it; a store that claims
-    /// fingerprints for a lease (Redis) turns the claim into a record for the window.
+    /// Commits the record when the store needs it (a store that claims fingerprints for a lease,
+    /// such as Redis, turns the claim into a record for the window; the memory store needs
+    /// nothing): at once when the store answers at once, else on the runtime, so a caller never
+    /// waits for it.
     fn keep(mut self) {
         let Some(token) = self.token.take() else {
             return;
         };
+        if !self.store.commits() {
+            return;
+        }
         let mut commit = self.store.clone().commit(token);
         let mut cx = Context::from_waker(Waker::noop());
         match commit.as_mut().poll(&mut cx) {

@@ -308,6 +308,10 @@ impl DedupStore for Guarded {
         Box::pin(self.check_guarded(req))
     }
 
+    fn commits(&self) -> bool {
+        true
+    }
+
     fn commit(self: Arc<Self>, token: RollbackToken) -> BoxFuture<'static, Result<(), StoreError>> {
         if self.take_local(&token) {
             return self.local.clone().commit(token);

@@ -187,10 +187,15 @@ pub trait DedupStore: Send + Sync + 'static {
         &'a self,
         req: CheckRequest<'a>,
     ) -> BoxFuture<'a, Result<CheckOutcome, StoreError>>;
-    /// Keeps what a check recorded: its side effects are queued. Nothing to do by default, for
-    /// stores that record for the whole window at check time. Takes the store's `Arc` so the
-    /// future owns what it needs: the engine polls it once and, if it has to wait, hands it to
-    /// the runtime; a store that answers at once costs no allocation.
+    /// Whether [`DedupStore::commit`] has work to do. False by default, for stores that record
+    /// for the whole window at check time: the engine then drops the token without calling
+    /// `commit`, so committing costs those stores nothing.
+    fn commits(&self) -> bool {
+        false
+    }
+    /// Keeps what a check recorded: its side effects are queued (called only when
+    /// [`DedupStore::commits`] says so). Takes the store's `Arc` so the future owns what it
+    /// needs: the engine polls it once and, if it has to wait, hands it to the runtime.
     fn commit(self: Arc<Self>, token: RollbackToken) -> BoxFuture<'static, Result<(), StoreError>> {
         drop(token);
         Box::pin(async { Ok(()) })

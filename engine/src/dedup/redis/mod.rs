@@ -397,6 +397,10 @@ impl DedupStore for RedisStore {
         Box::pin(self.check_remote(req))
     }
 
+    fn commits(&self) -> bool {
+        true
+    }
+
     fn commit(self: Arc<Self>, token: RollbackToken) -> BoxFuture<'static, Result<(), StoreError>> {
         Box::pin(async move { self.commit_remote(token).await })
     }
