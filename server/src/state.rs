@@ -168,6 +168,9 @@ impl AppState {
         let state = Self::new(engine, config)?;
         if let Some(shared) = shared {
             state.set_dedup_store(shared.health());
+            let lease = delivery_lease(config);
+            let guard = Arc::new(shared.sequence_guard(lease));
+            state.inner.effects.set_sequence_guard(guard);
         }
         if config.watch {
             state.watch(WatchOptions::default())?;
@@ -241,4 +244,19 @@ impl AppState {
             .unwrap_or_else(|e| e.into_inner())
             .take();
     }
+}
+
+/// The longest one delivery with its retries may hold an interaction's turn among replicas:
+/// every attempt's timeout plus every backoff ceiling, at most five minutes.
+fn delivery_lease(config: &Config) -> Duration {
+    let timeout = config
+        .cxone
+        .as_ref()
+        .map_or(Duration::from_secs(10), |c| c.timeout);
+    let attempts = config.retry.max_attempts.max(1);
+    let waits = config
+        .retry
+        .max_backoff
+        .max(config.retry.max_retry_after.min(Duration::from_secs(30)));
+    (timeout * attempts + waits * (attempts - 1)).min(Duration::from_secs(300))
 }

@@ -28,6 +28,12 @@ use serde::Serialize;
 
 use crate::config::{DedupStoreConfig, OnStoreError};
 
+pub mod sequence;
+
+/// How long the highest `lastSequence` sent for an interaction is remembered after its last
+/// update (longer than any dedup window the shipped rules use).
+pub const KEEP_SENT: Duration = Duration::from_secs(24 * 3600);
+
 /// How long a failing store is left alone before the next check tries it again.
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 
@@ -190,6 +196,8 @@ fn falls_back(kind: StoreErrorKind) -> bool {
 pub struct SharedStore {
     factory: StoreFactory,
     health: Arc<StoreHealth>,
+    conn: redis::aio::ConnectionManager,
+    prefix: String,
 }
 
 impl std::fmt::Debug for SharedStore {
@@ -205,6 +213,7 @@ impl SharedStore {
     /// start does not stop the host). Must be called inside a tokio runtime.
     pub fn connect(config: &DedupStoreConfig) -> Result<Self, StoreError> {
         let conn = connect(&config.url, config.timeout)?;
+        let kept = conn.clone();
         let health = Arc::new(StoreHealth::new(config.on_error));
         let options = RedisOptions {
             timeout: config.timeout,
@@ -224,7 +233,18 @@ impl SharedStore {
                 };
             store
         });
-        Ok(Self { factory, health })
+        Ok(Self {
+            factory,
+            health,
+            conn: kept,
+            prefix: config.key_prefix.clone(),
+        })
+    }
+
+    /// The cross-replica order guard of metadata updates on the same connection; `lease`
+    /// bounds one delivery with its retries.
+    pub fn sequence_guard(&self, lease: Duration) -> sequence::SequenceGuard {
+        sequence::SequenceGuard::new(self.conn.clone(), &self.prefix, lease, KEEP_SENT)
     }
 
     /// Makes each channel's store.

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::{Inner, Queued};
 use crate::cxone::{PrepareError, PreparedCall, SendError, Update};
+use crate::store::sequence::Admission;
 
 /// An update ready to go, with the slots of everything merged into it.
 struct Batch {
@@ -119,10 +120,28 @@ async fn deliver(inner: &Inner, id: &str, batch: &Batch) {
             limiter.until_ready().await;
         }
     }
+    let lease = match (&batch.update, inner.sequence.get()) {
+        (Update::Metadata(m), Some(guard)) if !inner.sink.is_dry_run() => match m.last_sequence {
+            Some(seq) => match guard.admit(id, seq).await {
+                Admission::Send(lease) => lease.map(|l| (guard, l)),
+                Admission::Superseded => {
+                    inner.metrics.effect_skipped(ep, "superseded");
+                    tracing::debug!(interaction_id = %id, endpoint = ep, "another replica sent a newer update; not sent");
+                    return;
+                }
+            },
+            None => None,
+        },
+        _ => None,
+    };
     let Ok(_slot) = inner.in_flight.acquire().await else {
         return;
     };
-    match inner.sink.deliver(&call).await {
+    let sent = inner.sink.deliver(&call).await;
+    if let Some((guard, lease)) = lease {
+        guard.release(lease).await;
+    }
+    match sent {
         Ok(_) if inner.sink.is_dry_run() => inner.metrics.outbound(ep, "dry_run"),
         Ok(done) => {
             inner

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use crate::cxone::{Endpoint, Profile, Update};
 use crate::metrics::Metrics;
+use crate::store::sequence::SequenceGuard;
 
 pub use order::Deciding;
 pub use sink::{BoxFuture, DryRun, Sink};
@@ -94,6 +95,8 @@ struct Inner {
     limiter: Option<DefaultDirectRateLimiter>,
     in_flight: Semaphore,
     metrics: Metrics,
+    /// With a shared store: the replicas' turn-taking on each interaction's metadata updates.
+    sequence: std::sync::OnceLock<Arc<SequenceGuard>>,
 }
 
 impl Inner {
@@ -148,10 +151,17 @@ impl Effects {
             sink,
             limiter,
             metrics,
+            sequence: std::sync::OnceLock::new(),
         };
         Self {
             inner: Arc::new(inner),
         }
+    }
+
+    /// Makes metadata updates take turns with other replicas through `guard` (see
+    /// [`SequenceGuard`]); set once, before events arrive.
+    pub fn set_sequence_guard(&self, guard: Arc<SequenceGuard>) {
+        let _ = self.inner.sequence.set(guard);
     }
 
     /// True when calls are only logged.
