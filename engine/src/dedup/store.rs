@@ -140,7 +140,7 @@ impl StoreErrorKind {
 }
 
 /// A store failed (a remote store's connection, say); the host treats the event as not processed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("dedup store failed: {message}")]
 pub struct StoreError {
     kind: StoreErrorKind,

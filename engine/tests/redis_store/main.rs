@@ -9,6 +9,7 @@ mod model;
 #[path = "../support/redis.rs"]
 mod server;
 
+mod batch;
 mod engine;
 mod outage;
 mod replicas;

@@ -16,12 +16,18 @@ use tokio::net::UnixStream;
 pub struct RedisServer {
     child: Option<Child>,
     dir: TempDir,
+    extra: Vec<String>,
 }
 
 impl RedisServer {
     /// Starts a server, or returns `None` (after saying why) when there is none to start and
     /// this is not CI.
     pub async fn start() -> Option<Self> {
+        Self::start_with(&[]).await
+    }
+
+    /// Like [`RedisServer::start`], with more arguments for `redis-server`.
+    pub async fn start_with(extra: &[&str]) -> Option<Self> {
         if !on_path("redis-server") {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -33,6 +39,7 @@ impl RedisServer {
         let mut server = Self {
             child: None,
             dir: tempfile::tempdir().expect("a temp dir"),
+            extra: extra.iter().map(|a| a.to_string()).collect(),
         };
         server.restart().await;
         Some(server)
@@ -73,6 +80,7 @@ impl RedisServer {
             ])
             .arg("--dir")
             .arg(self.dir.path())
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -40,6 +40,7 @@
 //! is evicted and counted). `max_interactions` is not: Redis bounds memory (`maxmemory`, with
 //! a `volatile-*` policy if it must evict: every hash has a TTL).
 
+mod batch;
 mod connect;
 mod counters;
 mod scripts;
@@ -52,16 +53,17 @@ pub use self::counters::RedisCounters;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, ScriptInvocation};
 use sha2::{Digest, Sha256};
 
+use self::batch::{Batcher, Commit};
 use self::connect::error;
 use self::counters::Counters;
-use self::scripts::{verdict, CHECK, COMMIT, ROLLBACK};
+use self::scripts::{verdict, CHECK, ROLLBACK};
 use super::config::Channel;
 use super::store::{
     BoxFuture, CheckOutcome, CheckRequest, DedupStore, RollbackToken, StoreError, StoreErrorKind,
@@ -105,6 +107,8 @@ pub struct RedisStore {
     next_token: AtomicU64,
     pinned_ms: AtomicU64,
     counters: Counters,
+    /// Sends commits in batches; started by the first commit (inside a runtime).
+    batcher: OnceLock<Batcher>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -156,6 +160,7 @@ impl RedisStore {
             next_token: AtomicU64::new(0),
             pinned_ms: AtomicU64::new(SERVER_TIME),
             counters: Counters::default(),
+            batcher: OnceLock::new(),
         })
     }
 
@@ -269,15 +274,23 @@ impl RedisStore {
     }
 
     async fn commit_remote(&self, token: RollbackToken) -> Result<(), StoreError> {
-        let mut call = COMMIT.prepare_invoke();
-        call.key(self.key(&token.interaction))
-            .arg(&token.fingerprint[..16])
-            .arg(event_field(token.event_id.as_deref()))
-            .arg(&token.check_stamp.to_be_bytes()[..])
-            .arg(self.window_ms)
-            .arg(self.policy.max_fingerprints.max(1))
-            .arg(self.pinned());
-        let (_committed, renewed): (u64, u64) = self.run("commit", &call).await?;
+        let commit = Commit {
+            key: self.key(&token.interaction),
+            fingerprint: token.fingerprint[..16].to_vec(),
+            event: event_field(token.event_id.as_deref()),
+            token: token.check_stamp.to_be_bytes(),
+            window_ms: self.window_ms,
+            cap: self.policy.max_fingerprints.max(1),
+            pinned: self.pinned(),
+        };
+        let batcher = self
+            .batcher
+            .get_or_init(|| Batcher::start(self.conn.clone(), self.options.timeout));
+        let answer = batcher.commit(commit).await;
+        if answer.is_err() {
+            self.counters.errors.fetch_add(1, Relaxed);
+        }
+        let (_committed, renewed) = answer?;
         let c = &self.counters;
         c.commits.fetch_add(1, Relaxed);
         c.lapsed_commits.fetch_add(u64::from(renewed > 0), Relaxed);

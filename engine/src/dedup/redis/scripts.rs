@@ -1,4 +1,5 @@
-//! The Lua scripts behind the Redis store, one per decision: check, commit, rollback.
+//! The Lua scripts behind the Redis store, one per decision: check, commit (one check's, or a
+//! batch of them), rollback.
 //!
 //! Each is `lua/common.lua` followed by its own file, sent as `EVALSHA` by `redis::Script`
 //! (which loads it again after `NOSCRIPT`, as after a server restart or failover).
@@ -16,9 +17,20 @@ fn script(own: &str) -> Script {
 /// Checks a message and claims it when new.
 pub(super) static CHECK: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/check.lua")));
 
+const COMMIT_ONE: &str = include_str!("lua/commit_one.lua");
+
 /// Turns a check's claims into records that last the window.
 pub(super) static COMMIT: LazyLock<Script> =
-    LazyLock::new(|| script(include_str!("lua/commit.lua")));
+    LazyLock::new(|| script(&format!("{COMMIT_ONE}\n{}", include_str!("lua/commit.lua"))));
+
+/// Commits several checks, of any interactions, in one run (not on a cluster: see
+/// `commit_many.lua`).
+pub(super) static COMMIT_MANY: LazyLock<Script> = LazyLock::new(|| {
+    script(&format!(
+        "{COMMIT_ONE}\n{}",
+        include_str!("lua/commit_many.lua")
+    ))
+});
 
 /// Removes a check's own claims and restores the highest order key when no check came after.
 pub(super) static ROLLBACK: LazyLock<Script> =

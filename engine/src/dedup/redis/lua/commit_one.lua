@@ -1,0 +1,42 @@
+-- Makes one check's claims last their window (the dedup scripts' KEY is the interaction's
+-- hash): the claims of `token` become records; a claim that is gone (its lease ran out and it
+-- was swept) is recorded anew for a window from `now`, since the host did act on the message, if
+-- the interaction has room for it without evicting another; a claim another check holds, or a
+-- record already committed, is left as it is. Returns claims committed, claims recorded anew.
+local function commit_one(fp, event, token, window, cap, now)
+  local committed, renewed = 0, 0
+  local deadline = now
+  local lost = {}
+  for _, f in ipairs({event, fp}) do
+    if f ~= '' then
+      local v = redis.call('HGET', KEY, f)
+      local e, _, t = nil, nil, nil
+      if v then e, _, t = parse(v) end
+      if t == token then
+        redis.call('HSET', KEY, f, int(e))
+        committed = committed + 1
+        if e > deadline then deadline = e end
+      elseif not v or ends(v) <= now then
+        lost[#lost + 1] = f
+      end
+    end
+  end
+  if #lost > 0 then
+    local _, live, count = load(now)
+    for _, f in ipairs(lost) do
+      -- Recorded anew only where there is room: a claim the cap evicted stays evicted.
+      if live[f] == nil and count < cap then
+        live[f] = int(now + window)
+        count = count + 1
+        redis.call('HSET', KEY, f, live[f])
+        renewed = renewed + 1
+        deadline = now + window
+      end
+    end
+  end
+  -- Committed, this check can no longer be rolled back: its token need not be kept as the stamp.
+  local highest, stamp = meta(redis.call('HGET', KEY, META))
+  if stamp == token then set_meta(highest, '') end
+  expire_at(deadline, now, true)
+  return committed, renewed
+end
