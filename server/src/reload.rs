@@ -34,11 +34,12 @@ pub async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Respon
     }
     match reload_now(&state).await {
         Ok(report) => (StatusCode::OK, Json(json!({"reloaded": report}))).into_response(),
-        Err((error, diagnostics)) => (
+        Err((error, diagnostics, pinned)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({
                 "error": error,
                 "diagnostics": diagnostics,
+                "pinned": pinned,
                 "hint": "the rules in force stay; fix the files and reload again",
                 "version_in_force": state.engine().rules().version(),
             })),
@@ -47,14 +48,31 @@ pub async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Respon
     }
 }
 
-type Failure = (String, Vec<cxrules_engine::diag::Diagnostic>);
+/// Why a reload failed: the error text, its located diagnostics, and the notes of the test
+/// cases that pin what the change alters (they pass with the rules in force, fail with the new
+/// ones; each note names the case's file and line), which the error text ends with too.
+type Failure = (String, Vec<cxrules_engine::diag::Diagnostic>, Vec<String>);
 
 async fn reload_now(state: &AppState) -> Result<cxrules_engine::ReloadReport, Failure> {
     let engine = state.engine().clone();
-    match tokio::task::spawn_blocking(move || engine.reload()).await {
-        Ok(Ok(report)) => Ok(report),
-        Ok(Err(e)) => Err((e.to_string(), e.diagnostics().to_vec())),
-        Err(e) => Err((format!("the reload task failed: {e}"), Vec::new())),
+    let reload = move || {
+        engine.reload().map_err(|e| {
+            let pinned = match &e {
+                cxrules_engine::LoadError::TestsFailed(failures) => {
+                    failures.pinned_by_cases(&engine.rules())
+                }
+                _ => Vec::new(),
+            };
+            let mut error = e.to_string();
+            for note in &pinned {
+                error.push_str(&format!("note: {note}\n"));
+            }
+            (error, e.diagnostics().to_vec(), pinned)
+        })
+    };
+    match tokio::task::spawn_blocking(reload).await {
+        Ok(result) => result,
+        Err(e) => Err((format!("the reload task failed: {e}"), Vec::new(), Vec::new())),
     }
 }
 
@@ -69,7 +87,7 @@ pub fn reload_on_sighup(state: AppState) {
         };
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading the rules");
-            if let Err((error, _)) = reload_now(&state).await {
+            if let Err((error, ..)) = reload_now(&state).await {
                 tracing::error!(%error, "SIGHUP reload failed; the rules in force stay");
             }
         }
