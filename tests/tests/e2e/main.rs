@@ -7,5 +7,6 @@ mod outbound;
 mod overload;
 mod reload;
 mod routing;
+mod shadow;
 mod shared_store;
 mod signatures;
