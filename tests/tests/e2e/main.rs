@@ -3,6 +3,7 @@
 mod dedup;
 mod hostile;
 mod ordering;
+mod page;
 mod outbound;
 mod overload;
 mod reload;
