@@ -4,6 +4,7 @@ mod dedup;
 mod hostile;
 mod ordering;
 mod page;
+mod pinned;
 mod outbound;
 mod overload;
 mod reload;
