@@ -32,20 +32,35 @@ pub async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Respon
     if !bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
         return ApiError::unauthorized("missing or wrong admin token").into_response();
     }
-    match reload_now(&state).await {
-        Ok(report) => (StatusCode::OK, Json(json!({"reloaded": report}))).into_response(),
+    let (status, mut body) = match reload_now(&state).await {
+        Ok(report) => (StatusCode::OK, json!({"reloaded": report})),
         Err((error, diagnostics, pinned)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({
+            json!({
                 "error": error,
                 "diagnostics": diagnostics,
                 "pinned": pinned,
                 "hint": "the rules in force stay; fix the files and reload again",
                 "version_in_force": state.engine().rules().version(),
-            })),
-        )
-            .into_response(),
+            }),
+        ),
+    };
+    // The shadow rules reload with the live ones; their result does not change the status.
+    if let Some(shadow) = reload_shadow(&state).await {
+        body["shadow"] = shadow;
     }
+    (status, Json(body)).into_response()
+}
+
+/// Reloads the shadow rules, when configured: what happened, or why they did not load (the
+/// shadow rules in force stay).
+async fn reload_shadow(state: &AppState) -> Option<serde_json::Value> {
+    let engine = state.shadow()?.engine().clone();
+    Some(match tokio::task::spawn_blocking(move || engine.reload()).await {
+        Ok(Ok(report)) => json!({"reloaded": report}),
+        Ok(Err(e)) => json!({"error": e.to_string(), "diagnostics": e.diagnostics()}),
+        Err(e) => json!({"error": format!("the reload task failed: {e}")}),
+    })
 }
 
 /// Why a reload failed: the error text, its located diagnostics, and the notes of the test
@@ -90,6 +105,8 @@ pub fn reload_on_sighup(state: AppState) {
             if let Err((error, ..)) = reload_now(&state).await {
                 tracing::error!(%error, "SIGHUP reload failed; the rules in force stay");
             }
+            // Its failure is logged and shown on /rules/status by the shadow's own status book.
+            let _ = reload_shadow(&state).await;
         }
     });
     #[cfg(not(unix))]
