@@ -24,7 +24,8 @@ pub(crate) fn require(state: &AppState, headers: &HeaderMap) -> Result<(), ApiEr
         Err(ApiError {
             status: StatusCode::UNAUTHORIZED,
             error: "missing or wrong admin token".into(),
-            hint: "send `Authorization: Bearer <token>` with the token of CXRULES_ADMIN_TOKEN".into(),
+            hint: "send `Authorization: Bearer <token>` with the token of CXRULES_ADMIN_TOKEN"
+                .into(),
             reason: "admin_token",
             retry_after: None,
         })

@@ -56,11 +56,13 @@ pub async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Respon
 /// shadow rules in force stay).
 async fn reload_shadow(state: &AppState) -> Option<serde_json::Value> {
     let engine = state.shadow()?.engine().clone();
-    Some(match tokio::task::spawn_blocking(move || engine.reload()).await {
-        Ok(Ok(report)) => json!({"reloaded": report}),
-        Ok(Err(e)) => json!({"error": e.to_string(), "diagnostics": e.diagnostics()}),
-        Err(e) => json!({"error": format!("the reload task failed: {e}")}),
-    })
+    Some(
+        match tokio::task::spawn_blocking(move || engine.reload()).await {
+            Ok(Ok(report)) => json!({"reloaded": report}),
+            Ok(Err(e)) => json!({"error": e.to_string(), "diagnostics": e.diagnostics()}),
+            Err(e) => json!({"error": format!("the reload task failed: {e}")}),
+        },
+    )
 }
 
 /// Why a reload failed: the error text, its located diagnostics, and the notes of the test
@@ -87,7 +89,11 @@ async fn reload_now(state: &AppState) -> Result<cxrules_engine::ReloadReport, Fa
     };
     match tokio::task::spawn_blocking(reload).await {
         Ok(result) => result,
-        Err(e) => Err((format!("the reload task failed: {e}"), Vec::new(), Vec::new())),
+        Err(e) => Err((
+            format!("the reload task failed: {e}"),
+            Vec::new(),
+            Vec::new(),
+        )),
     }
 }
 

@@ -131,9 +131,7 @@ async fn dry(
         .inventory(inventory)
         .test_gate(false)
         .build()
-        .map_err(|e| {
-            ApiError::unavailable("internal", e.to_string(), state.inner.retry_after)
-        })?;
+        .map_err(|e| ApiError::unavailable("internal", e.to_string(), state.inner.retry_after))?;
     Ok(engine.evaluate(event).await.map(|eval| eval.commit()))
 }
 

@@ -41,11 +41,19 @@ async fn send(state: &AppState, body: Vec<u8>, token: Option<&str>) -> (u16, Val
     let bytes = to_bytes(response.into_body(), usize::MAX)
         .await
         .expect("body");
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 fn nothing_recorded(state: &AppState) -> bool {
-    let empty = |engine: &Engine| engine.dedup_stats().iter().all(|(_, s)| s.fingerprints == 0);
+    let empty = |engine: &Engine| {
+        engine
+            .dedup_stats()
+            .iter()
+            .all(|(_, s)| s.fingerprints == 0)
+    };
     empty(state.engine())
         && empty(state.shadow().expect("shadow").engine())
         && state.effects().depth() == 0
@@ -68,7 +76,10 @@ async fn check(state: &AppState, body: Vec<u8>) -> Result<(), TestCaseError> {
             "{status} without error and hint for {shown}: {answer}"
         );
     }
-    prop_assert!(nothing_recorded(state), "a trial recorded something: {shown}");
+    prop_assert!(
+        nothing_recorded(state),
+        "a trial recorded something: {shown}"
+    );
     Ok(())
 }
 

@@ -64,7 +64,11 @@ impl Chromium {
             .await
             .expect("chromium did not finish in two minutes")
             .expect("chromium's output");
-        assert!(output.status.success(), "chromium failed: {}", output.status);
+        assert!(
+            output.status.success(),
+            "chromium failed: {}",
+            output.status
+        );
         output.stdout
     }
 }

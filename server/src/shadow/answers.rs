@@ -35,9 +35,7 @@ impl LiveAnswer {
             (None, Some(FallbackReason::RateLimited)) => Err(LookupError::Client(429)),
             (None, Some(FallbackReason::Unreachable)) => Err(LookupError::Unreachable(error())),
             (None, Some(FallbackReason::BadResponse)) => Err(LookupError::BadResponse(error())),
-            (None, None) if r.matched == RouteMatch::Unknown => {
-                Err(LookupError::NoStatus(error()))
-            }
+            (None, None) if r.matched == RouteMatch::Unknown => Err(LookupError::NoStatus(error())),
             // An open breaker or a re-delivery: no lookup was made.
             _ => return Self::default(),
         };
@@ -114,7 +112,10 @@ mod tests {
         };
         let got = live.clone().scope(SharedAnswers.lookup(&req)).await;
         assert_eq!(got, Ok("in_stock".into()));
-        let other = LookupRequest { sku: "SKU-2", ..req };
+        let other = LookupRequest {
+            sku: "SKU-2",
+            ..req
+        };
         let got = live.scope(SharedAnswers.lookup(&other)).await;
         assert!(matches!(got, Err(LookupError::Unreachable(_))));
     }

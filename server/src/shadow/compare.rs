@@ -96,7 +96,10 @@ mod tests {
 
     use super::*;
 
-    fn decision(outcome: Outcome, routing: Option<(Vec<&str>, Option<FallbackReason>)>) -> Decision {
+    fn decision(
+        outcome: Outcome,
+        routing: Option<(Vec<&str>, Option<FallbackReason>)>,
+    ) -> Decision {
         Decision {
             outcome,
             event: Some("e".into()),
@@ -147,7 +150,11 @@ mod tests {
                 decision(Processed, None),
                 Some(Kind::Ignored),
             ),
-            (decision(Processed, q("a")), decision(Processed, q("a")), None),
+            (
+                decision(Processed, q("a")),
+                decision(Processed, q("a")),
+                None,
+            ),
             (
                 decision(Processed, q("a")),
                 decision(Processed, q("b")),
@@ -160,7 +167,10 @@ mod tests {
             ),
             (
                 decision(Processed, Some((vec!["f"], Some(FallbackReason::Timeout)))),
-                decision(Processed, Some((vec!["f"], Some(FallbackReason::BreakerOpen)))),
+                decision(
+                    Processed,
+                    Some((vec!["f"], Some(FallbackReason::BreakerOpen))),
+                ),
                 Some(Kind::FallbackReason),
             ),
         ];

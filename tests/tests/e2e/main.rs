@@ -3,10 +3,10 @@
 mod dedup;
 mod hostile;
 mod ordering;
-mod page;
-mod pinned;
 mod outbound;
 mod overload;
+mod page;
+mod pinned;
 mod reload;
 mod routing;
 mod shadow;

@@ -108,7 +108,10 @@ async fn disagreements_are_counted_by_kind_with_their_examples_and_the_shadow_ne
         serde_json::json!({"processed_to_suppressed": 1, "target": 1, "fallback_reason": 1})
     );
     let examples = shadow["examples"].as_array().expect("examples");
-    let kinds: Vec<&str> = examples.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = examples
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(
         kinds,
         ["processed_to_suppressed", "target", "fallback_reason"]
@@ -147,7 +150,10 @@ async fn disagreements_are_counted_by_kind_with_their_examples_and_the_shadow_ne
     );
     let (_, live) = h.get_json("/rules/status").await;
     assert!(shadow["version"].is_string());
-    assert_ne!(shadow["version"], live["version"], "the shadow has rules of its own");
+    assert_ne!(
+        shadow["version"], live["version"],
+        "the shadow has rules of its own"
+    );
 
     let metrics = h.metrics_text().await;
     for line in [
@@ -166,7 +172,9 @@ async fn disagreements_are_counted_by_kind_with_their_examples_and_the_shadow_ne
     let calls = h.api_calls().await;
     assert_eq!(calls.len(), queued, "{calls:#?}");
     assert!(
-        !calls.iter().any(|(_, _, body)| body.to_string().contains("queue-other-id")),
+        !calls
+            .iter()
+            .any(|(_, _, body)| body.to_string().contains("queue-other-id")),
         "{calls:#?}"
     );
     // One inventory lookup per live routing event: the shadow asked none of its own.
@@ -177,7 +185,12 @@ async fn disagreements_are_counted_by_kind_with_their_examples_and_the_shadow_ne
 #[tokio::test]
 async fn a_broken_shadow_edit_keeps_the_shadow_rules_in_force() {
     let h = start(true).await;
-    let dir = h.shadow_dir.as_ref().expect("shadow dir").path().to_path_buf();
+    let dir = h
+        .shadow_dir
+        .as_ref()
+        .expect("shadow dir")
+        .path()
+        .to_path_buf();
     let before = shadow_status(&h, "the shadow", |s| s["version"].is_string()).await;
     let v1 = before["version"].as_str().unwrap().to_owned();
 
@@ -189,19 +202,31 @@ async fn a_broken_shadow_edit_keeps_the_shadow_rules_in_force() {
     assert_eq!(broken["version"], v1.as_str(), "old shadow rules in force");
     assert_eq!(broken["stale"], true);
     assert!(
-        broken["last_error"].as_str().unwrap().contains("dedup.yaml"),
+        broken["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("dedup.yaml"),
         "{broken:#}"
     );
     let (_, status) = h.get_json("/rules/status").await;
-    assert!(status["last_error"].is_null(), "the live rules are not touched: {status:#}");
+    assert!(
+        status["last_error"].is_null(),
+        "the live rules are not touched: {status:#}"
+    );
 
     // The shadow in force still decides: the same text from another sender is its duplicate.
-    for event in [message("int-9", "alice", "hi", 1), message("int-9", "bob", "hi", 2)] {
+    for event in [
+        message("int-9", "alice", "hi", 1),
+        message("int-9", "bob", "hi", 2),
+    ] {
         let (code, body) = h.post(ROUTE, &event).await;
         assert_eq!(code, 200, "{body}");
     }
     let after = shadow_status(&h, "2 events compared", |s| s["evaluated"] == 2).await;
-    assert_eq!(after["disagreements"]["processed_to_suppressed"], 1, "{after:#}");
+    assert_eq!(
+        after["disagreements"]["processed_to_suppressed"], 1,
+        "{after:#}"
+    );
 
     // A good edit goes live in the shadow.
     std::fs::write(dir.join("dedup.yaml"), DEDUP_RULES).unwrap();
