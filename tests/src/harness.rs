@@ -184,7 +184,7 @@ impl Harness {
             poll: Some(Duration::from_millis(100)),
         };
         let shadow_dir = match &opts.shadow_rules {
-            Some(files) => Some(start_shadow(&state, files, &inventory, opts.watch, &watch).await),
+            Some(files) => Some(start_shadow(&state, files, &inventory, opts.watch, watch).await),
             None => None,
         };
         if opts.watch {
@@ -344,7 +344,7 @@ async fn start_shadow(
     files: &[(String, String)],
     inventory: &MockServer,
     watch: bool,
-    options: &cxrules_engine::reload::WatchOptions,
+    options: cxrules_engine::reload::WatchOptions,
 ) -> TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, content) in files {
@@ -358,7 +358,7 @@ async fn start_shadow(
         .unwrap_or_else(|e| panic!("shadow rules do not load:\n{e}"));
     let shadow = cxrules_server::shadow::Shadow::start(engine, state.metrics().clone());
     if watch {
-        shadow.watch(options.clone()).expect("watch shadow rules");
+        shadow.watch(options).expect("watch shadow rules");
     }
     state.set_shadow(shadow);
     dir
