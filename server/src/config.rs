@@ -181,7 +181,11 @@ impl Config {
         }
         Ok(Self {
             rules_dir: args.rules.clone(),
-            shadow_rules: args.shadow_rules.clone(),
+            // Empty (an unset ConfigMap key, say): no shadow.
+            shadow_rules: args
+                .shadow_rules
+                .clone()
+                .filter(|dir| !dir.as_os_str().is_empty()),
             bind: SocketAddr::new(args.bind, args.port),
             body_limit: args.body_limit,
             watch: !args.no_watch,
