@@ -76,10 +76,12 @@ impl InventorySource for SharedAnswers {
         &'a self,
         req: &'a LookupRequest<'a>,
     ) -> BoxFuture<'a, Result<String, LookupError>> {
-        let answer = LIVE_ANSWER
-            .try_with(|live| live.answer_for(req.sku))
-            .unwrap_or_else(|_| LiveAnswer::default().answer_for(req.sku));
-        Box::pin(std::future::ready(answer))
+        // Read when polled, so the answer is the one in scope where the lookup is awaited.
+        Box::pin(async move {
+            LIVE_ANSWER
+                .try_with(|live| live.answer_for(req.sku))
+                .unwrap_or_else(|_| LiveAnswer::default().answer_for(req.sku))
+        })
     }
 }
 
