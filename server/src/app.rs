@@ -9,7 +9,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 pub use crate::state::{AppState, StartError};
-use crate::{reload, routes, status};
+use crate::{reload, routes, status, trial, ui};
 
 /// The host's router.
 pub fn app(state: AppState) -> Router {
@@ -23,6 +23,9 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(status::metrics))
         .route("/rules/status", get(status::rules_status))
         .route("/rules/reload", post(reload::reload))
+        .route("/rules/try", post(trial::try_event))
+        .route("/", get(ui::page))
+        .route("/ui/data", get(ui::data))
         .fallback(status::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -25,6 +25,8 @@ pub use range::{parse_duration, parse_size};
 pub struct Config {
     /// Directory of rule files.
     pub rules_dir: PathBuf,
+    /// Directory of the shadow rules (evaluated beside the live rules, never acted on).
+    pub shadow_rules: Option<PathBuf>,
     /// Address to listen on.
     pub bind: SocketAddr,
     /// Largest accepted request body in bytes.
@@ -75,6 +77,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             rules_dir: PathBuf::from("rules"),
+            shadow_rules: None,
             bind: SocketAddr::from(([0, 0, 0, 0], 3000)),
             body_limit: 1024 * 1024,
             watch: true,
@@ -178,6 +181,11 @@ impl Config {
         }
         Ok(Self {
             rules_dir: args.rules.clone(),
+            // Empty (an unset ConfigMap key, say): no shadow.
+            shadow_rules: args
+                .shadow_rules
+                .clone()
+                .filter(|dir| !dir.as_os_str().is_empty()),
             bind: SocketAddr::new(args.bind, args.port),
             body_limit: args.body_limit,
             watch: !args.no_watch,

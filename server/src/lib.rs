@@ -20,6 +20,8 @@
 //!   policy.
 //! - [`metrics`]: the Prometheus registry; [`push`]: the optional JSON push to `METRICS_ENDPOINT`.
 //! - [`tools`]: the operator subcommands `check`, `test`, `replay`, `schema`, `register-webhook`.
+//! - [`shadow`]: shadow rules evaluated beside the live rules on every event, never acted on;
+//!   [`trial`]: `POST /rules/try`, one event evaluated dry; [`ui`]: the status page at `GET /`.
 //!
 //! # Embedding
 //!
@@ -34,6 +36,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 pub mod answer;
 pub mod app;
 pub mod config;
@@ -46,11 +49,14 @@ pub mod push;
 pub mod reload;
 pub mod routes;
 mod secret;
+pub mod shadow;
 pub mod signature;
 pub mod state;
 pub mod status;
 pub mod store;
 pub mod tools;
+pub mod trial;
+pub mod ui;
 
 pub use app::{app, run};
 pub use config::{Config, ConfigError, ServeArgs};

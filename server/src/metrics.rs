@@ -89,6 +89,8 @@ struct Inner {
     store_latency: Histogram,
     decision_latency: Histogram,
     ack_latency: HistogramFamily<EndpointLabels>,
+    shadow_events: Family<ResultLabels, Counter>,
+    shadow_disagreements: Family<KindLabels, Counter>,
     // The series every event or call records into, found without allocating their labels.
     event_handles: Handles<Counter>,
     suppressed_handles: Handles<Counter>,
@@ -248,6 +250,19 @@ impl Metrics {
                 "ack_latency_seconds",
                 "From receiving an event to CXone acknowledging its update",
                 ack,
+            ),
+            shadow_events: reg(
+                &mut r,
+                "shadow_events",
+                "Live events the shadow rules were given, by result (agreed, disagreed, refused: \
+                 the shadow rules refuse the event, dropped: the shadow's queue was full)",
+                Family::default(),
+            ),
+            shadow_disagreements: reg(
+                &mut r,
+                "shadow_disagreements",
+                "Events the shadow rules decide otherwise than the live rules, by kind",
+                Family::default(),
             ),
             registry: r,
             event_handles: Handles::default(),
@@ -424,6 +439,21 @@ impl Metrics {
         };
         let observe = |h: &Histogram| h.observe(seconds);
         self.inner.ack_handles.with(&[endpoint], create, observe);
+    }
+
+    /// Counts one live event given to the shadow rules, by `result`: `agreed`, `disagreed`,
+    /// `refused` or `dropped`.
+    pub fn shadow_event(&self, result: &str) {
+        let labels = ResultLabels {
+            result: result.into(),
+        };
+        self.inner.shadow_events.get_or_create(&labels).inc();
+    }
+
+    /// Counts one disagreement of the shadow rules with the live rules, by kind.
+    pub fn shadow_disagreement(&self, kind: &str) {
+        let labels = KindLabels { kind: kind.into() };
+        self.inner.shadow_disagreements.get_or_create(&labels).inc();
     }
 
     /// The registry in the Prometheus/OpenMetrics text format.

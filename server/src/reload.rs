@@ -32,29 +32,68 @@ pub async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Respon
     if !bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
         return ApiError::unauthorized("missing or wrong admin token").into_response();
     }
-    match reload_now(&state).await {
-        Ok(report) => (StatusCode::OK, Json(json!({"reloaded": report}))).into_response(),
-        Err((error, diagnostics)) => (
+    let (status, mut body) = match reload_now(&state).await {
+        Ok(report) => (StatusCode::OK, json!({"reloaded": report})),
+        Err((error, diagnostics, pinned)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({
+            json!({
                 "error": error,
                 "diagnostics": diagnostics,
+                "pinned": pinned,
                 "hint": "the rules in force stay; fix the files and reload again",
                 "version_in_force": state.engine().rules().version(),
-            })),
-        )
-            .into_response(),
+            }),
+        ),
+    };
+    // The shadow rules reload with the live ones; their result does not change the status.
+    if let Some(shadow) = reload_shadow(&state).await {
+        body["shadow"] = shadow;
     }
+    (status, Json(body)).into_response()
 }
 
-type Failure = (String, Vec<cxrules_engine::diag::Diagnostic>);
+/// Reloads the shadow rules, when configured: what happened, or why they did not load (the
+/// shadow rules in force stay).
+async fn reload_shadow(state: &AppState) -> Option<serde_json::Value> {
+    let engine = state.shadow()?.engine().clone();
+    Some(
+        match tokio::task::spawn_blocking(move || engine.reload()).await {
+            Ok(Ok(report)) => json!({"reloaded": report}),
+            Ok(Err(e)) => json!({"error": e.to_string(), "diagnostics": e.diagnostics()}),
+            Err(e) => json!({"error": format!("the reload task failed: {e}")}),
+        },
+    )
+}
+
+/// Why a reload failed: the error text, its located diagnostics, and the notes of the test
+/// cases that pin what the change alters (they pass with the rules in force, fail with the new
+/// ones; each note names the case's file and line), which the error text ends with too.
+type Failure = (String, Vec<cxrules_engine::diag::Diagnostic>, Vec<String>);
 
 async fn reload_now(state: &AppState) -> Result<cxrules_engine::ReloadReport, Failure> {
     let engine = state.engine().clone();
-    match tokio::task::spawn_blocking(move || engine.reload()).await {
-        Ok(Ok(report)) => Ok(report),
-        Ok(Err(e)) => Err((e.to_string(), e.diagnostics().to_vec())),
-        Err(e) => Err((format!("the reload task failed: {e}"), Vec::new())),
+    let reload = move || {
+        engine.reload().map_err(|e| {
+            let pinned = match &e {
+                cxrules_engine::LoadError::TestsFailed(failures) => {
+                    failures.pinned_by_cases(&engine.rules())
+                }
+                _ => Vec::new(),
+            };
+            let mut error = e.to_string();
+            for note in &pinned {
+                error.push_str(&format!("note: {note}\n"));
+            }
+            (error, e.diagnostics().to_vec(), pinned)
+        })
+    };
+    match tokio::task::spawn_blocking(reload).await {
+        Ok(result) => result,
+        Err(e) => Err((
+            format!("the reload task failed: {e}"),
+            Vec::new(),
+            Vec::new(),
+        )),
     }
 }
 
@@ -69,9 +108,11 @@ pub fn reload_on_sighup(state: AppState) {
         };
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading the rules");
-            if let Err((error, _)) = reload_now(&state).await {
+            if let Err((error, ..)) = reload_now(&state).await {
                 tracing::error!(%error, "SIGHUP reload failed; the rules in force stay");
             }
+            // Its failure is logged and shown on /rules/status by the shadow's own status book.
+            let _ = reload_shadow(&state).await;
         }
     });
     #[cfg(not(unix))]

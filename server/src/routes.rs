@@ -224,7 +224,12 @@ async fn decide_event(
         }
     };
     let decision = eval.commit();
-    finish(state, decision, queued, received_at)
+    let accepted = finish(state, decision, queued, received_at)?;
+    if let Some(shadow) = state.shadow() {
+        // After the live decision is final, without waiting: the shadow decides it later.
+        shadow.offer(event, &accepted.decision, &accepted.explanation);
+    }
+    Ok(accepted)
 }
 
 /// Queues the decision's updates; returns the endpoints queued, or the answer for an event

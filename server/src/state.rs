@@ -14,6 +14,7 @@ use crate::cxone::{CxoneClient, OutboundHealth, Profile};
 use crate::effects::{DryRun, Effects, Sink};
 use crate::metrics::Metrics;
 use crate::push::Pusher;
+use crate::shadow::Shadow;
 use crate::signature::WebhookAuth;
 use crate::store::{SharedStore, StoreHealth};
 
@@ -32,6 +33,9 @@ pub enum StartError {
     /// The shared dedup store's settings are unusable (a Redis that is down is not an error).
     #[error("--dedup-store: {}", .0.message())]
     DedupStore(StoreError),
+    /// The shadow rules do not load; every diagnostic is in the message.
+    #[error("cannot load the shadow rules in {dir}:\n{1}", dir = .0.display())]
+    ShadowRules(std::path::PathBuf, LoadError),
 }
 
 pub(crate) struct Inner {
@@ -51,6 +55,7 @@ pub(crate) struct Inner {
     pub(crate) admin_token: Option<crate::secret::Secret>,
     pub(crate) unready_after_failed_reloads: Option<u32>,
     pub(crate) dedup_store: std::sync::OnceLock<Arc<StoreHealth>>,
+    pub(crate) shadow: std::sync::OnceLock<Arc<Shadow>>,
     watch: Mutex<Option<WatchHandle>>,
 }
 
@@ -138,6 +143,7 @@ impl AppState {
             admin_token: config.admin_token.clone(),
             unready_after_failed_reloads: config.unready_after_failed_reloads,
             dedup_store: std::sync::OnceLock::new(),
+            shadow: std::sync::OnceLock::new(),
             watch: Mutex::new(None),
         };
         Self {
@@ -172,6 +178,18 @@ impl AppState {
             let guard = Arc::new(shared.sequence_guard(lease));
             state.inner.effects.set_sequence_guard(guard);
         }
+        if let Some(dir) = &config.shadow_rules {
+            let load_dir = dir.clone();
+            let engine = tokio::task::spawn_blocking(move || crate::shadow::load(&load_dir))
+                .await
+                .expect("rules loading does not panic")
+                .map_err(|e| StartError::ShadowRules(dir.clone(), e))?;
+            let shadow = Shadow::start(engine, state.metrics().clone());
+            if config.watch {
+                shadow.watch(WatchOptions::default())?;
+            }
+            state.set_shadow(shadow);
+        }
         if config.watch {
             state.watch(WatchOptions::default())?;
         }
@@ -189,6 +207,17 @@ impl AppState {
     pub fn set_dedup_store(&self, health: Arc<StoreHealth>) {
         health.record_latency_into(self.inner.metrics.dedup_store_latency());
         let _ = self.inner.dedup_store.set(health);
+    }
+
+    /// Sets the shadow rules every live event is also evaluated on (once; later calls are
+    /// ignored).
+    pub fn set_shadow(&self, shadow: Arc<Shadow>) {
+        let _ = self.inner.shadow.set(shadow);
+    }
+
+    /// The shadow rules, when configured.
+    pub fn shadow(&self) -> Option<&Arc<Shadow>> {
+        self.inner.shadow.get()
     }
 
     /// The shared dedup store's health; `None` when the windows are in memory.
@@ -243,6 +272,9 @@ impl AppState {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+        if let Some(shadow) = self.shadow() {
+            shadow.stop_watching();
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::cxone::{HealthSnapshot, ProfileName};
 use crate::error::ApiError;
+use crate::shadow::ShadowStatus;
 use crate::state::AppState;
 use crate::store::DedupStoreStatus;
 
@@ -51,6 +52,9 @@ pub struct RulesStatus {
     pub outbound: HealthSnapshot,
     /// Where the dedup windows are, and whether this replica decides on its own memory now.
     pub dedup_store: DedupStoreStatus,
+    /// The shadow rules and their comparison with the live rules, when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowStatus>,
 }
 
 /// Adds the reload attempts made since the last look to `cxrules_rules_reloads_total`, from the
@@ -106,6 +110,7 @@ pub fn rules_status_of(state: &AppState) -> RulesStatus {
         host: host(state),
         outbound: state.inner.health.snapshot(),
         dedup_store: dedup_store_status(state),
+        shadow: state.shadow().map(|s| s.status()),
     }
 }
 
@@ -161,16 +166,21 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// `GET /metrics`: Prometheus text.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    count_reloads(&state, &state.engine().reload_status());
+    let body = metrics_text(&state);
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// The metrics text, with the gauges read now.
+pub fn metrics_text(state: &AppState) -> String {
+    count_reloads(state, &state.engine().reload_status());
     state.metrics().set_queue_depth(state.effects().depth());
     if let Some(store) = state.dedup_store() {
         state
             .metrics()
             .dedup_store(store.errors_by_kind(), store.is_fallback());
     }
-    let body = state.metrics().encode();
-    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    state.metrics().encode()
 }
 
 /// Any other path.

@@ -48,6 +48,8 @@ pub struct Options {
     pub cxone_timeout: Duration,
     /// The shared dedup store (`None`: windows in memory).
     pub dedup_store: Option<DedupStoreConfig>,
+    /// Shadow rule files to write into a directory of their own (as `rules`; `None`: no shadow).
+    pub shadow_rules: Option<Vec<(String, String)>>,
 }
 
 impl Default for Options {
@@ -73,6 +75,7 @@ impl Default for Options {
             rate_limit: None,
             cxone_timeout: Duration::from_secs(5),
             dedup_store: None,
+            shadow_rules: None,
         }
     }
 }
@@ -87,6 +90,8 @@ pub struct Harness {
     pub inventory: MockServer,
     /// The rules directory.
     pub rules_dir: TempDir,
+    /// The shadow rules directory, when the options gave shadow rules.
+    pub shadow_dir: Option<TempDir>,
     /// The server's state (for its queue and metrics).
     pub state: AppState,
     /// A client for the server.
@@ -174,11 +179,15 @@ impl Harness {
             ..Config::default()
         };
         let state = build_state(&config).await;
+        let watch = cxrules_engine::reload::WatchOptions {
+            debounce: Duration::from_millis(100),
+            poll: Some(Duration::from_millis(100)),
+        };
+        let shadow_dir = match &opts.shadow_rules {
+            Some(files) => Some(start_shadow(&state, files, &inventory, opts.watch, watch).await),
+            None => None,
+        };
         if opts.watch {
-            let watch = cxrules_engine::reload::WatchOptions {
-                debounce: Duration::from_millis(100),
-                poll: Some(Duration::from_millis(100)),
-            };
             state.watch(watch).expect("watch rules");
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -198,6 +207,7 @@ impl Harness {
             cxone,
             inventory,
             rules_dir,
+            shadow_dir,
             state,
             http,
             shutdown: Some(tx),
@@ -326,6 +336,32 @@ impl Drop for Harness {
             task.abort();
         }
     }
+}
+
+/// Writes the shadow rules into a directory of their own and starts the shadow on them.
+async fn start_shadow(
+    state: &AppState,
+    files: &[(String, String)],
+    inventory: &MockServer,
+    watch: bool,
+    options: cxrules_engine::reload::WatchOptions,
+) -> TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, content) in files {
+        let content = content.replace("@INVENTORY@", &inventory.uri());
+        std::fs::write(dir.path().join(name), content).expect("write shadow rules");
+    }
+    let path = dir.path().to_path_buf();
+    let engine = tokio::task::spawn_blocking(move || cxrules_server::shadow::load(&path))
+        .await
+        .expect("load task")
+        .unwrap_or_else(|e| panic!("shadow rules do not load:\n{e}"));
+    let shadow = cxrules_server::shadow::Shadow::start(engine, state.metrics().clone());
+    if watch {
+        shadow.watch(options).expect("watch shadow rules");
+    }
+    state.set_shadow(shadow);
+    dir
 }
 
 async fn build_state(config: &Config) -> AppState {

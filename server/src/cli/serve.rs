@@ -52,6 +52,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "give a redis URL such as redis://host:6379/0, rediss://host:6380 or \
              redis+unix:///path/to/sock (CXRULES_DEDUP_STORE)",
         ),
+        StartError::ShadowRules(dir, e) => Hinted::error(
+            format!("cannot load the shadow rules in {}:\n{e}", dir.display()),
+            format!(
+                "fix the shadow rules (`cxrules check {}` lists every problem), or start \
+                 without --shadow-rules",
+                dir.display()
+            ),
+        ),
         other => anyhow::Error::new(other),
     })?;
     let listener = TcpListener::bind(config.bind).await.map_err(|e| {

@@ -123,6 +123,10 @@ pub struct ServeArgs {
     /// Largest accepted request body (larger: 413).
     #[arg(long, env = "CXRULES_BODY_LIMIT", default_value = "1MiB", value_parser = range::body_limit)]
     pub body_limit: usize,
+    /// Directory of candidate rule files, evaluated on every live event beside the live rules
+    /// and never acted on; disagreements show on `/rules/status`, `/metrics` and the status page.
+    #[arg(long, env = "CXRULES_SHADOW_RULES")]
+    pub shadow_rules: Option<PathBuf>,
     /// Do not reload rules when their files change.
     #[arg(long, env = "CXRULES_NO_WATCH")]
     pub no_watch: bool,

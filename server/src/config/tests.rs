@@ -319,3 +319,13 @@ fn dedup_store_refuses_what_is_not_redis_naming_the_flag() {
     let err = config(&["--dedup-store", "redis://r", "--dedup-key-prefix", "a{b}"]).unwrap_err();
     assert!(err.to_string().contains("--dedup-key-prefix"), "{err}");
 }
+
+#[test]
+fn shadow_rules_flag() {
+    let with = config(&["--shadow-rules", "candidate"]).unwrap();
+    assert_eq!(
+        with.shadow_rules.as_deref(),
+        Some(std::path::Path::new("candidate"))
+    );
+    assert_eq!(config(&[]).unwrap().shadow_rules, None);
+}
