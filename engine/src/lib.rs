@@ -141,6 +141,7 @@ mod limit;
 mod locate;
 pub mod normalize;
 pub mod pointer;
+pub mod redact;
 #[cfg(feature = "watch")]
 pub mod reload;
 pub mod replay;
