@@ -36,6 +36,7 @@
 
 pub mod answer;
 pub mod app;
+pub mod capture;
 pub mod config;
 pub mod cxone;
 pub mod decide;
