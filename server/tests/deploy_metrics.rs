@@ -8,9 +8,25 @@ use std::collections::BTreeSet;
 
 use cli_support::workspace;
 
-/// Every sample name the registry can expose, from its `# TYPE` lines.
+/// Every sample name the registry exposes once each family has a series (a family without one
+/// is not listed), from its `# TYPE` lines.
 fn exposed() -> BTreeSet<String> {
-    let text = cxrules_server::Metrics::new().encode();
+    let m = cxrules_server::Metrics::new();
+    m.event("message_created", "default", "processed");
+    m.suppressed("default", "duplicate");
+    m.routing("inventory", "in_stock", "status", "none");
+    m.rejected("events", "queue_full");
+    m.outbound("metadata", "200");
+    m.retry("metadata", "429");
+    m.effect_failed("metadata", "gave_up");
+    m.effect_skipped("metadata", "overtaken");
+    m.token_refresh("ok");
+    m.reload("loaded");
+    m.push("ok");
+    m.dedup_store([("timeout", 1)].into_iter(), false);
+    m.ack_latency("metadata", 0.01);
+    m.capture().dropped("queue_full", 1);
+    let text = m.encode();
     let mut names = BTreeSet::new();
     for line in text.lines() {
         let Some(rest) = line.strip_prefix("# TYPE ") else {
