@@ -190,6 +190,45 @@ dedup:
         assert!(!redact_content(&rules, &mut number, &seal).replaced);
     }
 
+    proptest::proptest! {
+        /// On the default rules: two messages get the same replacement exactly when their
+        /// normalized texts are equal, and the normalizer keeps every replacement as it is.
+        #[test]
+        fn replacements_are_equal_exactly_when_normalized_texts_are(
+            a in "[a-zA-Z0-9 ,.!?\u{e9}\u{ff21}\u{1f600}\t]{0,24}",
+            flips in proptest::collection::vec(proptest::bool::ANY, 24),
+            pad in 0usize..3,
+            independent in "[a-zA-Z ,.!?]{0,24}",
+            same in proptest::bool::ANY,
+        ) {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+            let rules = crate::compile::load_dir(&dir).unwrap();
+            let b = if same {
+                let flipped: String = a
+                    .chars()
+                    .zip(flips.iter().chain(std::iter::repeat(&false)))
+                    .map(|(c, f)| if *f { c.to_uppercase().next().unwrap_or(c) } else { c })
+                    .collect();
+                format!("{}{flipped}{}", " ".repeat(pad), " ".repeat(pad))
+            } else {
+                independent
+            };
+            let message = |text: &str| json!({"type": "conversations.messages.messageCreated",
+                "data": {"message": {"interactionId": "i", "senderId": "s", "content": text}}});
+            let (mut ea, mut eb) = (message(&a), message(&b));
+            let ra = redact_content(&rules, &mut ea, &seal);
+            let rb = redact_content(&rules, &mut eb, &seal);
+            proptest::prop_assert!(ra.replaced && ra.stable && rb.replaced && rb.stable);
+            let chat = rules.dedup().unwrap().all().next().unwrap();
+            let normalizer = chat.normalizer.as_ref().unwrap();
+            proptest::prop_assert_eq!(
+                ea == eb,
+                normalizer.apply(&a) == normalizer.apply(&b),
+                "{:?} / {:?}", a, b
+            );
+        }
+    }
+
     #[test]
     fn a_normalizer_that_rewrites_letters_is_reported_unstable() {
         let rules = rules(RULES);
