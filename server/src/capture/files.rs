@@ -27,6 +27,9 @@ const TICK: Duration = Duration::from_millis(200);
 const BATCH: usize = 1024;
 /// How long writing pauses after a failed write before a new file is tried.
 const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(10);
+/// How often the directory is listed for files past their age when no file is opened (opening
+/// one always prunes).
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
 
 /// The file being written.
 struct Current {
@@ -49,6 +52,8 @@ pub(super) struct Writer {
     paused_until: Option<Instant>,
     /// Files opened by this process, for unique names within one millisecond.
     sequence: u64,
+    /// When the directory was last pruned.
+    pruned: Instant,
 }
 
 impl Writer {
@@ -62,6 +67,7 @@ impl Writer {
             pending_events: 0,
             paused_until: None,
             sequence: 0,
+            pruned: Instant::now(),
         }
     }
 
@@ -246,13 +252,16 @@ impl Writer {
         if old {
             self.close_current();
         }
-        let current = self.current.as_ref().map(|c| c.path.clone());
-        self.prune(current.as_deref());
+        if self.pruned.elapsed() >= PRUNE_EVERY {
+            let current = self.current.as_ref().map(|c| c.path.clone());
+            self.prune(current.as_deref());
+        }
     }
 
     /// Removes capture files beyond `max_files` (the oldest first; the open one counts and is
     /// kept) and those last written before `max_age`.
     fn prune(&mut self, current: Option<&Path>) {
+        self.pruned = Instant::now();
         let mut files = capture_files(&self.config.dir);
         let now = SystemTime::now();
         let keep = self.config.max_files;
