@@ -13,11 +13,13 @@ use crate::secret::Secret;
 use crate::signature::{decode_whsec, WebhookAuth};
 
 mod args;
-pub(crate) mod range;
+mod capture;
+mod range;
 #[cfg(test)]
 mod tests;
 
 pub use args::{CxoneAccessArgs, OnStoreError, ServeArgs, WebhookAuthMode};
+pub use capture::{CaptureArgs, CaptureConfig};
 pub use range::{parse_duration, parse_size};
 
 /// Everything `serve` needs, resolved and checked.
@@ -56,7 +58,7 @@ pub struct Config {
     /// The shared dedup store; `None` keeps the windows in memory.
     pub dedup_store: Option<DedupStoreConfig>,
     /// Event capture for replay (`serve --capture`); `None`: off.
-    pub capture: Option<crate::capture::CaptureConfig>,
+    pub capture: Option<CaptureConfig>,
 }
 
 /// Where the dedup windows are shared, and what to do when that store fails.
@@ -174,7 +176,7 @@ impl Config {
             ));
         }
         let dedup_store = dedup_store(&args)?;
-        let capture = crate::capture::CaptureConfig::from_args(&args.capture)
+        let capture = CaptureConfig::from_args(&args.capture)
             .map_err(|(message, hint)| ConfigError::invalid(message, hint))?;
         let (cxone, dry_run_reason) = credentials(&args, profile.base);
         let webhook_auth = webhook_auth(&args)?;

@@ -230,7 +230,7 @@ pub struct ServeArgs {
 
     /// Event capture for replay.
     #[command(flatten)]
-    pub capture: crate::capture::CaptureArgs,
+    pub capture: super::CaptureArgs,
 
     /// Inbound check: none, hmac, standard (Standard Webhooks) or bearer.
     #[arg(long, env = "CXRULES_WEBHOOK_AUTH", value_enum, default_value_t = WebhookAuthMode::None)]
