@@ -3,7 +3,10 @@
 # the host pinned as BENCHMARKS.md describes, stop them on exit, and read the host's counts.
 bin=${BIN:-target/production}
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -n "${capture_dir:-}" ]; then rm -rf "$capture_dir"; fi
+}
 trap cleanup EXIT
 
 # The examples build the dev-dependencies, whose features (tokio's test-util) cargo then turns on
@@ -16,7 +19,8 @@ build() {
 }
 
 # start_host MODE: the mock CXone on core 1; on core 0 cxrules live (live: HTTP/1.1 to the mock,
-# live-h2: HTTP/2), in dry-run (dry), or the bare axum handler (bare), listening on 9300.
+# live-h2: HTTP/2), in dry-run (dry), in dry-run capturing every event to a temporary directory
+# (dry-capture; REDACT=1 redacts too), or the bare axum handler (bare), listening on 9300.
 # Live runs lift the client-side rate limit; MAX_IN_FLIGHT (default 128 over HTTP/2, 48 over
 # HTTP/1.1), QUEUE (default 10000) and COALESCE (default 100ms) change the host's settings.
 start_host() {
@@ -29,8 +33,10 @@ start_host() {
             CXONE_RATE_LIMIT=0 CXONE_MAX_IN_FLIGHT=$in_flight CXRULES_QUEUE_CAPACITY=${QUEUE:-10000} ${COALESCE:+CXRULES_COALESCE_WINDOW=$COALESCE} \
             taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
     dry)  taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
+    dry-capture) capture_dir=$(mktemp -d); CXRULES_CAPTURE=$capture_dir ${REDACT:+CXRULES_CAPTURE_REDACT=1 CXRULES_CAPTURE_REDACT_KEY=bench-key-0123456789abcdef} \
+            taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
     bare) taskset -c 0 $bin/examples/bare_ok 127.0.0.1:9300 & pids+=($!) ;;
-    *) echo "unknown mode $mode (live, live-h2, dry, bare)" >&2; exit 2 ;;
+    *) echo "unknown mode $mode (live, live-h2, dry, dry-capture, bare)" >&2; exit 2 ;;
   esac
   for _ in $(seq 50); do curl -sf localhost:9300/healthz >/dev/null 2>&1 && break; [ "$mode" = bare ] && break; sleep 0.2; done
   sleep 0.5

@@ -18,6 +18,8 @@
 //!   implementation, circuit breaker, status cache.
 //! - [`reload`] (feature `watch`): the directory watcher; [`status`]: reload status and errors.
 //! - [`testrun`]: runs the rule files' own test cases (the reload gate and `cxrules test`).
+//! - [`redact`]: an event's message text replaced by a keyed digest of its normalized form, so
+//!   recorded events replay to the same dedup decisions without the text.
 //! - [`segment`]: the id checks and the URL path-segment encoder the engine and its host share.
 //! - [`yaml`]: the only module that names the YAML library.
 //!
@@ -141,6 +143,7 @@ mod limit;
 mod locate;
 pub mod normalize;
 pub mod pointer;
+pub mod redact;
 #[cfg(feature = "watch")]
 pub mod reload;
 pub mod replay;

@@ -13,11 +13,13 @@ use crate::secret::Secret;
 use crate::signature::{decode_whsec, WebhookAuth};
 
 mod args;
+mod capture;
 mod range;
 #[cfg(test)]
 mod tests;
 
 pub use args::{CxoneAccessArgs, OnStoreError, ServeArgs, WebhookAuthMode};
+pub use capture::{CaptureArgs, CaptureConfig};
 pub use range::{parse_duration, parse_size};
 
 /// Everything `serve` needs, resolved and checked.
@@ -57,6 +59,8 @@ pub struct Config {
     pub unready_after_failed_reloads: Option<u32>,
     /// The shared dedup store; `None` keeps the windows in memory.
     pub dedup_store: Option<DedupStoreConfig>,
+    /// Event capture for replay (`serve --capture`); `None`: off.
+    pub capture: Option<CaptureConfig>,
 }
 
 /// Where the dedup windows are shared, and what to do when that store fails.
@@ -93,6 +97,7 @@ impl Default for Config {
             admin_token: None,
             unready_after_failed_reloads: None,
             dedup_store: None,
+            capture: None,
         }
     }
 }
@@ -174,6 +179,8 @@ impl Config {
             ));
         }
         let dedup_store = dedup_store(&args)?;
+        let capture = CaptureConfig::from_args(&args.capture)
+            .map_err(|(message, hint)| ConfigError::invalid(message, hint))?;
         let (cxone, dry_run_reason) = credentials(&args, profile.base);
         let webhook_auth = webhook_auth(&args)?;
         if cxone.is_some() && !webhook_auth.is_enabled() {
@@ -221,6 +228,7 @@ impl Config {
             admin_token: args.admin_token.clone().filter(|t| !t.expose().is_empty()),
             unready_after_failed_reloads: args.unready_after_failed_reloads,
             dedup_store,
+            capture,
         })
     }
 

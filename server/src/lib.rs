@@ -18,6 +18,8 @@
 //! - [`signature`]: inbound HMAC, Standard Webhooks and bearer checks.
 //! - [`store`]: the shared dedup store of `--dedup-store` (Redis) and its `--on-store-error`
 //!   policy.
+//! - [`capture`]: `--capture DIR`, accepted events to rotated JSONL files for `replay`, written
+//!   off the answer path (optionally redacted).
 //! - [`metrics`]: the Prometheus registry; [`push`]: the optional JSON push to `METRICS_ENDPOINT`.
 //! - [`tools`]: the operator subcommands `check`, `test`, `replay`, `schema`, `register-webhook`.
 //! - [`shadow`]: shadow rules evaluated beside the live rules on every event, never acted on;
@@ -39,6 +41,7 @@
 mod admin;
 pub mod answer;
 pub mod app;
+pub mod capture;
 pub mod config;
 pub mod cxone;
 pub mod decide;

@@ -58,6 +58,11 @@ struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CaptureDropLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EndpointLabels {
     endpoint: String,
 }
@@ -91,6 +96,7 @@ struct Inner {
     ack_latency: HistogramFamily<EndpointLabels>,
     shadow_events: Family<ResultLabels, Counter>,
     shadow_disagreements: Family<KindLabels, Counter>,
+    capture: CaptureCounters,
     // The series every event or call records into, found without allocating their labels.
     event_handles: Handles<Counter>,
     suppressed_handles: Handles<Counter>,
@@ -264,6 +270,7 @@ impl Metrics {
                 "Events the shadow rules decide otherwise than the live rules, by kind",
                 Family::default(),
             ),
+            capture: CaptureCounters::register(&mut r),
             registry: r,
             event_handles: Handles::default(),
             suppressed_handles: Handles::default(),
@@ -456,12 +463,91 @@ impl Metrics {
         self.inner.shadow_disagreements.get_or_create(&labels).inc();
     }
 
+    /// The series event capture records into (`serve --capture`).
+    pub fn capture(&self) -> CaptureCounters {
+        self.inner.capture.clone()
+    }
+
     /// The registry in the Prometheus/OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.inner.registry);
         out
+    }
+}
+
+/// Event capture's series (`cxrules_capture_*`); cheap to clone, every clone counts into the
+/// same registry.
+#[derive(Clone, Debug)]
+pub struct CaptureCounters {
+    written: Counter,
+    bytes: Counter,
+    dropped: Family<CaptureDropLabels, Counter>,
+    writing: Gauge,
+    files_removed: Counter,
+    redaction_unstable: Counter,
+}
+
+impl CaptureCounters {
+    fn register(r: &mut Registry) -> Self {
+        Self {
+            written: reg(r, "capture_events_written", "Events written to capture files", Counter::default()),
+            bytes: reg(r, "capture_bytes_written", "Bytes written to capture files", Counter::default()),
+            dropped: reg(
+                r,
+                "capture_events_dropped",
+                "Accepted events not captured, by reason (queue_full, write_error, too_large, not_an_object); the events themselves were decided",
+                Family::default(),
+            ),
+            writing: reg(
+                r,
+                "capture_writing",
+                "1 while capture writes, 0 while it pauses after a failed write (or capture is off)",
+                Gauge::default(),
+            ),
+            files_removed: reg(
+                r,
+                "capture_files_removed",
+                "Capture files removed by the count and age bounds",
+                Counter::default(),
+            ),
+            redaction_unstable: reg(
+                r,
+                "capture_redaction_unstable",
+                "Redacted events whose replacement text the channel's normalizer changes (a regex step matching letters)",
+                Counter::default(),
+            ),
+        }
+    }
+
+    /// Counts `events` lines of `bytes` written.
+    pub fn written(&self, events: u64, bytes: u64) {
+        self.written.inc_by(events);
+        self.bytes.inc_by(bytes);
+    }
+
+    /// Counts events not captured.
+    pub fn dropped(&self, reason: &str, events: u64) {
+        let labels = CaptureDropLabels {
+            reason: reason.into(),
+        };
+        self.dropped.get_or_create(&labels).inc_by(events);
+    }
+
+    /// Sets whether capture is writing.
+    pub fn set_writing(&self, writing: bool) {
+        self.writing.set(i64::from(writing));
+    }
+
+    /// Counts files removed by the bounds.
+    pub fn files_removed(&self, n: u64) {
+        self.files_removed.inc_by(n);
+    }
+
+    /// Counts one redacted event whose replacement the normalizer does not keep as it is.
+    pub fn redaction_unstable(&self) {
+        self.redaction_unstable.inc();
     }
 }
 

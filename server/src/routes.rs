@@ -173,7 +173,11 @@ fn read_event(
         .auth
         .verify(headers, &bytes, SystemTime::now())
         .map_err(|e| ApiError::unauthorized(e.to_string()))?;
-    parse_json(&bytes)
+    let event = parse_json(&bytes)?;
+    if let Some(capture) = &state.inner.capture {
+        capture.offer(&bytes);
+    }
+    Ok(event)
 }
 
 fn unavailable(state: &AppState, e: EnqueueError) -> ApiError {

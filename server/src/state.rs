@@ -56,6 +56,7 @@ pub(crate) struct Inner {
     pub(crate) unready_after_failed_reloads: Option<u32>,
     pub(crate) dedup_store: std::sync::OnceLock<Arc<StoreHealth>>,
     pub(crate) shadow: std::sync::OnceLock<Arc<Shadow>>,
+    pub(crate) capture: Option<crate::capture::Capture>,
     watch: Mutex<Option<WatchHandle>>,
 }
 
@@ -126,6 +127,10 @@ impl AppState {
             Some(push) => Pusher::start(push.clone(), metrics.clone()),
             None => Pusher::disabled(metrics.clone()),
         };
+        let capture = config
+            .capture
+            .clone()
+            .map(|c| crate::capture::Capture::start(c, engine.clone(), metrics.capture()));
         let inner = Inner {
             engine,
             effects,
@@ -144,6 +149,7 @@ impl AppState {
             unready_after_failed_reloads: config.unready_after_failed_reloads,
             dedup_store: std::sync::OnceLock::new(),
             shadow: std::sync::OnceLock::new(),
+            capture,
             watch: Mutex::new(None),
         };
         Self {
@@ -263,6 +269,13 @@ impl AppState {
             .unready_after_failed_reloads
             .is_some_and(|n| self.inner.engine.reload_status().consecutive_failures >= n.max(1));
         self.inner.ready.load(Ordering::Acquire) && !failing
+    }
+
+    /// Writes what event capture has queued and stops it (at shutdown; a no-op without capture).
+    pub fn close_capture(&self) {
+        if let Some(capture) = &self.inner.capture {
+            capture.close();
+        }
     }
 
     /// Stops watching the rules directory (at shutdown).

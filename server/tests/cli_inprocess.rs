@@ -18,6 +18,7 @@ async fn run_gives_the_exit_code_of_the_status() {
     let args = SchemaArgs {
         check: true,
         path: stale.path().into(),
+        into: None,
     };
     assert_eq!(
         run_status(ToolCommand::Schema(args.clone())).await,
@@ -30,6 +31,7 @@ async fn run_gives_the_exit_code_of_the_status() {
     let kept = SchemaArgs {
         check: true,
         path: workspace().join("schemas/cxrules.schema.json"),
+        into: None,
     };
     assert_eq!(
         run(ToolCommand::Schema(kept)).await.unwrap(),

@@ -77,7 +77,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "cxrules serving"
     );
     cxrules_server::reload::reload_on_sighup(state.clone());
-    cxrules_server::run(listener, state, shutdown_signal()).await?;
+    cxrules_server::run(listener, state.clone(), shutdown_signal()).await?;
+    state.close_capture();
     tracing::info!("stopped");
     Ok(())
 }

@@ -232,6 +232,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CXRULES_RETRY_AFTER", default_value = "1s", value_parser = range::retry_after)]
     pub retry_after: Duration,
 
+    /// Event capture for replay.
+    #[command(flatten)]
+    pub capture: super::CaptureArgs,
+
     /// Inbound check: none, hmac, standard (Standard Webhooks) or bearer.
     #[arg(long, env = "CXRULES_WEBHOOK_AUTH", value_enum, default_value_t = WebhookAuthMode::None)]
     pub webhook_auth: WebhookAuthMode,

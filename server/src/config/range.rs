@@ -78,6 +78,31 @@ pub fn body_limit(s: &str) -> Result<usize, String> {
     size_in(s, 1024, 64 << 20)
 }
 
+/// `--capture-max-file-size`.
+pub fn capture_file_size(s: &str) -> Result<usize, String> {
+    size_in(s, 1024, 1024 << 20)
+}
+
+/// `--capture-max-files`.
+pub fn capture_max_files(s: &str) -> Result<usize, String> {
+    number_in(s, 1, 100_000)
+}
+
+/// `--capture-max-age`.
+pub fn capture_max_age(s: &str) -> Result<Duration, String> {
+    duration_in(s, M, 90 * 24 * H)
+}
+
+/// `--capture-rotate-after`.
+pub fn capture_rotate_after(s: &str) -> Result<Duration, String> {
+    duration_in(s, S, 24 * H)
+}
+
+/// `--capture-queue`.
+pub fn capture_queue(s: &str) -> Result<usize, String> {
+    number_in(s, 1, 1_000_000)
+}
+
 /// `--cxone-rate-limit`: 0 means no limit.
 pub fn cxone_rate_limit(s: &str) -> Result<u32, String> {
     number_in(s, 0, 100_000)

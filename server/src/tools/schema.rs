@@ -1,5 +1,8 @@
-//! `cxrules schema [--check]`: prints the draft-07 JSON Schema of rule files, or checks that the
-//! copy kept in `schemas/` (which editors read) is current.
+//! `cxrules schema [--check | --into DIR]`: prints the draft-07 JSON Schema of rule files,
+//! checks that the copy kept in `schemas/` (which editors read) is current, or writes it into a
+//! rules directory with the files' modelines pointing at it (`beside.rs`).
+
+pub mod beside;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,10 +23,17 @@ pub struct SchemaArgs {
     /// The kept copy `--check` compares with.
     #[arg(long, default_value = SCHEMA_PATH)]
     pub path: PathBuf,
+    /// Write the schema into DIR (as `cxrules.schema.json`) and point the modelines of DIR's
+    /// rule files at it, for a copy of the rules outside the repository.
+    #[arg(long, value_name = "DIR", conflicts_with = "check")]
+    pub into: Option<PathBuf>,
 }
 
 /// Prints the schema, or checks the kept copy, writing to `out`.
 pub fn execute(args: &SchemaArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
+    if let Some(dir) = &args.into {
+        return beside::execute(dir, out);
+    }
     let schema = cxrules_engine::schema::schema_json();
     if !args.check {
         out.write_all(schema.as_bytes())?;

@@ -1,9 +1,10 @@
-//! Replay inputs: the events file (or standard input) and the inventory answers file.
+//! Replay inputs: the events file, a capture directory (its files in the order they were
+//! written) or standard input, and the inventory answers file.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 
 use cxrules_engine::replay::MapInventory;
 use cxrules_engine::testcase::MockAnswer;
@@ -26,6 +27,9 @@ pub fn open_events(path: &Path) -> anyhow::Result<Events> {
             size: None,
         });
     }
+    if path.is_dir() {
+        return open_dir(path);
+    }
     let file = File::open(path).map_err(|e| {
         Hinted::error(
             format!("cannot read the events file {}: {e}", path.display()),
@@ -41,6 +45,65 @@ pub fn open_events(path: &Path) -> anyhow::Result<Events> {
         reader: Box::new(BufReader::with_capacity(1 << 16, file)),
         size,
     })
+}
+
+/// The files of a capture directory (`serve --capture`), oldest first, read as one stream; a
+/// directory without capture files is read as its `*.jsonl` files in name order. A file that
+/// does not end with a line break (one being written) is followed by one, so its last line
+/// never runs into the next file's first.
+fn open_dir(dir: &Path) -> anyhow::Result<Events> {
+    let mut files = crate::capture::capture_files(dir);
+    if files.is_empty() {
+        files = jsonl_files(dir)?;
+    }
+    if files.is_empty() {
+        return Err(Hinted::error(
+            format!("{} holds no capture files (*.jsonl)", dir.display()),
+            "pass the directory `serve --capture` writes to, or one JSONL file",
+        ));
+    }
+    let mut reader: Box<dyn Read + Send> = Box::new(std::io::empty());
+    let mut size = 0;
+    for path in files {
+        let mut file = File::open(&path).map_err(|e| {
+            Hinted::error(
+                format!("cannot read the capture file {}: {e}", path.display()),
+                "check that the files are readable",
+            )
+        })?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        size += len;
+        let mut last = [b'\n'];
+        if len > 0 {
+            file.seek(SeekFrom::End(-1))?;
+            file.read_exact(&mut last)?;
+            file.seek(SeekFrom::Start(0))?;
+        }
+        reader = Box::new(reader.chain(file));
+        if last[0] != b'\n' {
+            reader = Box::new(reader.chain(&b"\n"[..]));
+        }
+    }
+    Ok(Events {
+        reader: Box::new(BufReader::with_capacity(1 << 16, reader)),
+        size: Some(size),
+    })
+}
+
+fn jsonl_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Hinted::error(
+            format!("cannot read the directory {}: {e}", dir.display()),
+            "check that the directory is readable",
+        )
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// Reads a YAML or JSON map of SKU → answer (`in_stock`, `timeout`, `unreachable`, `{error: 503}`).
@@ -91,6 +154,28 @@ mod tests {
         let inv = load_inventory(&json).unwrap();
         assert_eq!(inv.answer("D"), Ok("unreachable".into()));
         assert_eq!(inv.answer("B"), Err(LookupError::Client(404)));
+    }
+
+    #[test]
+    fn a_directory_reads_its_files_in_order_with_a_break_after_an_unfinished_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("capture-2-000002.jsonl"), "{\"n\":3}\n").unwrap();
+        std::fs::write(
+            dir.path().join("capture-1-000001.jsonl"),
+            "{\"n\":1}\n{\"n\":2}",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not read").unwrap();
+        let mut text = String::new();
+        open_events(dir.path())
+            .unwrap()
+            .reader
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+        let empty = tempfile::tempdir().unwrap();
+        let e = open_events(empty.path()).err().unwrap();
+        assert!(e.to_string().contains("no capture files"), "{e}");
     }
 
     #[test]

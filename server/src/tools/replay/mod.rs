@@ -29,7 +29,8 @@ pub use time::{epoch_ms, parse_rfc3339, TimeMode};
 /// Flags of `cxrules replay`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReplayArgs {
-    /// Recorded events, one JSON object per line (`-` reads standard input).
+    /// Recorded events, one JSON object per line (`-` reads standard input), or a capture
+    /// directory (`serve --capture`): its files in the order they were written.
     pub events: PathBuf,
     /// Directory of the rules in force.
     #[arg(long, default_value = "rules", env = "CXRULES_RULES")]
@@ -40,9 +41,10 @@ pub struct ReplayArgs {
     /// Output: a summary table, one decision per line (jsonl), or the summary as JSON.
     #[arg(long, value_enum, default_value_t = ReplayFormat::Table)]
     pub format: ReplayFormat,
-    /// JSON pointer to each event's time (RFC 3339 or epoch ms); repeat it: the first present wins.
+    /// JSON pointer to each event's time (RFC 3339 or epoch ms); repeat it: the first present
+    /// wins. The default reads the receive time `serve --capture` writes first.
     #[arg(long = "time-field", value_name = "POINTER",
-          default_values = ["/createdAtWithMilliseconds", "/timestamp"])]
+          default_values = [crate::capture::RECEIVED_AT_POINTER, "/createdAtWithMilliseconds", "/timestamp"])]
     pub time_fields: Vec<String>,
     /// Space events evenly (`100ms`) instead of reading their time.
     #[arg(long, value_parser = parse_spacing, conflicts_with = "time_fields")]
@@ -89,7 +91,11 @@ impl ReplayArgs {
             rules: rules.into(),
             against: None,
             format: ReplayFormat::Table,
-            time_fields: vec!["/createdAtWithMilliseconds".into(), "/timestamp".into()],
+            time_fields: vec![
+                crate::capture::RECEIVED_AT_POINTER.into(),
+                "/createdAtWithMilliseconds".into(),
+                "/timestamp".into(),
+            ],
             spacing: None,
             inventory: None,
             live_inventory: false,
