@@ -107,6 +107,9 @@ pub fn explain(decision: &Decision) -> String {
         let t = decision.event_type.as_deref().unwrap_or("(none)");
         return format!("no event rule matches type `{t}`; ignored");
     };
+    if let Some(reason) = &decision.reason {
+        return format!("rule `{rule}`: {reason}; ignored");
+    }
     // Built piece by piece: this runs for every event, and `write!` costs more than the text.
     let mut out = String::with_capacity(128);
     out.push_str("rule `");
@@ -162,6 +165,8 @@ mod tests {
             event: Some("message_created".into()),
             event_type: Some("conversations.messages.messageCreated".into()),
             interaction_id: Some("int-1".into()),
+            contact_id: Some("int-1".into()),
+            reason: None,
             channel: None,
             dedup: dedup.map(|verdict| DedupDecision {
                 channel: "default".into(),

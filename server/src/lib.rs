@@ -50,6 +50,7 @@ pub mod signature;
 pub mod state;
 pub mod status;
 pub mod store;
+pub mod studio;
 pub mod tools;
 
 pub use app::{app, run};
