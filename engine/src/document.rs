@@ -9,7 +9,7 @@
 
 use serde_json::Value as Json;
 
-use crate::pointer::{NotAnArray, Pointer};
+use crate::pointer::{number, NotAnArray, Pointer};
 
 /// A value found in an event, as far as the engine looks at one.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,17 +113,6 @@ impl Document for ParsedEvent {
                 B::Number(n) => number(n).map_or(Field::Other, Field::Number),
                 B::Bool(_) | B::Array(_) | B::Object(_) => Field::Other,
             }))
-    }
-}
-
-/// The serde_json number serde_json would have parsed from the same text.
-pub(crate) fn number(n: &serde_json_borrow::Number) -> Option<serde_json::Number> {
-    if let Some(u) = n.as_u64() {
-        Some(u.into())
-    } else if let Some(i) = n.as_i64() {
-        Some(i.into())
-    } else {
-        n.as_f64().and_then(serde_json::Number::from_f64)
     }
 }
 

@@ -239,7 +239,7 @@ impl Pointer {
                     let B::Object(map) = item else { return false };
                     last(map, key).is_some_and(|v| match v {
                         B::Str(s) => s == value,
-                        B::Number(num) => crate::document::number(num)
+                        B::Number(num) => number(num)
                             .is_some_and(|num| num.to_string() == *value),
                         _ => false,
                     })
@@ -260,6 +260,17 @@ impl Pointer {
         value: &'v serde_json_borrow::Value<'c>,
     ) -> Option<&'v serde_json_borrow::Value<'c>> {
         self.lookup_borrowed(value).ok().flatten()
+    }
+}
+
+/// The serde_json number serde_json would have parsed from the same text.
+pub(crate) fn number(n: &serde_json_borrow::Number) -> Option<serde_json::Number> {
+    if let Some(u) = n.as_u64() {
+        Some(u.into())
+    } else if let Some(i) = n.as_i64() {
+        Some(i.into())
+    } else {
+        n.as_f64().and_then(serde_json::Number::from_f64)
     }
 }
 

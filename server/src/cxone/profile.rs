@@ -39,7 +39,7 @@ pub enum CallAddress {
 
 impl CallAddress {
     /// The id a decision's calls address: `None` when the decision has none.
-    pub fn id<'d>(self, decision: &'d cxrules_engine::Decision) -> Option<&'d str> {
+    pub fn id(self, decision: &cxrules_engine::Decision) -> Option<&str> {
         match self {
             CallAddress::Interaction => decision.interaction_id.as_deref(),
             CallAddress::Contact => decision

@@ -350,9 +350,8 @@ async fn under_dfo_a_target_without_a_skill_id_stops_the_start() {
         drain_timeout: Duration::from_secs(1),
         ..cxrules_server::Config::default()
     };
-    let err = cxrules_server::AppState::from_config(&config)
-        .await
-        .err()
-        .expect("the start is refused");
+    let Err(err) = cxrules_server::AppState::from_config(&config).await else {
+        panic!("the start is refused");
+    };
     assert!(err.to_string().contains("has no `skill_id`"), "{err}");
 }
