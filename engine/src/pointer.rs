@@ -239,8 +239,7 @@ impl Pointer {
                     let B::Object(map) = item else { return false };
                     last(map, key).is_some_and(|v| match v {
                         B::Str(s) => s == value,
-                        B::Number(num) => number(num)
-                            .is_some_and(|num| num.to_string() == *value),
+                        B::Number(num) => number(num).is_some_and(|num| num.to_string() == *value),
                         _ => false,
                     })
                 }),
