@@ -77,7 +77,7 @@ pub struct Decision {
     /// The interaction id.
     pub interaction_id: Option<String>,
     /// The id outbound calls address (the contact number for CXone digital), when the rule
-    /// reads one; the interaction id otherwise.
+    /// reads one (`fields.contact_id`); absent, calls address the interaction id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contact_id: Option<String>,
     /// Why a matched event was ignored (a condition it does not meet).

@@ -212,11 +212,9 @@ fn check_event<'s, 'e, D: Document + ?Sized>(
     let view = rule.view(event);
     let interaction = view.required_id("interaction_id")?;
     decision.interaction_id = Some(interaction.to_string());
-    decision.contact_id = Some(if rule.contact_set {
-        view.required_id("contact_id")?.to_string()
-    } else {
-        interaction.to_string()
-    });
+    if rule.contact_set {
+        decision.contact_id = Some(view.required_id("contact_id")?.to_string());
+    }
     if let Some(reason) = rule.unmet(event)? {
         // Of the rule's type but not for it (an agent's message, say): nothing to do.
         decision.reason = Some(reason);
