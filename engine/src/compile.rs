@@ -86,10 +86,28 @@ pub fn load_dir(dir: &Path) -> Result<CompiledRules, Diagnostics> {
     compile_sources(sources.files, sources.problems)
 }
 
+/// What the host requires of rules beyond the rule language itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Requirements {
+    /// Every target of a route used by an event rule that reads a contact number
+    /// (`fields.contact_id`) must carry a `skill_id`: the real CXone digital API routes a
+    /// contact to a numeric skill and nothing else (the host's `dfo` profile).
+    pub skill_ids: bool,
+}
+
 /// Compiles rule files given as (path, text); `diags` carries problems found before this step.
 pub fn compile_sources(
     sources: Vec<(PathBuf, String)>,
+    diags: Vec<Diagnostic>,
+) -> Result<CompiledRules, Diagnostics> {
+    compile_sources_for(sources, diags, Requirements::default())
+}
+
+/// [`compile_sources`] with the host's [`Requirements`] checked too.
+pub fn compile_sources_for(
+    sources: Vec<(PathBuf, String)>,
     mut diags: Vec<Diagnostic>,
+    requirements: Requirements,
 ) -> Result<CompiledRules, Diagnostics> {
     let version = content_hash(&sources);
     let files: Vec<PathBuf> = sources.iter().map(|(p, _)| p.clone()).collect();
@@ -100,6 +118,7 @@ pub fn compile_sources(
     let rules = Compiler {
         parsed: &parsed,
         diags: &mut diags,
+        requirements,
     }
     .compile(version, files);
     if diags.is_empty() {
@@ -127,6 +146,7 @@ type Problem = (Vec<String>, String, String);
 struct Compiler<'a, 'd> {
     parsed: &'a [ParsedFile],
     diags: &'d mut Vec<Diagnostic>,
+    requirements: Requirements,
 }
 
 impl<'a> Compiler<'a, '_> {
@@ -142,6 +162,9 @@ impl<'a> Compiler<'a, '_> {
         let has_dedup = self.parsed.iter().any(|f| f.has_dedup_default);
         self.check_references(&events, has_dedup);
         self.check_fields_per_event(&events, dedup.as_ref(), &routes);
+        if self.requirements.skill_ids {
+            self.check_skill_ids(&events);
+        }
         let (tests, test_sites) = self.tests().into_iter().unzip();
         CompiledRules {
             version,
@@ -243,7 +266,41 @@ impl<'a> Compiler<'a, '_> {
 
     fn events(&mut self) -> Vec<EventRule> {
         let mut out = Vec::new();
+        // Which rule claimed each event type first, and where: only one rule may handle a type,
+        // else the first would silently win.
+        let mut claimed: HashMap<String, (&'a ParsedFile, &'a Entry<EventSpec>)> = HashMap::new();
         for (file, entry) in self.unique("event", |f| &f.events) {
+            let types = match &entry.spec.types {
+                crate::events::Pointers::One(t) => std::slice::from_ref(t),
+                crate::events::Pointers::Many(v) => v.as_slice(),
+            };
+            for t in types {
+                match claimed.get(t) {
+                    Some((first, first_entry)) if first_entry.name != entry.name => {
+                        let (line, _) =
+                            crate::locate::locate(&first.text, &first_entry.path).unwrap_or((0, 0));
+                        let d = file
+                            .diag(
+                                &below(&entry.path, "type"),
+                                format!(
+                                    "event type `{t}` is claimed by event rules `{}` and `{}`",
+                                    first_entry.name, entry.name
+                                ),
+                            )
+                            .with_hint(format!(
+                                "`{}` is at {}:{line}; one rule handles each event type: \
+                                 drop the type from one of them",
+                                first_entry.name,
+                                first.path.display()
+                            ));
+                        self.diags.push(d);
+                    }
+                    Some(_) => {}
+                    None => {
+                        claimed.insert(t.clone(), (file, entry));
+                    }
+                }
+            }
             match EventRule::compile(&entry.name, &entry.spec) {
                 Ok(rule) => out.push(rule),
                 Err(errors) => self.report(file, entry, errors),
@@ -461,6 +518,51 @@ impl<'a> Compiler<'a, '_> {
                 );
             }
         }
+    }
+
+    /// Every target of a route that a contact-addressing event rule uses names a `skill_id`.
+    fn check_skill_ids(&mut self, events: &[EventRule]) {
+        let used: Vec<&str> = events
+            .iter()
+            .filter(|e| e.contact_set)
+            .filter_map(|e| e.route.as_deref())
+            .collect();
+        let mut problems = Vec::new();
+        for file in self.parsed {
+            for entry in file
+                .routes
+                .iter()
+                .filter(|r| used.contains(&r.name.as_str()))
+            {
+                let spec = &entry.spec;
+                let targets = spec
+                    .statuses
+                    .iter()
+                    .map(|(status, t)| (vec!["statuses".to_string(), status.clone()], t))
+                    .chain([
+                        (vec!["unknown".to_string()], &spec.unknown),
+                        (vec!["fallback".to_string()], &spec.fallback),
+                    ]);
+                for (sub, _) in targets.filter(|(_, t)| t.skill_id.is_none()) {
+                    let path: Vec<String> = entry.path.iter().cloned().chain(sub).collect();
+                    problems.push(
+                        file.diag(
+                            &path,
+                            format!(
+                                "route `{}`: this target has no `skill_id`, so the `dfo` profile \
+                                 could not route a contact to it",
+                                entry.name
+                            ),
+                        )
+                        .with_hint(
+                            "add `skill_id: <the CXone skill's number>` (e.g. \
+                             `skill_id: ${GENERAL_SKILL_ID:-4512}`) to the target",
+                        ),
+                    );
+                }
+            }
+        }
+        self.diags.extend(problems);
     }
 
     /// The test cases with where each is written (`file:line`).

@@ -76,6 +76,13 @@ pub struct Decision {
     pub event_type: Option<String>,
     /// The interaction id.
     pub interaction_id: Option<String>,
+    /// The id outbound calls address (the contact number for CXone digital), when the rule
+    /// reads one (`fields.contact_id`); absent, calls address the interaction id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<String>,
+    /// Why a matched event was ignored (a condition it does not meet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The channel, when the event names one.
     pub channel: Option<String>,
     /// The dedup decision, when dedup applies to this event type.
@@ -101,6 +108,14 @@ pub enum EvalError {
         field: String,
         /// Where it was looked for.
         pointers: Vec<String>,
+    },
+    /// A keyed selection of a field's pointer met a value that is not an array.
+    #[error("field `{field}`: {reason}")]
+    NotAnArray {
+        /// The field (or the condition's subject).
+        field: String,
+        /// Which pointer, and where the array should have been.
+        reason: String,
     },
     /// A field has the wrong JSON type.
     #[error("field `{field}` at {pointer} must be {expected}")]

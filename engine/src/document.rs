@@ -9,7 +9,7 @@
 
 use serde_json::Value as Json;
 
-use crate::pointer::Pointer;
+use crate::pointer::{number, NotAnArray, Pointer};
 
 /// A value found in an event, as far as the engine looks at one.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,8 +41,15 @@ pub trait Document: Sync {
     /// True when the document is a JSON object (an event must be one).
     fn is_object(&self) -> bool;
 
-    /// The value at `pointer`, when there is one.
-    fn get(&self, pointer: &Pointer) -> Option<Field<'_>>;
+    /// The value at `pointer`, when there is one; an error when a keyed selection of the
+    /// pointer meets a value that is not an array.
+    fn lookup(&self, pointer: &Pointer) -> Result<Option<Field<'_>>, NotAnArray>;
+
+    /// The value at `pointer`, when there is one (a selection that meets no array finds
+    /// nothing).
+    fn get(&self, pointer: &Pointer) -> Option<Field<'_>> {
+        self.lookup(pointer).ok().flatten()
+    }
 }
 
 impl<'e> From<&'e Json> for Field<'e> {
@@ -61,8 +68,8 @@ impl Document for Json {
         Json::is_object(self)
     }
 
-    fn get(&self, pointer: &Pointer) -> Option<Field<'_>> {
-        pointer.get(self).map(Field::from)
+    fn lookup(&self, pointer: &Pointer) -> Result<Option<Field<'_>>, NotAnArray> {
+        Ok(pointer.lookup(self)?.map(Field::from))
     }
 }
 
@@ -96,27 +103,16 @@ impl Document for ParsedEvent {
         self.0.get_value().is_object()
     }
 
-    fn get(&self, pointer: &Pointer) -> Option<Field<'_>> {
+    fn lookup(&self, pointer: &Pointer) -> Result<Option<Field<'_>>, NotAnArray> {
         use serde_json_borrow::Value as B;
-        pointer
-            .get_borrowed(self.0.get_value())
+        Ok(pointer
+            .lookup_borrowed(self.0.get_value())?
             .map(|value| match value {
                 B::Null => Field::Null,
                 B::Str(s) => Field::Str(s),
                 B::Number(n) => number(n).map_or(Field::Other, Field::Number),
                 B::Bool(_) | B::Array(_) | B::Object(_) => Field::Other,
-            })
-    }
-}
-
-/// The serde_json number serde_json would have parsed from the same text.
-fn number(n: &serde_json_borrow::Number) -> Option<serde_json::Number> {
-    if let Some(u) = n.as_u64() {
-        Some(u.into())
-    } else if let Some(i) = n.as_i64() {
-        Some(i.into())
-    } else {
-        n.as_f64().and_then(serde_json::Number::from_f64)
+            }))
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use tokio::time::Instant;
 
-use crate::compile::{compile_sources, read_sources, CompiledRules};
+use crate::compile::{compile_sources_for, read_sources, CompiledRules, Requirements};
 use crate::decision::EvalError;
 use crate::dedup::store::StoreStats;
 use crate::document::Document;
@@ -27,6 +27,7 @@ struct Inner {
     status: Mutex<StatusBook>,
     reload_lock: Mutex<()>,
     gate: bool,
+    requirements: Requirements,
 }
 
 /// The rules engine. Cheap to clone; every clone shares rules, windows and status.
@@ -77,6 +78,7 @@ pub struct EngineBuilder {
     stores: Option<StoreFactory>,
     clock: Option<Clock>,
     gate: bool,
+    requirements: Requirements,
 }
 
 impl EngineBuilder {
@@ -99,6 +101,13 @@ impl EngineBuilder {
         self
     }
 
+    /// What the host requires of every rule set it loads, at build and on each reload (a rule
+    /// set that fails them is refused; the rules in force stay).
+    pub fn requirements(mut self, requirements: Requirements) -> Self {
+        self.requirements = requirements;
+        self
+    }
+
     /// Whether the rule files' own test cases must pass before rules go live (default: true).
     pub fn test_gate(mut self, on: bool) -> Self {
         self.gate = on;
@@ -114,7 +123,8 @@ impl EngineBuilder {
             (None, Some(dir)) => {
                 let sources = read_sources(dir).map_err(LoadError::Invalid)?;
                 Arc::new(
-                    compile_sources(sources.files, sources.problems).map_err(LoadError::Invalid)?,
+                    compile_sources_for(sources.files, sources.problems, self.requirements)
+                        .map_err(LoadError::Invalid)?,
                 )
             }
             (None, None) => unreachable!("a builder always has rules or a directory"),
@@ -134,6 +144,7 @@ impl EngineBuilder {
                 status: Mutex::new(status),
                 reload_lock: Mutex::new(()),
                 gate: self.gate,
+                requirements: self.requirements,
             }),
         })
     }
@@ -165,6 +176,7 @@ impl Engine {
             stores: None,
             clock: None,
             gate: true,
+            requirements: Requirements::default(),
         }
     }
 
@@ -177,6 +189,7 @@ impl Engine {
             stores: None,
             clock: None,
             gate: false,
+            requirements: Requirements::default(),
         }
     }
 
@@ -245,8 +258,10 @@ impl Engine {
         if !force && version == current.rules.version() && sources.problems.is_empty() {
             return Ok(ReloadReport::Unchanged { version });
         }
-        let rules =
-            Arc::new(compile_sources(sources.files, sources.problems).map_err(LoadError::Invalid)?);
+        let rules = Arc::new(
+            compile_sources_for(sources.files, sources.problems, self.inner.requirements)
+                .map_err(LoadError::Invalid)?,
+        );
         if self.inner.gate {
             crate::testrun::gate(&rules).map_err(LoadError::TestsFailed)?;
         }

@@ -186,6 +186,8 @@ fn check_event<'s, 'e, D: Document + ?Sized>(
         event: None,
         event_type: None,
         interaction_id: None,
+        contact_id: None,
+        reason: None,
         channel: None,
         dedup: None,
         routing: None,
@@ -205,10 +207,20 @@ fn check_event<'s, 'e, D: Document + ?Sized>(
     };
     decision.event = Some(rule.name().to_string());
     decision.event_type = Some(event_type);
+    // The ids first: an event of the rule's type without them is malformed, whatever else
+    // it is.
     let view = rule.view(event);
     let interaction = view.required_id("interaction_id")?;
-    let channel = view.id("channel")?;
     decision.interaction_id = Some(interaction.to_string());
+    if rule.contact_set {
+        decision.contact_id = Some(view.required_id("contact_id")?.to_string());
+    }
+    if let Some(reason) = rule.unmet(event)? {
+        // Of the rule's type but not for it (an agent's message, say): nothing to do.
+        decision.reason = Some(reason);
+        return Ok(Err(decision));
+    }
+    let channel = view.id("channel")?;
     decision.channel = channel.as_ref().map(|c| c.to_string());
     decision.outcome = Outcome::Processed;
     // The SKU is rendered before dedup records anything, so a bad event leaves no trace.

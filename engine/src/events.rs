@@ -1,4 +1,5 @@
-//! Event rules: which events a rule applies to, and where each field lives (JSON pointers).
+//! Event rules: which events a rule applies to, the conditions an event must meet, and where
+//! each field lives (JSON pointers, with keyed array selection).
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -8,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::document::{Document, Field};
-use crate::pointer::Pointer;
+use crate::pointer::{NotAnArray, Pointer};
 use crate::segment;
 use crate::EvalError;
 
@@ -40,6 +41,11 @@ pub struct FieldsSpec {
     /// The interaction (conversation) id. Default: `/data/message/interactionId`, then `/data/interactionId`.
     #[serde(default)]
     pub interaction_id: Option<Pointers>,
+    /// The id outbound calls address (CXone digital: the contact number, `/data/case/id`),
+    /// when it is not the interaction id. Default: the interaction id. Set, it must be in every
+    /// event of the rule. Call templates name it `{contact}`.
+    #[serde(default)]
+    pub contact_id: Option<Pointers>,
     /// Who sent the message. Default: `/data/message/senderId`.
     #[serde(default)]
     pub sender: Option<Pointers>,
@@ -103,11 +109,105 @@ pub struct EventSpec {
     /// What orders messages: `auto` (default), `sequence`, `timestamp` or `none`.
     #[serde(default)]
     pub order_by: OrderBy,
+    /// Conditions the event must meet, all of them, keyed by a field name or a JSON pointer
+    /// (e.g. `/data/message/direction: inbound`). An event of the rule's type that does not
+    /// meet them is ignored, with the reason in its decision.
+    #[serde(default)]
+    pub when: BTreeMap<String, Condition>,
+}
+
+/// A value a condition compares with: text, or an integer (compared as its decimal text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Scalar {
+    /// Text.
+    Text(String),
+    /// An integer.
+    Integer(i64),
+}
+
+impl Scalar {
+    fn text(&self) -> String {
+        match self {
+            Scalar::Text(s) => s.clone(),
+            Scalar::Integer(n) => n.to_string(),
+        }
+    }
+}
+
+/// What a field must be for the event to count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Condition {
+    /// Equal to this value: `/data/message/direction: inbound`.
+    Equals(Scalar),
+    /// Equal to one of these values: `channel: [sms, email]`.
+    OneOf(Vec<Scalar>),
+    /// Present (`{exists: true}`) or absent or null (`{exists: false}`).
+    Exists {
+        /// True: the field must be there; false: it must not.
+        exists: bool,
+    },
+}
+
+impl<'de> Deserialize<'de> for Condition {
+    /// Read by hand rather than as an untagged enum, so a mistake gets a message saying what a
+    /// condition may be instead of "no variant matched".
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        use serde_json::Value;
+        let scalar = |v: &Value| match v {
+            Value::String(s) => Some(Scalar::Text(s.clone())),
+            Value::Number(n) => n.as_i64().map(Scalar::Integer),
+            _ => None,
+        };
+        let expected = "a condition is a value (`inbound`), a list of values (`[sms, email]`), \
+                        or `{exists: true}` / `{exists: false}`";
+        let value = Value::deserialize(d)?;
+        match &value {
+            Value::Array(items) => items
+                .iter()
+                .map(|v| {
+                    scalar(v).ok_or_else(|| {
+                        D::Error::custom(format!(
+                            "`{v}` in the list is not text or an integer; {expected}"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Condition::OneOf),
+            Value::Object(map) => match (map.len(), map.get("exists")) {
+                (1, Some(Value::Bool(exists))) => Ok(Condition::Exists { exists: *exists }),
+                _ => Err(D::Error::custom(format!(
+                    "`{value}` is not a condition; {expected}"
+                ))),
+            },
+            other => scalar(other).map(Condition::Equals).ok_or_else(|| {
+                D::Error::custom(format!("`{other}` is not a condition; {expected}"))
+            }),
+        }
+    }
+}
+
+/// A condition compiled: where to look and what to want.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledCondition {
+    /// The field name or pointer as written (named in the reason).
+    subject: String,
+    pointers: Vec<Pointer>,
+    want: Want,
+}
+
+#[derive(Debug, Clone)]
+enum Want {
+    OneOf(Vec<String>),
+    Exists(bool),
 }
 
 /// The field names a fingerprint or a SKU template may name.
 pub const FIELD_NAMES: &[&str] = &[
     "interaction_id",
+    "contact_id",
     "sender",
     "content",
     "channel",
@@ -146,18 +246,16 @@ pub struct EventRule {
     pub(crate) dedup: bool,
     pub(crate) route: Option<String>,
     pub(crate) order_by: OrderBy,
+    /// True when `fields.contact_id` is set: calls address it, and it must be there.
+    pub(crate) contact_set: bool,
+    pub(crate) conditions: Vec<CompiledCondition>,
 }
 
-/// Checks that a pointer is an RFC 6901 JSON pointer; the error carries a hint.
+/// Checks that a pointer is a JSON pointer (keyed selections allowed); the error carries a hint.
 pub(crate) fn check_pointer(p: &str) -> Result<(), (String, String)> {
-    if p.is_empty() || p.starts_with('/') {
-        return Ok(());
-    }
-    let fixed = format!("/{}", p.replace('.', "/"));
-    Err((
-        format!("`{p}` is not a JSON pointer"),
-        format!("JSON pointers start with `/` and use `/` between names: write `{fixed}`"),
-    ))
+    Pointer::compile(p)
+        .map(drop)
+        .map_err(|e| (e.message, e.hint))
 }
 
 impl EventRule {
@@ -167,23 +265,36 @@ impl EventRule {
         spec: &EventSpec,
     ) -> Result<Self, Vec<(Vec<String>, String, String)>> {
         let mut errors = Vec::new();
-        let mut check = |path: Vec<String>, pointers: &[String]| {
-            for p in pointers {
+        // `${VAR}` / `${VAR:-default}` in a field's pointers are read from the environment
+        // (a custom field's ident, say, differs between tenants).
+        let mut check = |path: Vec<String>, pointers: &mut Vec<String>| {
+            for p in pointers.iter_mut() {
+                if p.contains("${") {
+                    match crate::env::substitute_env(p) {
+                        Ok(text) => *p = text,
+                        Err(e) => {
+                            let hint = "set the variable, or give a default: `${NAME:-value}`";
+                            errors.push((path.clone(), e, hint.into()));
+                            continue;
+                        }
+                    }
+                }
                 if let Err((m, h)) = check_pointer(p) {
                     errors.push((path.clone(), m, h));
                 }
             }
         };
-        let type_at = spec
+        let mut type_at = spec
             .type_at
             .as_ref()
             .map(Pointers::list)
             .unwrap_or_else(|| owned(defaults("type")));
-        check(vec!["type_at".into()], &type_at);
+        check(vec!["type_at".into()], &mut type_at);
         let mut fields = BTreeMap::new();
         let f = &spec.fields;
         let given = [
             ("interaction_id", &f.interaction_id),
+            ("contact_id", &f.contact_id),
             ("sender", &f.sender),
             ("content", &f.content),
             ("channel", &f.channel),
@@ -193,11 +304,11 @@ impl EventRule {
             ("media_type", &f.media_type),
         ];
         for (field, value) in given {
-            let list = value
+            let mut list = value
                 .as_ref()
                 .map(Pointers::list)
                 .unwrap_or_else(|| owned(defaults(field)));
-            check(vec!["fields".into(), field.into()], &list);
+            check(vec!["fields".into(), field.into()], &mut list);
             fields.insert(field.to_string(), list);
         }
         let mut shadowing = Vec::new();
@@ -214,20 +325,64 @@ impl EventRule {
                 ));
                 continue;
             }
-            let list = value.list();
-            check(path, &list);
+            let mut list = value.list();
+            check(path, &mut list);
             fields.insert(field.clone(), list);
         }
         errors.extend(shadowing);
+        let parsed = |list: &[String]| -> Vec<Pointer> {
+            list.iter().filter_map(|p| Pointer::parse(p)).collect()
+        };
+        let mut conditions = Vec::new();
+        for (subject, condition) in &spec.when {
+            let path = vec!["when".to_string(), subject.clone()];
+            let pointers = if subject.starts_with('/') {
+                match Pointer::compile(subject) {
+                    Ok(p) => vec![p],
+                    Err(e) => {
+                        errors.push((path, e.message, e.hint));
+                        continue;
+                    }
+                }
+            } else if let Some(list) = fields.get(subject) {
+                parsed(list)
+            } else {
+                let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+                errors.push((
+                    path,
+                    format!("`{subject}` is neither a field of this event rule nor a JSON pointer"),
+                    format!(
+                        "name a field ({}) or write a JSON pointer such as `/data/message/direction`",
+                        names.join(", ")
+                    ),
+                ));
+                continue;
+            };
+            let want = match condition {
+                Condition::Equals(v) => Want::OneOf(vec![v.text()]),
+                Condition::OneOf(list) if list.is_empty() => {
+                    errors.push((
+                        path,
+                        "an empty list of values: no event could meet it".into(),
+                        "list the values the field may have, e.g. `[sms, email]`".into(),
+                    ));
+                    continue;
+                }
+                Condition::OneOf(list) => Want::OneOf(list.iter().map(Scalar::text).collect()),
+                Condition::Exists { exists } => Want::Exists(*exists),
+            };
+            conditions.push(CompiledCondition {
+                subject: subject.clone(),
+                pointers,
+                want,
+            });
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
-        let parsed = |list: Vec<String>| -> Vec<Pointer> {
-            list.iter().filter_map(|p| Pointer::parse(p)).collect()
-        };
-        let type_at = parsed(type_at);
+        let type_at = parsed(&type_at);
         let fields: BTreeMap<String, Vec<Pointer>> =
-            fields.into_iter().map(|(k, v)| (k, parsed(v))).collect();
+            fields.into_iter().map(|(k, v)| (k, parsed(&v))).collect();
         let known = FIELD_NAMES
             .iter()
             .map(|f| fields.get(*f).cloned().unwrap_or_default())
@@ -244,7 +399,55 @@ impl EventRule {
             dedup: spec.dedup,
             route: spec.route.clone(),
             order_by: spec.order_by,
+            contact_set: f.contact_id.is_some(),
+            conditions,
         })
+    }
+
+    /// Why `event` does not meet this rule's conditions; `None` when it meets them all.
+    pub(crate) fn unmet<D: Document + ?Sized>(
+        &self,
+        event: &D,
+    ) -> Result<Option<String>, EvalError> {
+        for c in &self.conditions {
+            let mut found = None;
+            for p in &c.pointers {
+                match event.lookup(p) {
+                    Ok(Some(Field::Null)) | Ok(None) => continue,
+                    Ok(Some(v)) => {
+                        found = Some(v);
+                        break;
+                    }
+                    Err(e) => return Err(shape(&c.subject, e)),
+                }
+            }
+            let subject = &c.subject;
+            let reason = match (&c.want, found) {
+                (Want::Exists(true), None) => format!("`{subject}` is absent"),
+                (Want::Exists(false), Some(_)) => format!("`{subject}` is present"),
+                (Want::Exists(_), _) => continue,
+                (Want::OneOf(values), None) => {
+                    format!("`{subject}` is absent, not {}", listed(values))
+                }
+                (Want::OneOf(values), Some(v)) => {
+                    let text = match &v {
+                        Field::Str(s) => Some(s.to_string()),
+                        Field::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    };
+                    match text {
+                        Some(t) if values.contains(&t) => continue,
+                        Some(t) => format!("`{subject}` is `{t}`, not {}", listed(values)),
+                        None => format!(
+                            "`{subject}` is not text or a number, not {}",
+                            listed(values)
+                        ),
+                    }
+                }
+            };
+            return Ok(Some(reason));
+        }
+        Ok(None)
     }
 
     /// The rule's name.
@@ -290,8 +493,26 @@ impl EventRule {
     }
 }
 
-/// Where a field was found: the pointer that matched and the value there.
-type Found<'r, 'e> = Option<(&'r str, Field<'e>)>;
+/// Where a field was found: the pointer that matched and the value there; an error when a
+/// keyed selection met a value that is not an array.
+type Found<'r, 'e> = Result<Option<(&'r str, Field<'e>)>, NotAnArray>;
+
+/// The values a condition wants, for its reason: `` `a` `` or one of `` `a`, `b` ``.
+fn listed(values: &[String]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
+    match quoted.as_slice() {
+        [one] => one.clone(),
+        _ => format!("one of {}", quoted.join(", ")),
+    }
+}
+
+/// The error for an event not shaped as a field's pointer says.
+fn shape(field: &str, e: NotAnArray) -> EvalError {
+    EvalError::NotAnArray {
+        field: field.to_string(),
+        reason: e.to_string(),
+    }
+}
 
 /// One event read through one rule. The [`FIELD_NAMES`] fields are looked up once and
 /// remembered, so dedup, fingerprinting and routing can all ask for `content` or `sender`
@@ -302,7 +523,7 @@ pub(crate) struct EventView<'r, 'e, D: ?Sized> {
     found: [OnceCell<Found<'r, 'e>>; FIELD_COUNT],
 }
 
-const FIELD_COUNT: usize = 8;
+const FIELD_COUNT: usize = 9;
 const _: () = assert!(FIELD_NAMES.len() == FIELD_COUNT);
 
 impl<'r, 'e, D: Document + ?Sized> EventView<'r, 'e, D> {
@@ -318,7 +539,7 @@ impl<'r, 'e, D: Document + ?Sized> EventView<'r, 'e, D> {
 
     /// Reads a text field (ids may also be integers); `None` when absent or JSON null.
     pub(crate) fn text(&self, field: &str) -> Result<Option<Cow<'e, str>>, EvalError> {
-        let Some((pointer, value)) = self.find(field) else {
+        let Some((pointer, value)) = self.find(field)? else {
             return Ok(None);
         };
         match value {
@@ -370,7 +591,7 @@ impl<'r, 'e, D: Document + ?Sized> EventView<'r, 'e, D> {
     }
 
     fn integer(&self, field: &str) -> Result<Option<i64>, EvalError> {
-        let Some((pointer, value)) = self.find(field) else {
+        let Some((pointer, value)) = self.find(field)? else {
             return Ok(None);
         };
         match value {
@@ -385,7 +606,7 @@ impl<'r, 'e, D: Document + ?Sized> EventView<'r, 'e, D> {
 
     fn timestamp(&self) -> Result<Option<i64>, EvalError> {
         let field = "timestamp";
-        let Some((pointer, value)) = self.find(field) else {
+        let Some((pointer, value)) = self.find(field)? else {
             return Ok(None);
         };
         let expected = "RFC 3339 text with an offset, or whole epoch milliseconds";
@@ -398,18 +619,25 @@ impl<'r, 'e, D: Document + ?Sized> EventView<'r, 'e, D> {
         }
     }
 
-    fn find(&self, field: &str) -> Found<'r, 'e> {
-        let search = |pointers: &'r [Pointer]| {
-            pointers
-                .iter()
-                .find_map(|p| self.event.get(p).map(|v| (p.as_str(), v)))
+    fn find(&self, field: &str) -> Result<Option<(&'r str, Field<'e>)>, EvalError> {
+        let search = |pointers: &'r [Pointer]| -> Found<'r, 'e> {
+            for p in pointers {
+                if let Some(v) = self.event.lookup(p)? {
+                    return Ok(Some((p.as_str(), v)));
+                }
+            }
+            Ok(None)
         };
-        match FIELD_NAMES.iter().position(|f| *f == field) {
+        let found = match FIELD_NAMES.iter().position(|f| *f == field) {
             Some(slot) => self.found[slot]
                 .get_or_init(|| search(&self.rule.known[slot]))
                 .clone(),
-            None => search(self.rule.fields.get(field)?),
-        }
+            None => match self.rule.fields.get(field) {
+                Some(pointers) => search(pointers),
+                None => Ok(None),
+            },
+        };
+        found.map_err(|e| shape(field, e))
     }
 }
 
@@ -429,7 +657,7 @@ fn owned(list: &[&str]) -> Vec<String> {
 pub(crate) fn check_id(field: &str, value: &str) -> Result<(), EvalError> {
     let checked = segment::check_text(value).and_then(|()| match field {
         // Goes into URL paths, where a dot segment is a step even when percent-encoded.
-        "interaction_id" => segment::check_not_dot(value),
+        "interaction_id" | "contact_id" => segment::check_not_dot(value),
         _ => Ok(()),
     });
     checked.map_err(|e| EvalError::InvalidId {

@@ -90,6 +90,16 @@ pub struct Expect {
     /// The target queues.
     #[serde(default)]
     pub queues: Option<Vec<String>>,
+    /// The target's numeric CXone skill (`dfo` profile).
+    #[serde(default)]
+    pub skill_id: Option<u64>,
+    /// The id outbound calls address (the contact number for CXone digital events).
+    #[serde(default)]
+    pub contact_id: Option<String>,
+    /// Why the event was ignored: the condition it did not meet, as the decision says it
+    /// (e.g. `` `/data/message/direction` is `outbound`, not `inbound` ``).
+    #[serde(default)]
+    pub because: Option<String>,
     /// The event is rejected with an error whose text contains this.
     #[serde(default)]
     pub error: Option<String>,

@@ -35,6 +35,10 @@ snapshot!(
     extra_field_of_another_event,
     sibling_mistakes,
     typo_in_expect,
+    bad_selection,
+    bad_condition,
+    type_claimed_twice,
+    bad_condition_values,
 );
 
 #[test]
@@ -76,4 +80,40 @@ fn every_mistake_of_a_file_is_reported() {
         "{text}"
     );
     assert!(text.contains("did you mean `content`?"), "{text}");
+}
+
+#[test]
+fn a_host_that_routes_by_skill_number_refuses_targets_without_one() {
+    use cxrules_engine::compile::{compile_sources, compile_sources_for, Requirements};
+    let text = r#"
+version: 1
+events:
+  case_created:
+    type: CaseCreated
+    fields: { contact_id: /data/case/id, extra: { sku: "/data/case/customFields[ident=sku]/value" } }
+    route: r
+  seed_created:
+    type: routing.interaction.created
+    route: seed
+routing:
+  r:
+    sku: { field: sku }
+    inventory: { url: "http://127.0.0.1:1/{sku}", timeout: 100ms }
+    statuses:
+      in_stock: { skill_id: 4101 }
+      low_stock: { skills: [expedited] }
+    unknown: { skill_id: "${UNSET_SKILL_FOR_TEST:-4100}" }
+    fallback: { queues: [general] }
+  seed:
+    sku: { template: "SKU-{interaction_id}" }
+    statuses: {}
+    inventory: { url: "http://127.0.0.1:1/{sku}", timeout: 100ms }
+    unknown: { queues: [general] }
+    fallback: { queues: [general] }
+"#;
+    let sources = || vec![(std::path::PathBuf::from("r.yaml"), text.to_string())];
+    compile_sources(sources(), Vec::new()).expect("the rule language itself accepts it");
+    let err = compile_sources_for(sources(), Vec::new(), Requirements { skill_ids: true })
+        .expect_err("two targets of `r` have no skill id");
+    insta::assert_snapshot!(err.to_string());
 }

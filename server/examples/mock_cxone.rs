@@ -1,4 +1,5 @@
-//! A fast local stand-in for CXone (token + interaction updates) for load runs; counts what it gets.
+//! A fast local stand-in for CXone (token + interaction updates) and for the inventory
+//! (`GET /products/{sku}`: always in stock) for load runs; counts what it gets.
 //!
 //! `cargo run --release -p cxrules-server --example mock_cxone -- 127.0.0.1:9100`
 
@@ -27,6 +28,7 @@ async fn main() {
         .route("/oauth2/token", post(token))
         .route("/oauth/token", post(token))
         .route("/counts", get(report))
+        .route("/products/{sku}", get(product))
         .fallback(any(update))
         .with_state(counts);
     let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
@@ -53,4 +55,9 @@ async fn report(State(c): State<Arc<Counts>>) -> Json<Value> {
         "updates": c.updates.load(Ordering::Relaxed),
         "processed_updates": c.processed.load(Ordering::Relaxed),
     }))
+}
+
+/// An inventory answer for any SKU, for load runs that route (`/products/{sku}`).
+async fn product() -> Json<Value> {
+    Json(json!({"status": "in_stock"}))
 }

@@ -59,6 +59,12 @@ fn decision(w: &mut Vec<u8>, d: &Decision) {
     entry(w, br#","event":"#, &d.event);
     entry(w, br#","event_type":"#, &d.event_type);
     entry(w, br#","interaction_id":"#, &d.interaction_id);
+    if let Some(contact) = &d.contact_id {
+        entry(w, br#","contact_id":"#, contact);
+    }
+    if let Some(reason) = &d.reason {
+        entry(w, br#","reason":"#, reason);
+    }
     entry(w, br#","channel":"#, &d.channel);
     w.extend_from_slice(br#","dedup":"#);
     match &d.dedup {

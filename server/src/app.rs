@@ -9,7 +9,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 pub use crate::state::{AppState, StartError};
-use crate::{reload, routes, status, trial, ui};
+use crate::{reload, routes, status, studio, trial, ui};
 
 /// The host's router.
 pub fn app(state: AppState) -> Router {
@@ -18,6 +18,7 @@ pub fn app(state: AppState) -> Router {
         .route("/webhook/cxone/events", post(routes::cxone_events))
         .route("/webhook/routing-events", post(routes::routing_events))
         .route("/events", post(routes::events))
+        .route("/studio/v1/decide", post(studio::decide))
         .route("/healthz", get(status::healthz))
         .route("/readyz", get(status::readyz))
         .route("/metrics", get(status::metrics))

@@ -55,6 +55,8 @@ pub struct Config {
     pub retry_after: Duration,
     /// The token `POST /rules/reload` requires; `None` turns the endpoint off.
     pub admin_token: Option<Secret>,
+    /// The token `POST /studio/v1/decide` requires; `None` turns the endpoint off.
+    pub studio_token: Option<Secret>,
     /// Not ready after this many failed reloads in a row (`None`: stay ready).
     pub unready_after_failed_reloads: Option<u32>,
     /// The shared dedup store; `None` keeps the windows in memory.
@@ -95,6 +97,7 @@ impl Default for Config {
             push: None,
             retry_after: Duration::from_secs(1),
             admin_token: None,
+            studio_token: None,
             unready_after_failed_reloads: None,
             dedup_store: None,
             capture: None,
@@ -226,6 +229,7 @@ impl Config {
                 }),
             retry_after: args.retry_after,
             admin_token: args.admin_token.clone().filter(|t| !t.expose().is_empty()),
+            studio_token: args.studio_token.clone().filter(|t| !t.expose().is_empty()),
             unready_after_failed_reloads: args.unready_after_failed_reloads,
             dedup_store,
             capture,

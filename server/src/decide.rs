@@ -14,10 +14,14 @@ use crate::metrics::Metrics;
 ///
 /// A message older than the newest one its check saw (its order key below the highest) gets no
 /// metadata update: the newer message's update carries the same `lastSequence` and the newer
-/// status, which the older one's would overwrite.
+/// status, which the older one's would overwrite. Nor does a re-delivery (the same event or
+/// message id again, such as CXone's `MessageAddedIntoCase` after `MessageCreated`): it is the
+/// same message, whose update went out with its first delivery, and `suppressed` would mislabel
+/// it.
 pub fn updates_for(decision: &Decision) -> Vec<Update> {
     let mut updates = Vec::new();
-    if let Some(d) = decision.dedup.as_ref().filter(|d| !is_overtaken(d)) {
+    let wanted = |d: &&DedupDecision| !is_overtaken(d) && d.verdict != Verdict::Redelivery;
+    if let Some(d) = decision.dedup.as_ref().filter(wanted) {
         let status = match decision.outcome {
             Outcome::Suppressed => DedupStatus::Suppressed,
             _ => DedupStatus::Processed,
@@ -86,6 +90,8 @@ pub fn count(metrics: &Metrics, decision: &Decision) {
             // Its metadata update is left out (`updates_for`): counted, so every accepted event
             // is accounted for (sent, merged, or skipped with a reason).
             metrics.effect_skipped("metadata", "overtaken");
+        } else if d.verdict == Verdict::Redelivery {
+            metrics.effect_skipped("metadata", "redelivery");
         }
     }
     if let Some(r) = &decision.routing {
@@ -107,6 +113,9 @@ pub fn explain(decision: &Decision) -> String {
         let t = decision.event_type.as_deref().unwrap_or("(none)");
         return format!("no event rule matches type `{t}`; ignored");
     };
+    if let Some(reason) = &decision.reason {
+        return format!("rule `{rule}`: {reason}; ignored");
+    }
     // Built piece by piece: this runs for every event, and `write!` costs more than the text.
     let mut out = String::with_capacity(128);
     out.push_str("rule `");
@@ -162,6 +171,8 @@ mod tests {
             event: Some("message_created".into()),
             event_type: Some("conversations.messages.messageCreated".into()),
             interaction_id: Some("int-1".into()),
+            contact_id: Some("int-1".into()),
+            reason: None,
             channel: None,
             dedup: dedup.map(|verdict| DedupDecision {
                 channel: "default".into(),

@@ -57,6 +57,7 @@ pub mod signature;
 pub mod state;
 pub mod status;
 pub mod store;
+pub mod studio;
 pub mod tools;
 pub mod trial;
 pub mod ui;

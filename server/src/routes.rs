@@ -64,7 +64,7 @@ async fn handle(state: &AppState, route: &'static str, request: Request) -> Resp
 /// had to wait), the inbound side took the outbound lanes' share, the queue filled, and a live
 /// load run accepted 26 k events/s with p99 28-30 ms against 37-39 k and 17-20 ms with the task
 /// (BENCHMARKS.md).
-async fn decide_to_the_end(
+pub(crate) async fn decide_to_the_end(
     state: &AppState,
     event: ParsedEvent,
     received_at: Instant,
@@ -90,7 +90,7 @@ async fn decide_to_the_end(
     })
 }
 
-fn is_json(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn is_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Err(ApiError::unsupported_type(None));
     };
@@ -115,7 +115,10 @@ fn is_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-fn read_body(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+pub(crate) fn read_body(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(state.inner.body_limit)
@@ -140,7 +143,7 @@ fn parse_json(bytes: &[u8]) -> Result<ParsedEvent, ApiError> {
     })
 }
 
-fn eval_error(state: &AppState, e: EvalError) -> ApiError {
+pub(crate) fn eval_error(state: &AppState, e: EvalError) -> ApiError {
     if e.is_client_error() {
         let hint = match &e {
             EvalError::NotAnObject => {
@@ -152,6 +155,9 @@ fn eval_error(state: &AppState, e: EvalError) -> ApiError {
             EvalError::WrongType {
                 field, expected, ..
             } => format!("send `{field}` as {expected}"),
+            EvalError::NotAnArray { field, .. } => {
+                format!("send the list `{field}` is selected from as a JSON array")
+            }
             _ => "send an id of printable characters, at most 256 bytes".to_owned(),
         };
         return ApiError::bad_request("invalid_event", e.to_string(), hint);
@@ -248,15 +254,17 @@ fn queue(
     if updates.is_empty() {
         return Ok(Vec::new());
     }
-    let id = decision.interaction_id.as_deref().unwrap_or_default();
+    let effects = &state.inner.effects;
+    // The calls address the interaction (seed) or the contact (dfo), as the profile says.
+    let address = effects.profile().address;
+    let id = address.id(decision).unwrap_or_default();
     check_id(id).map_err(|e| {
         ApiError::bad_request(
             "invalid_id",
-            format!("interaction id cannot be used: {e}"),
-            "send the interaction id CXone gave the interaction",
+            format!("{} cannot be used: {e}", address.as_str()),
+            "send the id CXone gave the contact",
         )
     })?;
-    let effects = &state.inner.effects;
     // Fails only for an event with two updates when no room is left for the second, or when
     // the rules changed between the precheck and the decision.
     let enqueued = match reservation {

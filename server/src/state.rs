@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     pub(crate) ready: AtomicBool,
     pub(crate) reloads_seen: Mutex<cxrules_engine::status::ReloadTotals>,
     pub(crate) admin_token: Option<crate::secret::Secret>,
+    /// The token `POST /studio/v1/decide` requires; `None`: the endpoint is off.
+    pub(crate) studio_token: Option<crate::secret::Secret>,
     pub(crate) unready_after_failed_reloads: Option<u32>,
     pub(crate) dedup_store: std::sync::OnceLock<Arc<StoreHealth>>,
     pub(crate) shadow: std::sync::OnceLock<Arc<Shadow>>,
@@ -146,6 +148,7 @@ impl AppState {
             ready: AtomicBool::new(true),
             reloads_seen: Mutex::new(Default::default()),
             admin_token: config.admin_token.clone(),
+            studio_token: config.studio_token.clone(),
             unready_after_failed_reloads: config.unready_after_failed_reloads,
             dedup_store: std::sync::OnceLock::new(),
             shadow: std::sync::OnceLock::new(),
@@ -164,7 +167,13 @@ impl AppState {
             Some(store) => Some(SharedStore::connect(store)?),
             None => None,
         };
-        let mut builder = Engine::builder(config.rules_dir.clone());
+        // Under `dfo` a contact is routed to a numeric skill or not at all: a rule set whose
+        // contact-addressing routes have a target without one is refused at start and on
+        // reload (the rules in force stay), not found out per event.
+        let requirements = cxrules_engine::compile::Requirements {
+            skill_ids: config.profile.base == crate::cxone::ProfileName::Dfo,
+        };
+        let mut builder = Engine::builder(config.rules_dir.clone()).requirements(requirements);
         if let (Some(shared), Some(store)) = (&shared, &config.dedup_store) {
             builder = builder.stores(shared.factory());
             tracing::info!(

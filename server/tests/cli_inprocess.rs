@@ -54,11 +54,42 @@ fn check_writes_its_report_to_the_given_writer() {
     let args = CheckArgs {
         dir: dir.path().into(),
         format: Format::Json,
+        cxone_profile: cxrules_server::cxone::ProfileName::Seed,
     };
     let mut out = Vec::new();
     assert_eq!(check::execute(&args, &mut out).unwrap(), Status::Ok);
     let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(report["status"], "valid");
+}
+
+#[test]
+fn check_under_dfo_wants_a_skill_id_on_every_target_of_a_contact_route() {
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules");
+    for (profile, status) in [
+        (cxrules_server::cxone::ProfileName::Seed, Status::Ok),
+        (cxrules_server::cxone::ProfileName::Dfo, Status::Ok),
+    ] {
+        let args = CheckArgs {
+            dir: rules.into(),
+            format: Format::Json,
+            cxone_profile: profile,
+        };
+        let mut out = Vec::new();
+        assert_eq!(check::execute(&args, &mut out).unwrap(), status, "the shipped rules");
+    }
+    let text = std::fs::read_to_string(format!("{rules}/dfo.yaml"))
+        .unwrap()
+        .replace("skill_id: \"${DFO_GENERAL_SKILL_ID:-4100}\"\n      queues", "queues");
+    let dir = dir_with(&[("dfo.yaml", &text), ("dedup.yaml", &std::fs::read_to_string(format!("{rules}/dedup.yaml")).unwrap())]);
+    let args = CheckArgs {
+        dir: dir.path().into(),
+        format: Format::Json,
+        cxone_profile: cxrules_server::cxone::ProfileName::Dfo,
+    };
+    let mut out = Vec::new();
+    assert_eq!(check::execute(&args, &mut out).unwrap(), Status::Failed);
+    let report = String::from_utf8(out).unwrap();
+    assert!(report.contains("has no `skill_id`"), "{report}");
 }
 
 #[test]

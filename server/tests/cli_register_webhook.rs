@@ -15,7 +15,7 @@ const RULES: &str = "
 version: 1
 events:
   message: { type: conversations.messages.messageCreated }
-  routed: { type: [routing.interaction.created, conversations.messages.messageCreated] }
+  routed: { type: routing.interaction.created }
 ";
 
 /// The body the seed profile sends for [`RULES`].
@@ -390,4 +390,20 @@ async fn a_signature_the_registration_cannot_ask_for_is_said_plainly() {
         "no fixed signature header: {}",
         run.stdout
     );
+}
+
+#[tokio::test]
+async fn under_dfo_it_refuses_and_says_how_events_reach_cxrules() {
+    let server = MockServer::start().await;
+    let mut env = CREDENTIALS.to_vec();
+    env.push(("CXONE_PROFILE", "dfo"));
+    let run = register(&server, &[], &env).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("no API to register a webhook"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("/studio/v1/decide"), "{run:?}");
+    assert!(run.stderr.contains("Connecting CXone"), "{run:?}");
+    assert!(server.received_requests().await.unwrap().is_empty());
 }

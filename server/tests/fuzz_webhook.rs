@@ -124,7 +124,7 @@ proptest! {
 /// goes must get a 400 naming the field, not a 5xx or a dropped connection.
 #[test]
 fn a_multibyte_time_gets_a_400() {
-    let body = r#"{"eventType":"MessageCreated","eventId":"e-1","createdAtWithMilliseconds":"2026-11-23T10:00:00€:00","data":{"case":{"interactionId":"int-1"},"message":{"messageContent":{"text":"hi"},"authorEndUserIdentity":{"idOnExternalPlatform":"u-1"}}}}"#;
+    let body = r#"{"eventType":"MessageCreated","eventId":"e-1","createdAtWithMilliseconds":"2026-11-23T10:00:00€:00","data":{"case":{"id":"131988342510","interactionId":"int-1"},"message":{"id":"m-1","direction":"inbound","messageContent":{"text":"hi"},"authorEndUserIdentity":{"idOnExternalPlatform":"u-1"}}}}"#;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -38,6 +38,8 @@ pub struct Options {
     pub profile: ProfileName,
     /// Admin token for `POST /rules/reload` (`None`: endpoint off).
     pub admin_token: Option<String>,
+    /// Token for `POST /studio/v1/decide` (`None`: endpoint off).
+    pub studio_token: Option<String>,
     /// Not ready after this many failed reloads in a row.
     pub unready_after_failed_reloads: Option<u32>,
     /// Speak HTTP/2 (h2c) to the mock CXone without negotiating it.
@@ -70,6 +72,7 @@ impl Default for Options {
             body_limit: 1024 * 1024,
             profile: ProfileName::Seed,
             admin_token: None,
+            studio_token: None,
             unready_after_failed_reloads: None,
             http2_prior_knowledge: false,
             rate_limit: None,
@@ -174,6 +177,7 @@ impl Harness {
             webhook_auth: opts.webhook_auth.clone(),
             retry_after: Duration::from_secs(1),
             admin_token: opts.admin_token.clone().map(cxrules_server::Secret::new),
+            studio_token: opts.studio_token.clone().map(cxrules_server::Secret::new),
             unready_after_failed_reloads: opts.unready_after_failed_reloads,
             dedup_store: opts.dedup_store.clone(),
             ..Config::default()
@@ -374,7 +378,16 @@ async fn build_state(config: &Config) -> AppState {
         return AppState::from_config(&config).await.expect("state");
     }
     let dir = config.rules_dir.clone();
-    let engine = tokio::task::spawn_blocking(move || cxrules_engine::Engine::from_dir(&dir))
+    // What `serve` requires of the rules under its profile (dfo: skill ids on the targets).
+    let requirements = cxrules_engine::compile::Requirements {
+        skill_ids: config.profile.base == ProfileName::Dfo,
+    };
+    let build = move || {
+        cxrules_engine::Engine::builder(&dir)
+            .requirements(requirements)
+            .build()
+    };
+    let engine = tokio::task::spawn_blocking(build)
         .await
         .expect("load task")
         .unwrap_or_else(|e| panic!("rules do not load:\n{e}"));

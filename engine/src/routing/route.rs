@@ -15,7 +15,7 @@ use super::cache::StatusCache;
 use super::lookup::{at, substituted, LookupSettings, RouteError};
 use super::sku::{Placeholder, SkuTemplate};
 use super::source::{InventorySource, LookupError, LookupRequest};
-use super::target::{FallbackReason, RouteMatch, TargetSpec};
+use super::target::{FallbackReason, RouteMatch, SkillId, TargetSpec};
 use crate::clock::Clock;
 use crate::decision::{EvalError, RoutingDecision};
 use crate::events::{EventView, FIELD_NAMES};
@@ -154,6 +154,22 @@ fn substituted_target(
                 *id = value;
             }
         }
+    }
+    if let Some(SkillId::Text(text)) = &out.skill_id {
+        let at_id = at(&[path, &["skill_id"]].concat());
+        out.skill_id = substituted(text, at_id.clone(), errors).and_then(|value| {
+            match value.trim().parse::<u64>() {
+                Ok(n) => Some(SkillId::Number(n)),
+                Err(_) => {
+                    errors.push((
+                        at_id,
+                        format!("skill_id `{value}` is not a whole number"),
+                        "give the CXone skill's number, e.g. `4512` or `${SKILL_ID:-4512}`".into(),
+                    ));
+                    None
+                }
+            }
+        });
     }
     out
 }
@@ -415,7 +431,7 @@ impl Route {
             reason,
             skills: target.skills.clone(),
             queues: target.queues.clone(),
-            skill_id: target.skill_id,
+            skill_id: target.skill_id.as_ref().and_then(SkillId::number),
             lookup_ms: ms,
             cached,
             error,

@@ -25,11 +25,32 @@ pub struct TargetSpec {
     /// profile.
     #[serde(default)]
     pub queues: Vec<String>,
-    /// The numeric CXone skill (routing queue) to move a digital contact to, e.g. `4512`.
-    /// Used by the `dfo` profile, which talks to the real CXone digital API; it is the
-    /// skill's number in CXone, not its name.
+    /// The numeric CXone skill (routing queue) to move a digital contact to, e.g. `4512` or
+    /// `${PREMIUM_SKILL_ID:-4512}` (read from the environment at load). Used by the `dfo`
+    /// profile, which talks to the real CXone digital API; it is the skill's number in CXone,
+    /// not its name.
     #[serde(default)]
-    pub skill_id: Option<u64>,
+    pub skill_id: Option<SkillId>,
+}
+
+/// A numeric skill id as written: a number, or text with `${VAR}` that becomes one at load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SkillId {
+    /// The skill's number.
+    Number(u64),
+    /// Text that is a number once `${VAR}` / `${VAR:-default}` are substituted.
+    Text(String),
+}
+
+impl SkillId {
+    /// The number, once substituted (`None` for text not yet substituted).
+    pub fn number(&self) -> Option<u64> {
+        match self {
+            SkillId::Number(n) => Some(*n),
+            SkillId::Text(_) => None,
+        }
+    }
 }
 
 impl TargetSpec {
@@ -169,7 +190,7 @@ mod tests {
         assert_eq!(seed.skills, ["skill-premium-support-id"]);
         assert!(seed.queues.is_empty() && seed.skill_id.is_none());
         let dfo: TargetSpec = crate::yaml::from_str("skill_id: 4512").unwrap();
-        assert_eq!(dfo.skill_id, Some(4512));
+        assert_eq!(dfo.skill_id, Some(SkillId::Number(4512)));
         assert!(!dfo.is_empty());
         assert!(crate::yaml::from_str::<TargetSpec>("{}")
             .unwrap()

@@ -19,6 +19,9 @@ const FIELDS: &[(&str, &str)] = &[
     ("reason", "/routing/reason"),
     ("skills", "/routing/skills"),
     ("queues", "/routing/queues"),
+    ("skill_id", "/routing/skill_id"),
+    ("contact_id", "/contact_id"),
+    ("because", "/reason"),
 ];
 
 /// The step's mismatches; empty when the step matched. `got` is the decision or the error text.

@@ -82,6 +82,8 @@ fn accepted(i: usize) -> Accepted {
             event: text(0),
             event_type: text(1),
             interaction_id: text(2),
+            contact_id: text(4),
+            reason: text(5),
             channel: text(3),
             dedup: (i % 3 != 2).then(|| dedup(i)),
             routing: (i % 4 >= 2).then(|| routing(i)),

@@ -194,6 +194,10 @@ pub struct ServeArgs {
     /// endpoint is off.
     #[arg(long, env = "CXRULES_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
+    /// Token a Studio script's REST API action sends to `POST /studio/v1/decide`
+    /// (`Authorization: Bearer ...`); without one the endpoint is off.
+    #[arg(long, env = "CXRULES_STUDIO_TOKEN", hide_env_values = true)]
+    pub studio_token: Option<Secret>,
     /// Report not ready on `/readyz` once this many rule reloads in a row have failed (off when
     /// unset: stale but valid rules keep serving).
     #[arg(long, env = "CXRULES_UNREADY_AFTER_FAILED_RELOADS", value_parser = range::unready_after_failed_reloads)]

@@ -23,8 +23,8 @@ pub use health::{HealthSnapshot, OutboundHealth, Problem};
 pub use pacing::Pacing;
 pub use path::{check_id, encode_segment, IdError, MAX_ID_LEN};
 pub use profile::{
-    AuthFlow, CallTemplate, PrepareError, PreparedCall, Profile, ProfileError, ProfileName,
-    SEED_TOKEN_PATH,
+    AuthFlow, CallAddress, CallTemplate, PrepareError, PreparedCall, Profile, ProfileError,
+    ProfileName, SEED_TOKEN_PATH,
 };
 pub use retry::{parse_retry_after, RetryPolicy};
 pub use template::{BodyTemplate, MissingValue, PathTemplate, TemplateError, Vars};

@@ -25,6 +25,39 @@ pub enum ProfileName {
     Dfo,
 }
 
+/// Which of an event's ids the calls address (the `{id}` of a call's path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallAddress {
+    /// The interaction id (the seeds' API addresses interactions).
+    #[default]
+    Interaction,
+    /// The contact id the event rule reads (`fields.contact_id`; the interaction id when the
+    /// rule reads none): the real digital API addresses contacts by their contact number.
+    Contact,
+}
+
+impl CallAddress {
+    /// The id a decision's calls address: `None` when the decision has none.
+    pub fn id(self, decision: &cxrules_engine::Decision) -> Option<&str> {
+        match self {
+            CallAddress::Interaction => decision.interaction_id.as_deref(),
+            CallAddress::Contact => decision
+                .contact_id
+                .as_deref()
+                .or(decision.interaction_id.as_deref()),
+        }
+    }
+
+    /// How the id is named in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallAddress::Interaction => "interaction id",
+            CallAddress::Contact => "contact id",
+        }
+    }
+}
+
 /// How a token is obtained.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthFlow {
@@ -58,6 +91,8 @@ pub struct Profile {
     pub base: ProfileName,
     /// Token flow.
     pub auth: AuthFlow,
+    /// Which id the calls address.
+    pub address: CallAddress,
     /// The dedup attributes call, if the profile makes one.
     pub metadata: Option<CallTemplate>,
     /// The routing call, if the profile makes one.
@@ -141,6 +176,7 @@ struct RawCall {
 struct RawProfile {
     #[serde(default)]
     extends: ProfileName,
+    address: Option<CallAddress>,
     token_path: Option<String>,
     scope: Option<String>,
     metadata: Option<RawCall>,
@@ -177,6 +213,7 @@ impl Profile {
                 token_path: SEED_TOKEN_PATH.into(),
                 scope: None,
             },
+            address: CallAddress::Interaction,
             metadata: Some(call(
                 "PATCH",
                 "/api/v2/interactions/{id}",
@@ -201,6 +238,8 @@ impl Profile {
         Self {
             base: ProfileName::Dfo,
             auth: AuthFlow::Password,
+            // DFO contact calls take the contact number (`data.case.id`), not the interaction.
+            address: CallAddress::Contact,
             metadata: Some(call(
                 "PUT",
                 "/dfo/3.0/contacts/{id}/custom-fields",
@@ -245,6 +284,9 @@ impl Profile {
                 source,
             })?;
         let mut profile = Self::builtin(raw.extends);
+        if let Some(address) = raw.address {
+            profile.address = address;
+        }
         if let AuthFlow::ClientCredentials { token_path, scope } = &mut profile.auth {
             if let Some(p) = raw.token_path {
                 *token_path = p;

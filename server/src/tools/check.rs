@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cxrules_engine::compile::{compile_sources, read_sources};
+use cxrules_engine::compile::{compile_sources_for, read_sources, Requirements};
 use cxrules_engine::diag::{Diagnostic, Diagnostics};
 use cxrules_engine::CompiledRules;
 use serde::Serialize;
@@ -21,6 +21,10 @@ pub struct CheckArgs {
     /// Output: compiler-style text, or one JSON document on standard output.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Check what `serve` with this call profile also requires (`dfo`: a `skill_id` on every
+    /// target of a route that a contact-addressing event rule uses).
+    #[arg(long, env = "CXONE_PROFILE", value_enum, default_value_t = crate::cxone::ProfileName::Seed)]
+    pub cxone_profile: crate::cxone::ProfileName,
 }
 
 /// How `check` writes its report.
@@ -57,6 +61,11 @@ impl Loaded {
 
 /// Reads and compiles `dir`, telling unreadable files apart from invalid ones.
 pub fn load(dir: &Path) -> Loaded {
+    load_for(dir, Requirements::default())
+}
+
+/// [`load`] with what the host requires of the rules checked too.
+pub fn load_for(dir: &Path, requirements: Requirements) -> Loaded {
     if let Err(e) = std::fs::read_dir(dir) {
         let d = Diagnostic::file(dir, format!("cannot read the rules directory: {e}"))
             .with_hint("pass the directory that holds the *.yaml rule files");
@@ -68,7 +77,7 @@ pub fn load(dir: &Path) -> Loaded {
         Err(diags) => return Loaded::Invalid(diags),
     };
     let unreadable = !sources.problems.is_empty();
-    match compile_sources(sources.files, sources.problems) {
+    match compile_sources_for(sources.files, sources.problems, requirements) {
         Ok(rules) => Loaded::Valid(Arc::new(rules)),
         Err(diags) if unreadable => Loaded::Unreadable(diags),
         Err(diags) => Loaded::Invalid(diags),
@@ -94,7 +103,10 @@ pub struct CheckReport<'a> {
 
 /// Checks `args.dir` and writes the report to `out`.
 pub fn execute(args: &CheckArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
-    let loaded = load(&args.dir);
+    let requirements = Requirements {
+        skill_ids: args.cxone_profile == crate::cxone::ProfileName::Dfo,
+    };
+    let loaded = load_for(&args.dir, requirements);
     match args.format {
         Format::Human => write_human(&args.dir, &loaded, out)?,
         Format::Json => write_json(&args.dir, &loaded, out)?,

@@ -1,6 +1,7 @@
 //! End-to-end: the real server on a local port, real rule files, a mock CXone and inventory.
 
 mod dedup;
+mod dfo;
 mod hostile;
 mod ordering;
 mod outbound;

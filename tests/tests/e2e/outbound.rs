@@ -650,7 +650,7 @@ async fn updates_can_travel_over_http2_without_negotiation() {
 }
 
 /// The DFO flow's endpoints; the discovered API host is the mock's address plus `prefix`.
-async fn mount_dfo(h: &Harness, prefix: &str) {
+pub(crate) async fn mount_dfo(h: &Harness, prefix: &str) {
     let issuer = h.cxone.uri();
     Mock::given(path("/.well-known/openid-configuration"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({

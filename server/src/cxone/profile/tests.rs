@@ -116,3 +116,38 @@ fn a_bad_file_says_what_is_wrong() {
     assert!(err.to_string().contains("routing call") && err.to_string().contains("bogus"));
     assert!(Profile::from_yaml("nonsense: 1").is_err());
 }
+
+#[test]
+fn dfo_calls_address_the_contact_and_seed_calls_the_interaction() {
+    let mut decision = cxrules_engine::Decision {
+        outcome: cxrules_engine::Outcome::Processed,
+        event: Some("e".into()),
+        event_type: Some("t".into()),
+        interaction_id: Some("9a8b7c6d-1111-4222-8333-444455556666".into()),
+        contact_id: Some("131988342510".into()),
+        reason: None,
+        channel: None,
+        dedup: None,
+        routing: None,
+        rules_version: "v".into(),
+        latency_us: 0,
+    };
+    let seed = Profile::builtin(ProfileName::Seed);
+    let dfo = Profile::builtin(ProfileName::Dfo);
+    assert_eq!(seed.address, CallAddress::Interaction);
+    assert_eq!(dfo.address, CallAddress::Contact);
+    assert_eq!(
+        seed.address.id(&decision),
+        Some("9a8b7c6d-1111-4222-8333-444455556666")
+    );
+    assert_eq!(dfo.address.id(&decision), Some("131988342510"));
+    decision.contact_id = None;
+    assert_eq!(
+        dfo.address.id(&decision),
+        Some("9a8b7c6d-1111-4222-8333-444455556666"),
+        "no contact id: the interaction's"
+    );
+    let file = Profile::from_yaml("extends: dfo\naddress: interaction\n").unwrap();
+    assert_eq!(file.address, CallAddress::Interaction);
+    assert!(Profile::from_yaml("extends: dfo\naddress: case\n").is_err());
+}

@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 use super::check::{load, write_diagnostics, Loaded};
 use super::outcome::{Hinted, Status};
 use crate::config::CxoneAccessArgs;
-use crate::cxone::{AuthFlow, BodyTemplate, CxoneSettings, TokenSource, Vars, SEED_TOKEN_PATH};
+use crate::cxone::{
+    AuthFlow, BodyTemplate, CxoneSettings, ProfileName, TokenSource, Vars, SEED_TOKEN_PATH,
+};
 use crate::Metrics;
 use api::{Existing, Refusal, WebhookApi};
 use inbound::{Inbound, InboundArgs};
@@ -52,6 +54,11 @@ pub struct RegisterWebhookArgs {
     /// Default: `{name, url, eventTypes, isActive: true, headers}`.
     #[arg(long, value_name = "FILE", env = "CXONE_WEBHOOK_BODY_FILE")]
     pub body_file: Option<PathBuf>,
+    /// The call profile the service runs with: `seed` registers the webhook; `dfo` (the real
+    /// platform, which has no webhook registration for digital events) refuses and says how
+    /// events reach cxrules there.
+    #[arg(long, env = "CXONE_PROFILE", value_enum, default_value_t = ProfileName::Seed)]
+    pub cxone_profile: ProfileName,
     /// Where CXone is and the client credentials.
     #[command(flatten)]
     pub cxone: CxoneAccessArgs,
@@ -59,6 +66,14 @@ pub struct RegisterWebhookArgs {
     #[command(flatten)]
     pub inbound: InboundArgs,
 }
+
+/// Why `register-webhook` does nothing under `dfo`, and what to do instead.
+pub const DFO_REFUSAL: &str = "error: the real CXone platform (profile `dfo`) has no API to \
+register a webhook for digital events; nothing was sent.
+  = hint: events reach cxrules from a Studio script: add a REST API action that POSTs the \
+contact's compact JSON to https://<this host>/studio/v1/decide with the header \
+`Authorization: Bearer <CXRULES_STUDIO_TOKEN>`, and route on the `skillId` of its answer. \
+README.md, \"Connecting CXone\", walks through it step by step.";
 
 /// What to register, worked out before any request.
 #[derive(Debug)]
@@ -77,6 +92,10 @@ pub async fn execute(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<Status> {
+    if args.cxone_profile == ProfileName::Dfo {
+        writeln!(err, "{DFO_REFUSAL}")?;
+        return Ok(Status::Usage);
+    }
     let (event_types, source) = match event_types(args, err)? {
         Ok(found) => found,
         Err(status) => return Ok(status),
