@@ -6,7 +6,10 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cxone::{AuthFlow, CxoneSettings, Profile, ProfileError, ProfileName, RetryPolicy};
+use crate::cxone::{
+    AuthFlow, CxoneSettings, OutboundConfig, PacingConfig, Profile, ProfileError, ProfileName,
+    RetryPolicy,
+};
 use crate::effects::EffectsConfig;
 use crate::push::PushConfig;
 use crate::secret::Secret;
@@ -55,6 +58,8 @@ pub struct Config {
     pub unready_after_failed_reloads: Option<u32>,
     /// The shared dedup store; `None` keeps the windows in memory.
     pub dedup_store: Option<DedupStoreConfig>,
+    /// How the CXone client paces, authenticates and finds the DFO host.
+    pub outbound: OutboundConfig,
 }
 
 /// Where the dedup windows are shared, and what to do when that store fails.
@@ -90,6 +95,7 @@ impl Default for Config {
             admin_token: None,
             unready_after_failed_reloads: None,
             dedup_store: None,
+            outbound: OutboundConfig::default(),
         }
     }
 }
@@ -213,12 +219,28 @@ impl Config {
             admin_token: args.admin_token.clone().filter(|t| !t.expose().is_empty()),
             unready_after_failed_reloads: args.unready_after_failed_reloads,
             dedup_store,
+            outbound: outbound(&args),
         })
     }
 
     /// True when no call leaves the host.
     pub fn is_dry_run(&self) -> bool {
         self.cxone.is_none()
+    }
+}
+
+fn outbound(args: &ServeArgs) -> OutboundConfig {
+    OutboundConfig {
+        pacing: PacingConfig {
+            rate_max: NonZeroU32::new(args.cxone_rate_limit),
+            rate_min: args.cxone_rate_min,
+            rate_spread: args.cxone_rate_spread,
+            contact_burst: args.cxone_contact_burst,
+            contact_per_minute: args.cxone_contact_per_minute,
+            contact_max: args.cxone_contact_max,
+        },
+        client_auth: args.cxone_client_auth,
+        api_host_prefix: args.cxone_api_host_prefix.clone(),
     }
 }
 

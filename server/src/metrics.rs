@@ -1,10 +1,12 @@
 //! Prometheus metrics of the host: one registry, typed label sets, text encoding for `/metrics`.
 
 mod handles;
+mod pacing;
 
 use std::sync::Arc;
 
 use handles::Handles;
+pub use pacing::PacingMetrics;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -89,6 +91,7 @@ struct Inner {
     store_latency: Histogram,
     decision_latency: Histogram,
     ack_latency: HistogramFamily<EndpointLabels>,
+    pacing: PacingMetrics,
     // The series every event or call records into, found without allocating their labels.
     event_handles: Handles<Counter>,
     suppressed_handles: Handles<Counter>,
@@ -249,6 +252,7 @@ impl Metrics {
                 "From receiving an event to CXone acknowledging its update",
                 ack,
             ),
+            pacing: PacingMetrics::register(&mut r),
             registry: r,
             event_handles: Handles::default(),
             suppressed_handles: Handles::default(),
@@ -407,6 +411,11 @@ impl Metrics {
     /// The histogram of the shared dedup store's check round trips, for the store to record into.
     pub fn dedup_store_latency(&self) -> Histogram {
         self.inner.store_latency.clone()
+    }
+
+    /// The CXone pacing's series.
+    pub fn pacing(&self) -> &PacingMetrics {
+        &self.inner.pacing
     }
 
     /// Records the time one evaluation took.

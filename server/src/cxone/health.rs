@@ -27,8 +27,12 @@ pub struct HealthSnapshot {
     pub forbidden: u64,
     /// Calls answered 404 (the interaction is gone).
     pub gone: u64,
-    /// Calls given up after their retries.
+    /// Calls given up after their retries, or failed for good (a `dfo` 404 included).
     pub failed: u64,
+    /// `dfo` calls answered 404: the id they addressed is wrong.
+    pub not_found: u64,
+    /// The latest `dfo` 404, with the path called.
+    pub last_not_found: Option<Problem>,
     /// The latest 403.
     pub last_forbidden: Option<Problem>,
     /// The latest failure of any kind.
@@ -89,6 +93,17 @@ impl OutboundHealth {
     /// Records a 404.
     pub fn gone(&self) {
         self.update(|h| h.gone += 1);
+    }
+
+    /// Records a `dfo` 404: a failure (the call addressed a wrong id), kept with its path.
+    pub fn not_found(&self, endpoint: &str, message: String) {
+        let p = problem(endpoint, Some(404), message);
+        self.update(|h| {
+            h.failed += 1;
+            h.not_found += 1;
+            h.last_not_found = Some(p.clone());
+            h.last_error = Some(p);
+        });
     }
 
     /// Records a call given up.

@@ -17,10 +17,11 @@ use std::time::Duration;
 
 use crate::secret::Secret;
 
-pub use auth::{AuthError, Token, TokenSource};
-pub use client::{CxoneClient, Delivered, SendError};
+pub use auth::{AuthError, ClientAuth, Token, TokenSource};
+pub use client::{CxoneClient, Delivered, SendError, DEFAULT_IN_FLIGHT};
+pub use discovery::DFO_HOST_PREFIX;
 pub use health::{HealthSnapshot, OutboundHealth, Problem};
-pub use pacing::Pacing;
+pub use pacing::{contact_key, Gcra, Pacing, PacingConfig, Permit, SharedLimiter};
 pub use path::{check_id, encode_segment, IdError, MAX_ID_LEN};
 pub use profile::{
     AuthFlow, CallTemplate, PrepareError, PreparedCall, Profile, ProfileError, ProfileName,
@@ -56,4 +57,26 @@ pub struct CxoneSettings {
     /// as a local proxy. Off: HTTP/2 when the server offers it during the TLS handshake
     /// (ALPN), HTTP/1.1 otherwise.
     pub http2_prior_knowledge: bool,
+}
+
+/// How the CXone client paces, authenticates and finds the DFO host; every field has a default
+/// matching the real platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundConfig {
+    /// Per-contact buckets and the adaptive tenant-wide rate.
+    pub pacing: PacingConfig,
+    /// `dfo`: how the token request authenticates the application.
+    pub client_auth: ClientAuth,
+    /// `dfo`: host prefix of the API base built from discovery's `area`/`domain`.
+    pub api_host_prefix: String,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self {
+            pacing: PacingConfig::default(),
+            client_auth: ClientAuth::default(),
+            api_host_prefix: DFO_HOST_PREFIX.to_owned(),
+        }
+    }
 }
