@@ -48,6 +48,8 @@ pub struct Options {
     pub cxone_timeout: Duration,
     /// The shared dedup store (`None`: windows in memory).
     pub dedup_store: Option<DedupStoreConfig>,
+    /// Pacing, `dfo` client authentication and API host prefix of the CXone client.
+    pub outbound: cxrules_server::cxone::OutboundConfig,
 }
 
 impl Default for Options {
@@ -73,6 +75,7 @@ impl Default for Options {
             rate_limit: None,
             cxone_timeout: Duration::from_secs(5),
             dedup_store: None,
+            outbound: Default::default(),
         }
     }
 }
@@ -171,6 +174,7 @@ impl Harness {
             admin_token: opts.admin_token.clone().map(cxrules_server::Secret::new),
             unready_after_failed_reloads: opts.unready_after_failed_reloads,
             dedup_store: opts.dedup_store.clone(),
+            outbound: opts.outbound.clone(),
             ..Config::default()
         };
         let state = build_state(&config).await;

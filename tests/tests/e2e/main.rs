@@ -5,6 +5,7 @@ mod hostile;
 mod ordering;
 mod outbound;
 mod overload;
+mod pacing;
 mod reload;
 mod routing;
 mod shared_store;
