@@ -241,6 +241,7 @@ fn outbound(args: &ServeArgs) -> OutboundConfig {
         },
         client_auth: args.cxone_client_auth,
         api_host_prefix: args.cxone_api_host_prefix.clone(),
+        check_custom_fields: !args.cxone_no_custom_field_check,
     }
 }
 

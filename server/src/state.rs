@@ -117,6 +117,21 @@ fn outbound_client(
     Ok(client)
 }
 
+/// `dfo`: checks in the background that the tenant defines every custom field the profile
+/// writes, and records what it found for `/healthz` (see `cxone::fields`).
+fn check_custom_fields(client: &Arc<CxoneClient>, config: &Config, health: &Arc<OutboundHealth>) {
+    let dfo = matches!(config.profile.auth, crate::cxone::AuthFlow::Password);
+    let written = crate::cxone::written_idents(&config.profile);
+    if !dfo || !config.outbound.check_custom_fields || written.is_empty() {
+        return;
+    }
+    let (client, health) = (client.clone(), health.clone());
+    tokio::spawn(async move {
+        let found = crate::cxone::check_at_start(&client, written).await;
+        health.custom_fields(found);
+    });
+}
+
 impl AppState {
     /// Builds the host around an engine: the CXone client (or dry-run), the effects queue, the
     /// metrics push. Must run inside a tokio runtime.
@@ -124,7 +139,11 @@ impl AppState {
         let metrics = Metrics::new();
         let health = Arc::new(OutboundHealth::default());
         let sink: Arc<dyn Sink> = match &config.cxone {
-            Some(settings) => Arc::new(outbound_client(settings, config, &metrics, &health)?),
+            Some(settings) => {
+                let client = Arc::new(outbound_client(settings, config, &metrics, &health)?);
+                check_custom_fields(&client, config, &health);
+                client
+            }
             None => Arc::new(DryRun),
         };
         Ok(Self::with_sink(engine, config, sink, metrics, health))

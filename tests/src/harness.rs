@@ -75,7 +75,11 @@ impl Default for Options {
             rate_limit: None,
             cxone_timeout: Duration::from_secs(5),
             dedup_store: None,
-            outbound: Default::default(),
+            // Off: its start-up request would be among the requests tests count.
+            outbound: cxrules_server::cxone::OutboundConfig {
+                check_custom_fields: false,
+                ..Default::default()
+            },
         }
     }
 }

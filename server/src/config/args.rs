@@ -195,6 +195,10 @@ pub struct ServeArgs {
     /// (`https://{prefix}{area}.{domain}`).
     #[arg(long, env = "CXONE_API_HOST_PREFIX", default_value = DFO_HOST_PREFIX, value_parser = range::api_host_prefix)]
     pub cxone_api_host_prefix: String,
+    /// `dfo`: do not compare the custom-field idents the profile writes with the tenant's
+    /// definitions at start.
+    #[arg(long, env = "CXONE_NO_CUSTOM_FIELD_CHECK")]
+    pub cxone_no_custom_field_check: bool,
     /// Most CXone calls in flight at once.
     #[arg(long, env = "CXONE_MAX_IN_FLIGHT", default_value_t = 32, value_parser = range::cxone_max_in_flight)]
     pub cxone_max_in_flight: usize,

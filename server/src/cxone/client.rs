@@ -305,6 +305,53 @@ impl CxoneClient {
         }
     }
 
+    /// `GET` of a fixed API path (no id in it), as JSON: one attempt, plus one with a fresh token
+    /// after a 401. For reads at start-up, outside the pacing of updates.
+    pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, SendError> {
+        let mut refreshed = false;
+        loop {
+            let token = self.auth.token().await?;
+            let base = self.api.get(&self.http, &self.settings, &token).await?;
+            let mut url = self
+                .base_url(&base)
+                .map_err(|e| SendError::UnsafePath(format!("{base}: {e}")))?;
+            let full = format!("{}{path}", url.path().trim_end_matches('/'));
+            url.set_path(&full);
+            let response = self
+                .http
+                .get(url)
+                .bearer_auth(token.access.expose())
+                .send()
+                .await
+                .map_err(|e| SendError::Exhausted {
+                    attempts: 1,
+                    last: e.without_url().to_string(),
+                })?;
+            let status = response.status().as_u16();
+            match status {
+                200..=299 => {
+                    return response.json().await.map_err(|e| SendError::Exhausted {
+                        attempts: 1,
+                        last: format!("{path}: not JSON: {}", e.without_url()),
+                    })
+                }
+                401 if !refreshed => {
+                    refreshed = true;
+                    self.auth.invalidate(&token).await;
+                }
+                401 => return Err(SendError::Unauthorized),
+                403 => return Err(SendError::Forbidden),
+                408 | 429 | 500..=599 => {
+                    return Err(SendError::Exhausted {
+                        attempts: 1,
+                        last: format!("cxone answered {status}"),
+                    })
+                }
+                other => return Err(SendError::Rejected(other)),
+            }
+        }
+    }
+
     async fn url(&self, call: &PreparedCall, token: &Token) -> Result<Url, SendError> {
         let base = self.api.get(&self.http, &self.settings, token).await?;
         let full = || format!("{}{}", base.trim_end_matches('/'), call.path);

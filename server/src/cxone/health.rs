@@ -20,6 +20,17 @@ pub struct Problem {
     pub message: String,
 }
 
+/// What the `dfo` start-up check of custom-field definitions found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomFieldCheck {
+    /// Idents the profile writes.
+    pub written: Vec<String>,
+    /// Of those, the ones the tenant has not defined (empty: all defined).
+    pub missing: Vec<String>,
+    /// Why the definitions could not be read, when they could not.
+    pub error: Option<String>,
+}
+
 /// Counters and the latest problems of outbound calls.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct HealthSnapshot {
@@ -33,6 +44,8 @@ pub struct HealthSnapshot {
     pub not_found: u64,
     /// The latest `dfo` 404, with the path called.
     pub last_not_found: Option<Problem>,
+    /// `dfo`: the start-up check of custom-field definitions, once it has run.
+    pub custom_fields: Option<CustomFieldCheck>,
     /// The latest 403.
     pub last_forbidden: Option<Problem>,
     /// The latest failure of any kind.
@@ -104,6 +117,11 @@ impl OutboundHealth {
             h.last_not_found = Some(p.clone());
             h.last_error = Some(p);
         });
+    }
+
+    /// Records what the start-up check of custom fields found.
+    pub fn custom_fields(&self, check: CustomFieldCheck) {
+        self.update(|h| h.custom_fields = Some(check));
     }
 
     /// Records a call given up.

@@ -4,6 +4,7 @@ mod auth;
 mod client;
 mod cooldown;
 mod discovery;
+mod fields;
 mod health;
 mod pacing;
 mod path;
@@ -20,7 +21,8 @@ use crate::secret::Secret;
 pub use auth::{AuthError, ClientAuth, Token, TokenSource};
 pub use client::{CxoneClient, Delivered, SendError, DEFAULT_IN_FLIGHT};
 pub use discovery::DFO_HOST_PREFIX;
-pub use health::{HealthSnapshot, OutboundHealth, Problem};
+pub use fields::{check_at_start, written_idents, DEFINITIONS_PATH};
+pub use health::{CustomFieldCheck, HealthSnapshot, OutboundHealth, Problem};
 pub use pacing::{contact_key, Gcra, Pacing, PacingConfig, Permit, SharedLimiter};
 pub use path::{check_id, encode_segment, IdError, MAX_ID_LEN};
 pub use profile::{
@@ -69,6 +71,9 @@ pub struct OutboundConfig {
     pub client_auth: ClientAuth,
     /// `dfo`: host prefix of the API base built from discovery's `area`/`domain`.
     pub api_host_prefix: String,
+    /// `dfo`: compare the custom-field idents the profile writes with the tenant's definitions
+    /// at start.
+    pub check_custom_fields: bool,
 }
 
 impl Default for OutboundConfig {
@@ -77,6 +82,7 @@ impl Default for OutboundConfig {
             pacing: PacingConfig::default(),
             client_auth: ClientAuth::default(),
             api_host_prefix: DFO_HOST_PREFIX.to_owned(),
+            check_custom_fields: true,
         }
     }
 }

@@ -123,6 +123,10 @@ async fn mount_dfo(h: &Harness) {
 }
 
 fn dfo(outbound: OutboundConfig) -> Options {
+    let outbound = OutboundConfig {
+        check_custom_fields: false,
+        ..outbound
+    };
     Options {
         profile: ProfileName::Dfo,
         rules: Some(vec![(
@@ -219,4 +223,33 @@ async fn client_secret_basic_is_the_default() {
         format!("Basic {basic}").as_str()
     );
     assert!(!String::from_utf8_lossy(&token.body).contains("client_secret"));
+}
+
+#[tokio::test]
+async fn a_custom_field_the_tenant_lacks_is_named_on_healthz() {
+    let h = Harness::with(Options {
+        outbound: OutboundConfig::default(),
+        ..dfo(OutboundConfig::default())
+    })
+    .await;
+    // The tenant defines the status field, not the sequence one.
+    Mock::given(method("GET"))
+        .and(path("/dfo/3.0/contacts/custom-field-definitions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"ident": "deduplication-status", "label": "Dedup status"},
+            {"ident": "sku", "label": "SKU"}])))
+        .mount(&h.cxone)
+        .await;
+    mount_dfo(&h).await;
+    wait_for("the custom-field check", || async {
+        !h.get_json("/healthz").await.1["custom_fields"].is_null()
+    })
+    .await;
+    let (_, health) = h.get_json("/healthz").await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(
+        health["custom_fields"]["missing"],
+        json!(["deduplication-last-sequence"])
+    );
+    assert_eq!(health["custom_fields"]["error"], json!(null));
 }
