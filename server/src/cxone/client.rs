@@ -185,7 +185,17 @@ impl CxoneClient {
                     self.metrics.retry(ep, "unauthorized");
                     continue;
                 }
-                Step::Unauthorized(_) => return Err(SendError::Unauthorized),
+                // A 401 again with a fresh token: most likely the credentials, but a platform
+                // that refuses a valid token now and then must not lose the update, so it is
+                // one more attempt (refreshing again), bounded like any retry.
+                Step::Unauthorized(token) => {
+                    self.auth.invalidate(&token).await;
+                    (
+                        "unauthorized",
+                        SendError::Unauthorized.to_string(),
+                        self.policy.backoff(attempts),
+                    )
+                }
                 Step::Fatal(e) => return Err(e),
                 Step::Retry { label, why, delay } => (label, why, delay),
             };

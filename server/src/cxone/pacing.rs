@@ -5,7 +5,8 @@
 //! 2. each contact has its own bucket (CXone: a burst of 250, refilling 17 per minute); a call
 //!    for a contact whose bucket is empty waits without taking anything from the tenant;
 //! 3. the tenant-wide rate (`--cxone-rate-limit` at most), which adapts: lowered when 429s
-//!    spread over many contacts, raised again as calls succeed (see [`adaptive`]). A call takes
+//!    spread over many contacts and a good share of the calls, raised again as calls succeed
+//!    (see [`adaptive`]). A call takes
 //!    its turn (a reservation) and sleeps until it, so waiting calls do not race.
 //!
 //! Waiting is a sleep of the calling task: it holds no worker and no in-flight slot, so a contact
@@ -259,7 +260,7 @@ impl Pacing {
     }
 
     /// CXone answered 429 for `contact`: its calls wait `delay`, no other contact's; when 429s
-    /// spread over many contacts, the tenant-wide rate goes down.
+    /// spread over many contacts and calls, the tenant-wide rate goes down.
     pub fn rate_limited(&self, contact: &str, delay: Duration) {
         let now = Instant::now();
         let mut local = self.local();
@@ -270,13 +271,8 @@ impl Pacing {
             .and_then(|a| a.rate_limited(contact, now));
         self.metrics
             .contacts(local.contacts.len(), local.contacts.evicted_busy);
-        if let Some(rate) = changed {
-            tracing::info!(
-                rate,
-                "cxone pacing: 429s on many contacts; tenant-wide rate lowered"
-            );
-            self.metrics.set_rate(rate);
-        }
+        drop(local);
+        self.rate_changed(changed);
     }
 
     /// CXone accepted a call: the tenant-wide rate may go up again.
@@ -287,8 +283,12 @@ impl Pacing {
             .adaptive
             .as_mut()
             .and_then(|a| a.succeeded(now));
+        self.rate_changed(changed);
+    }
+
+    fn rate_changed(&self, changed: Option<f64>) {
         if let Some(rate) = changed {
-            tracing::debug!(rate, "cxone pacing: tenant-wide rate raised");
+            tracing::info!(rate, "cxone pacing: tenant-wide rate changed");
             self.metrics.set_rate(rate);
         }
     }

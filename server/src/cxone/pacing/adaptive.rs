@@ -1,9 +1,11 @@
 //! The tenant-wide rate that adapts to CXone's answers, on the model of additive increase /
-//! multiplicative decrease (as in Vector's adaptive request concurrency): 429s on many
-//! different contacts within one period mean the tenant as a whole is over its limit, so the
-//! rate drops by a factor; a period with successes and no such spread raises it by a step, up
-//! to the configured maximum. 429s on one contact alone say nothing about the tenant (CXone
-//! limits each contact on its own) and leave the rate alone.
+//! multiplicative decrease (as in Vector's adaptive request concurrency), judged once per
+//! period (one second): a period whose 429s came on at least `spread` different contacts *and*
+//! make up at least [`SHARE`] of its answers means the tenant as a whole is over its limit (a
+//! tenant limit refuses most calls, not a few), so the rate drops by [`DECREASE`]; a period
+//! with successes and no such verdict raises it by [`INCREASE`] of the maximum, up to the
+//! maximum. 429s on one contact alone say nothing about the tenant (CXone limits each contact
+//! on its own), and neither do a few scattered ones: both leave the rate alone.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -14,6 +16,8 @@ use tokio::time::Instant;
 pub const DECREASE: f64 = 0.75;
 /// Share of the maximum added after a period with successes and no spread of 429s.
 pub const INCREASE: f64 = 0.05;
+/// Share of a period's answers that must be 429s (on enough contacts) to lower the rate.
+pub const SHARE: f64 = 0.25;
 /// Length of one observation period.
 pub const PERIOD: Duration = Duration::from_secs(1);
 
@@ -26,8 +30,11 @@ pub struct Adaptive {
     /// Distinct contacts answered 429 in this period that lower the rate.
     spread: usize,
     started: Instant,
+    /// Distinct contacts answered 429 this period (at most `spread` kept).
     limited: HashSet<String>,
-    succeeded: bool,
+    /// Answers this period, and how many were 429s.
+    answers: u64,
+    refused: u64,
 }
 
 impl Adaptive {
@@ -42,7 +49,8 @@ impl Adaptive {
             spread: spread.max(1),
             started: now,
             limited: HashSet::new(),
-            succeeded: false,
+            answers: 0,
+            refused: 0,
         }
     }
 
@@ -51,47 +59,52 @@ impl Adaptive {
         self.rate
     }
 
-    /// A call was answered 429. Returns the new rate when it changed.
+    /// A call was answered 429. Returns the new rate when the period it closed changed it.
     pub fn rate_limited(&mut self, contact: &str, now: Instant) -> Option<f64> {
         let rolled = self.roll(now);
+        self.answers += 1;
+        self.refused += 1;
         if self.limited.len() < self.spread {
             self.limited.insert(contact.to_owned());
         }
-        if self.limited.len() < self.spread {
-            return rolled;
-        }
-        // Spread over enough contacts: lower now and start a new period, so one burst of 429s
-        // lowers the rate once per period, not once per call.
-        let lowered = (self.rate * DECREASE).max(self.min);
-        self.start(now);
-        self.changed(lowered)
-    }
-
-    /// A call was accepted. Returns the new rate when it changed.
-    pub fn succeeded(&mut self, now: Instant) -> Option<f64> {
-        let rolled = self.roll(now);
-        self.succeeded = true;
         rolled
     }
 
-    /// Closes the period when it is over: a period with successes and no spread raises the rate.
+    /// A call was accepted. Returns the new rate when the period it closed changed it.
+    pub fn succeeded(&mut self, now: Instant) -> Option<f64> {
+        let rolled = self.roll(now);
+        self.answers += 1;
+        rolled
+    }
+
+    /// True when the period's 429s say the tenant is over its limit.
+    fn over_limit(&self) -> bool {
+        self.limited.len() >= self.spread
+            && self.refused as f64 >= SHARE * self.answers as f64
+    }
+
+    /// Closes the period when it is over: lowers the rate when the tenant was over its limit,
+    /// raises it when calls succeeded otherwise.
     fn roll(&mut self, now: Instant) -> Option<f64> {
         if now.duration_since(self.started) < PERIOD {
             return None;
         }
-        let raise = self.succeeded && self.limited.len() < self.spread;
+        let rate = if self.over_limit() {
+            (self.rate * DECREASE).max(self.min)
+        } else if self.answers > self.refused {
+            (self.rate + self.max * INCREASE).min(self.max)
+        } else {
+            self.rate
+        };
         self.start(now);
-        if raise {
-            let raised = (self.rate + self.max * INCREASE).min(self.max);
-            return self.changed(raised);
-        }
-        None
+        self.changed(rate)
     }
 
     fn start(&mut self, now: Instant) {
         self.started = now;
         self.limited.clear();
-        self.succeeded = false;
+        self.answers = 0;
+        self.refused = 0;
     }
 
     fn changed(&mut self, rate: f64) -> Option<f64> {
