@@ -105,9 +105,12 @@ def main():
                    CXONE_ACCESS_KEY_ID="bench", CXONE_ACCESS_KEY_SECRET="bench",
                    CXONE_RATE_LIMIT=str(args.rate), CXRULES_COALESCE_WINDOW="0ms",
                    CXRULES_QUEUE_CAPACITY="20000")
+        log = open(os.path.join(rules, "cxrules.log"), "w")
+        print(f"== host log: {log.name}")
         procs.append(subprocess.Popen(
             [binary, "--log", "warn", "serve", "--rules", rules, "--bind", "127.0.0.1",
-             "--port", str(HOST_PORT), "--env-file", "/dev/null", "--no-watch"], env=env))
+             "--port", str(HOST_PORT), "--env-file", "/dev/null", "--no-watch"], env=env,
+            stdout=log, stderr=log))
         wait_up(HOST_PORT, "/healthz")
 
         # The hot contact's burst on one connection; the others' events spread over the rest,

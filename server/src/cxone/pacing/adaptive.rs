@@ -79,8 +79,7 @@ impl Adaptive {
 
     /// True when the period's 429s say the tenant is over its limit.
     fn over_limit(&self) -> bool {
-        self.limited.len() >= self.spread
-            && self.refused as f64 >= SHARE * self.answers as f64
+        self.limited.len() >= self.spread && self.refused as f64 >= SHARE * self.answers as f64
     }
 
     /// Closes the period when it is over: lowers the rate when the tenant was over its limit,
