@@ -229,6 +229,24 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever discovery says, the DFO base is refused or is a plain https URL whose host
+        /// is exactly the prefix, the area, a dot and the domain: the answer cannot add a path,
+        /// a port, credentials or another host.
+        #[test]
+        fn discovery_cannot_change_the_urls_shape(area in "\\PC{0,12}", domain in "\\PC{0,24}") {
+            let c = config(Some(&area), Some(&domain));
+            if let Ok(base) = c.dfo_base(DFO_HOST_PREFIX) {
+                let url = reqwest::Url::parse(&base).unwrap();
+                proptest::prop_assert_eq!(url.scheme(), "https");
+                proptest::prop_assert_eq!(url.path(), "/");
+                proptest::prop_assert!(url.username().is_empty() && url.port().is_none());
+                let host = format!("{DFO_HOST_PREFIX}{area}.{domain}").to_ascii_lowercase();
+                proptest::prop_assert_eq!(url.host_str(), Some(host.as_str()));
+            }
+        }
+    }
+
     #[test]
     fn tenant_claim_is_read_from_the_id_token() {
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -253,3 +253,23 @@ async fn a_custom_field_the_tenant_lacks_is_named_on_healthz() {
     );
     assert_eq!(health["custom_fields"]["error"], json!(null));
 }
+
+#[tokio::test]
+async fn a_second_401_is_one_more_attempt_not_a_lost_update() {
+    let h = Harness::start().await;
+    Mock::given(path("/api/v2/interactions/int-401"))
+        .respond_with(ResponseTemplate::new(401))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&h.cxone)
+        .await;
+    assert_eq!(
+        h.post(ROUTE, &message("int-401", "c", "hi", 1)).await.0,
+        200
+    );
+    h.settle().await;
+    assert_eq!(calls_to(&h, "int-401").await, 3, "two 401s, then accepted");
+    assert_eq!(h.token_calls().await, 3, "a fresh token after each 401");
+    let text = h.metrics_text().await;
+    assert!(!text.contains("cxrules_effects_failed_total{"), "{text}");
+}
