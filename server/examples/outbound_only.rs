@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cxrules_server::cxone::{
-    CxoneClient, CxoneSettings, DedupStatus, MetadataUpdate, OutboundHealth, Profile, ProfileName,
-    RetryPolicy, Update,
+    CxoneClient, CxoneSettings, DedupStatus, MetadataUpdate, OutboundHealth, PacingConfig, Profile,
+    ProfileName, RetryPolicy, Update,
 };
 use cxrules_server::metrics::Metrics;
 use cxrules_server::Secret;
@@ -51,7 +51,12 @@ async fn main() {
         settings,
         profile.auth.clone(),
         RetryPolicy::default(),
-        None,
+        // No limits: the example measures the client itself.
+        &PacingConfig {
+            rate_max: None,
+            contact_burst: 0,
+            ..PacingConfig::default()
+        },
         Metrics::new(),
         Arc::new(OutboundHealth::default()),
     )

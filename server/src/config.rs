@@ -6,7 +6,10 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cxone::{AuthFlow, CxoneSettings, Profile, ProfileError, ProfileName, RetryPolicy};
+use crate::cxone::{
+    AuthFlow, CxoneSettings, OutboundConfig, PacingConfig, Profile, ProfileError, ProfileName,
+    RetryPolicy,
+};
 use crate::effects::EffectsConfig;
 use crate::push::PushConfig;
 use crate::secret::Secret;
@@ -63,6 +66,8 @@ pub struct Config {
     pub dedup_store: Option<DedupStoreConfig>,
     /// Event capture for replay (`serve --capture`); `None`: off.
     pub capture: Option<CaptureConfig>,
+    /// How the CXone client paces, authenticates and finds the DFO host.
+    pub outbound: OutboundConfig,
 }
 
 /// Where the dedup windows are shared, and what to do when that store fails.
@@ -101,6 +106,7 @@ impl Default for Config {
             unready_after_failed_reloads: None,
             dedup_store: None,
             capture: None,
+            outbound: OutboundConfig::default(),
         }
     }
 }
@@ -233,12 +239,29 @@ impl Config {
             unready_after_failed_reloads: args.unready_after_failed_reloads,
             dedup_store,
             capture,
+            outbound: outbound(&args),
         })
     }
 
     /// True when no call leaves the host.
     pub fn is_dry_run(&self) -> bool {
         self.cxone.is_none()
+    }
+}
+
+fn outbound(args: &ServeArgs) -> OutboundConfig {
+    OutboundConfig {
+        pacing: PacingConfig {
+            rate_max: NonZeroU32::new(args.cxone_rate_limit),
+            rate_min: args.cxone_rate_min,
+            rate_spread: args.cxone_rate_spread,
+            contact_burst: args.cxone_contact_burst,
+            contact_per_minute: args.cxone_contact_per_minute,
+            contact_max: args.cxone_contact_max,
+        },
+        client_auth: args.cxone_client_auth,
+        api_host_prefix: args.cxone_api_host_prefix.clone(),
+        check_custom_fields: !args.cxone_no_custom_field_check,
     }
 }
 

@@ -1,10 +1,12 @@
 //! Prometheus metrics of the host: one registry, typed label sets, text encoding for `/metrics`.
 
 mod handles;
+mod pacing;
 
 use std::sync::Arc;
 
 use handles::Handles;
+pub use pacing::PacingMetrics;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -97,6 +99,7 @@ struct Inner {
     shadow_events: Family<ResultLabels, Counter>,
     shadow_disagreements: Family<KindLabels, Counter>,
     capture: CaptureCounters,
+    pacing: PacingMetrics,
     // The series every event or call records into, found without allocating their labels.
     event_handles: Handles<Counter>,
     suppressed_handles: Handles<Counter>,
@@ -271,6 +274,7 @@ impl Metrics {
                 Family::default(),
             ),
             capture: CaptureCounters::register(&mut r),
+            pacing: PacingMetrics::register(&mut r),
             registry: r,
             event_handles: Handles::default(),
             suppressed_handles: Handles::default(),
@@ -429,6 +433,11 @@ impl Metrics {
     /// The histogram of the shared dedup store's check round trips, for the store to record into.
     pub fn dedup_store_latency(&self) -> Histogram {
         self.inner.store_latency.clone()
+    }
+
+    /// The CXone pacing's series.
+    pub fn pacing(&self) -> &PacingMetrics {
+        &self.inner.pacing
     }
 
     /// Records the time one evaluation took.

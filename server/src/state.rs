@@ -91,6 +91,55 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// The CXone client of a live host: paced per contact and tenant-wide (the tenant's maximum is
+/// `--cxone-rate-limit`), through Redis when a shared dedup store is configured.
+fn outbound_client(
+    settings: &crate::cxone::CxoneSettings,
+    config: &Config,
+    metrics: &Metrics,
+    health: &Arc<OutboundHealth>,
+) -> Result<CxoneClient, StartError> {
+    let outbound = &config.outbound;
+    let pacing = crate::cxone::PacingConfig {
+        rate_max: config.effects.rate_limit,
+        ..outbound.pacing.clone()
+    };
+    let mut client = CxoneClient::new(
+        settings.clone(),
+        config.profile.auth.clone(),
+        config.retry.clone(),
+        &pacing,
+        metrics.clone(),
+        health.clone(),
+    )?
+    .with_max_in_flight(config.effects.max_in_flight)
+    .with_client_auth(outbound.client_auth)
+    .with_api_host_prefix(&outbound.api_host_prefix);
+    if let Some(store) = &config.dedup_store {
+        // Its own connection manager: pacing calls do not queue behind dedup checks.
+        let conn = cxrules_engine::dedup::redis::connect(&store.url, store.timeout)?;
+        let shared = crate::cxone::SharedLimiter::new(conn, &store.key_prefix, store.timeout);
+        client = client.with_shared_limiter(shared);
+        tracing::info!(prefix = %store.key_prefix, "cxone pacing shared through redis");
+    }
+    Ok(client)
+}
+
+/// `dfo`: checks in the background that the tenant defines every custom field the profile
+/// writes, and records what it found for `/healthz` (see `cxone::fields`).
+fn check_custom_fields(client: &Arc<CxoneClient>, config: &Config, health: &Arc<OutboundHealth>) {
+    let dfo = matches!(config.profile.auth, crate::cxone::AuthFlow::Password);
+    let written = crate::cxone::written_idents(&config.profile);
+    if !dfo || !config.outbound.check_custom_fields || written.is_empty() {
+        return;
+    }
+    let (client, health) = (client.clone(), health.clone());
+    tokio::spawn(async move {
+        let found = crate::cxone::check_at_start(&client, written).await;
+        health.custom_fields(found);
+    });
+}
+
 impl AppState {
     /// Builds the host around an engine: the CXone client (or dry-run), the effects queue, the
     /// metrics push. Must run inside a tokio runtime.
@@ -98,14 +147,11 @@ impl AppState {
         let metrics = Metrics::new();
         let health = Arc::new(OutboundHealth::default());
         let sink: Arc<dyn Sink> = match &config.cxone {
-            Some(settings) => Arc::new(CxoneClient::new(
-                settings.clone(),
-                config.profile.auth.clone(),
-                config.retry.clone(),
-                config.effects.rate_limit,
-                metrics.clone(),
-                health.clone(),
-            )?),
+            Some(settings) => {
+                let client = Arc::new(outbound_client(settings, config, &metrics, &health)?);
+                check_custom_fields(&client, config, &health);
+                client
+            }
             None => Arc::new(DryRun),
         };
         Ok(Self::with_sink(engine, config, sink, metrics, health))

@@ -127,11 +127,17 @@ pub async fn rules_status(State(state): State<AppState>) -> Json<RulesStatus> {
 
 /// `GET /healthz`: the process is alive; outbound permission problems are shown, not fatal:
 /// `degraded` while an endpoint's latest answer is a 403, `ok` again after its next success;
-/// also `degraded` while the shared dedup store's latest call failed.
+/// also `degraded` while the shared dedup store's latest call failed. `dfo` calls answered 404
+/// (a wrong contact id) are counted under `not_found`, with the latest path in `last_not_found`;
+/// `degraded` while the tenant lacks a custom field the `dfo` profile writes (`custom_fields`).
 pub async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     let outbound = state.inner.health.snapshot();
     let store = dedup_store_status(&state);
-    let status = if !outbound.forbidden_now.is_empty() || store.failing {
+    let missing_fields = outbound
+        .custom_fields
+        .as_ref()
+        .is_some_and(|c| !c.missing.is_empty());
+    let status = if !outbound.forbidden_now.is_empty() || store.failing || missing_fields {
         "degraded"
     } else {
         "ok"
@@ -142,6 +148,9 @@ pub async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
         "forbidden": outbound.forbidden,
         "last_forbidden": outbound.last_forbidden,
         "forbidden_now": outbound.forbidden_now,
+        "not_found": outbound.not_found,
+        "last_not_found": outbound.last_not_found,
+        "custom_fields": outbound.custom_fields,
         "dedup_store": store,
     }))
 }

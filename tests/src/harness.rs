@@ -52,6 +52,8 @@ pub struct Options {
     pub dedup_store: Option<DedupStoreConfig>,
     /// Shadow rule files to write into a directory of their own (as `rules`; `None`: no shadow).
     pub shadow_rules: Option<Vec<(String, String)>>,
+    /// Pacing, `dfo` client authentication and API host prefix of the CXone client.
+    pub outbound: cxrules_server::cxone::OutboundConfig,
 }
 
 impl Default for Options {
@@ -79,6 +81,11 @@ impl Default for Options {
             cxone_timeout: Duration::from_secs(5),
             dedup_store: None,
             shadow_rules: None,
+            // Off: its start-up request would be among the requests tests count.
+            outbound: cxrules_server::cxone::OutboundConfig {
+                check_custom_fields: false,
+                ..Default::default()
+            },
         }
     }
 }
@@ -180,6 +187,7 @@ impl Harness {
             studio_token: opts.studio_token.clone().map(cxrules_server::Secret::new),
             unready_after_failed_reloads: opts.unready_after_failed_reloads,
             dedup_store: opts.dedup_store.clone(),
+            outbound: opts.outbound.clone(),
             ..Config::default()
         };
         let state = build_state(&config).await;

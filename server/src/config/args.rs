@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::range;
-use crate::cxone::ProfileName;
+use crate::cxone::{ClientAuth, ProfileName, DFO_HOST_PREFIX};
 use crate::signature::SignatureEncoding;
 use crate::Secret;
 
@@ -174,6 +174,35 @@ pub struct ServeArgs {
     /// Most CXone calls per second (0: unlimited).
     #[arg(long, env = "CXONE_RATE_LIMIT", default_value_t = 15, value_parser = range::cxone_rate_limit)]
     pub cxone_rate_limit: u32,
+    /// Least tenant-wide CXone calls per second the adaptive rate goes down to when 429s spread
+    /// over many contacts.
+    #[arg(long, env = "CXONE_RATE_MIN", default_value_t = 1, value_parser = range::cxone_rate_min)]
+    pub cxone_rate_min: u32,
+    /// Distinct contacts answered 429 within one second that lower the tenant-wide rate (fewer:
+    /// only those contacts wait).
+    #[arg(long, env = "CXONE_RATE_SPREAD", default_value_t = 3, value_parser = range::cxone_rate_spread)]
+    pub cxone_rate_spread: u32,
+    /// Calls one contact may make at once: the size of its bucket (0: no per-contact limit).
+    #[arg(long, env = "CXONE_CONTACT_BURST", default_value_t = 250, value_parser = range::cxone_contact_burst)]
+    pub cxone_contact_burst: u32,
+    /// Calls one contact's bucket refills per minute.
+    #[arg(long, env = "CXONE_CONTACT_PER_MINUTE", default_value_t = 17, value_parser = range::cxone_contact_per_minute)]
+    pub cxone_contact_per_minute: u32,
+    /// Most contacts whose bucket or 429 pause is kept in memory (idle ones are dropped first).
+    #[arg(long, env = "CXONE_CONTACT_MAX", default_value_t = 100_000, value_parser = range::cxone_contact_max)]
+    pub cxone_contact_max: usize,
+    /// `dfo`: how the token request authenticates the application: `client_secret_basic` (HTTP
+    /// Basic header) or `client_secret_post` (in the form body).
+    #[arg(long, env = "CXONE_CLIENT_AUTH", value_enum, default_value_t = ClientAuth::ClientSecretBasic)]
+    pub cxone_client_auth: ClientAuth,
+    /// `dfo`: host prefix of the API base built from discovery's area and domain
+    /// (`https://{prefix}{area}.{domain}`).
+    #[arg(long, env = "CXONE_API_HOST_PREFIX", default_value = DFO_HOST_PREFIX, value_parser = range::api_host_prefix)]
+    pub cxone_api_host_prefix: String,
+    /// `dfo`: do not compare the custom-field idents the profile writes with the tenant's
+    /// definitions at start.
+    #[arg(long, env = "CXONE_NO_CUSTOM_FIELD_CHECK")]
+    pub cxone_no_custom_field_check: bool,
     /// Most CXone calls in flight at once.
     #[arg(long, env = "CXONE_MAX_IN_FLIGHT", default_value_t = 32, value_parser = range::cxone_max_in_flight)]
     pub cxone_max_in_flight: usize,

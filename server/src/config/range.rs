@@ -108,6 +108,42 @@ pub fn cxone_rate_limit(s: &str) -> Result<u32, String> {
     number_in(s, 0, 100_000)
 }
 
+/// `--cxone-rate-min`: the adaptive rate's floor.
+pub fn cxone_rate_min(s: &str) -> Result<u32, String> {
+    number_in(s, 1, 100_000)
+}
+
+/// `--cxone-rate-spread`: contacts with a 429 in one second that lower the rate.
+pub fn cxone_rate_spread(s: &str) -> Result<u32, String> {
+    number_in(s, 1, 10_000)
+}
+
+/// `--cxone-contact-burst`: 0 turns the per-contact limit off.
+pub fn cxone_contact_burst(s: &str) -> Result<u32, String> {
+    number_in(s, 0, 1_000_000)
+}
+
+/// `--cxone-contact-per-minute`.
+pub fn cxone_contact_per_minute(s: &str) -> Result<u32, String> {
+    number_in(s, 1, 6_000_000)
+}
+
+/// `--cxone-contact-max`: contacts kept in memory.
+pub fn cxone_contact_max(s: &str) -> Result<usize, String> {
+    number_in(s, 1, 10_000_000)
+}
+
+/// `--cxone-api-host-prefix`: letters, digits and `-` (it goes in front of `{area}.{domain}`).
+pub fn api_host_prefix(s: &str) -> Result<String, String> {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "`{s}` may hold only letters, digits and `-` (such as api-de-)"
+        ))
+    }
+}
+
 /// `--cxone-max-in-flight`.
 pub fn cxone_max_in_flight(s: &str) -> Result<usize, String> {
     number_in(s, 1, 10_000)

@@ -76,11 +76,35 @@ struct State {
     token_endpoint: Option<String>,
 }
 
+/// How the `dfo` password grant authenticates the registered application at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ClientAuth {
+    /// The client id and secret in an HTTP Basic header (what most registrations use).
+    #[default]
+    #[value(name = "client_secret_basic")]
+    ClientSecretBasic,
+    /// The client id and secret as `client_id` / `client_secret` fields of the form body.
+    #[value(name = "client_secret_post")]
+    ClientSecretPost,
+}
+
+impl ClientAuth {
+    /// The OAuth name of the method.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientAuth::ClientSecretBasic => "client_secret_basic",
+            ClientAuth::ClientSecretPost => "client_secret_post",
+        }
+    }
+}
+
 /// Hands out access tokens.
 pub struct TokenSource {
     http: reqwest::Client,
     settings: Arc<CxoneSettings>,
     flow: AuthFlow,
+    /// `dfo`: how the application authenticates (the seed flow always posts it in the form).
+    pub(super) client_auth: ClientAuth,
     /// Held across a request, so one is in flight at a time (single flight).
     state: Mutex<State>,
     /// The last failed request, while its back-off lasts.
@@ -113,6 +137,7 @@ impl TokenSource {
             http,
             settings,
             flow,
+            client_auth: ClientAuth::default(),
             state: Mutex::new(State::default()),
             failure: Cooldown::new(CooldownPolicy::default()),
             metrics,
@@ -201,7 +226,7 @@ impl TokenSource {
             }
             AuthFlow::Password => {
                 let endpoint = self.token_endpoint(state).await?;
-                let form = [
+                let mut form = vec![
                     ("grant_type", "password"),
                     ("username", s.access_key_id.as_deref().unwrap_or_default()),
                     (
@@ -213,10 +238,18 @@ impl TokenSource {
                     ),
                 ];
                 let secret = s.client_secret.expose();
-                self.http
-                    .post(endpoint)
-                    .basic_auth(&s.client_id, Some(secret))
-                    .form(&form)
+                match self.client_auth {
+                    ClientAuth::ClientSecretBasic => self
+                        .http
+                        .post(endpoint)
+                        .basic_auth(&s.client_id, Some(secret))
+                        .form(&form),
+                    ClientAuth::ClientSecretPost => {
+                        form.push(("client_id", s.client_id.as_str()));
+                        form.push(("client_secret", secret));
+                        self.http.post(endpoint).form(&form)
+                    }
+                }
             }
         };
         let response = request.send().await.map_err(transport)?;

@@ -1,21 +1,26 @@
 //! Sends prepared calls to CXone: bearer token, bounded retries, 401/429/404/403 handling, and
-//! a last check that no request leaves the configured API path.
+//! a last check that no request leaves the configured API path. Each attempt waits for its
+//! contact's and the tenant's pacing first, holding nothing meanwhile; only the request itself
+//! takes one of the in-flight slots.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::{StatusCode, Url};
 
-use super::auth::{Token, TokenSource};
+use super::auth::{ClientAuth, Token, TokenSource};
 use super::cooldown::CooldownPolicy;
 use super::discovery::{ApiBase, Discovery};
 use super::health::OutboundHealth;
-use super::pacing::Pacing;
+use super::pacing::{contact_key, Pacing, PacingConfig, SharedLimiter};
 use super::profile::{AuthFlow, PreparedCall};
 use super::retry::{parse_retry_after, RetryPolicy};
 pub use super::send_error::SendError;
 use super::CxoneSettings;
 use crate::metrics::Metrics;
+
+/// Requests in flight at once unless [`CxoneClient::with_max_in_flight`] says otherwise.
+pub const DEFAULT_IN_FLIGHT: usize = 32;
 
 /// A call CXone accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +51,12 @@ pub struct CxoneClient {
     /// The API base last used, parsed, so a call parses only its own path.
     parsed_base: std::sync::Mutex<Option<(String, Url)>>,
     policy: RetryPolicy,
-    /// Rate limit and 429 pauses, applied to every API attempt.
+    /// Per-contact buckets, 429 pauses and the tenant-wide rate, applied to every API attempt.
     pacing: Pacing,
+    /// Requests in flight at once (taken only around the request, never while pacing waits).
+    in_flight: tokio::sync::Semaphore,
+    /// `dfo`: a 404 means the call addressed a wrong id, a failure to show, not a gone contact.
+    not_found_fails: bool,
     metrics: Metrics,
     health: Arc<OutboundHealth>,
 }
@@ -61,13 +70,14 @@ impl std::fmt::Debug for CxoneClient {
 }
 
 impl CxoneClient {
-    /// A client for one profile's auth flow. `rate_limit` caps API attempts per second,
-    /// retries included (`None`: no cap); a 429 holds back every call for the delay it asks.
+    /// A client for one profile's auth flow, its attempts (retries included) paced by `pacing`;
+    /// a 429 holds back only the contact it answered. At most [`DEFAULT_IN_FLIGHT`] requests in
+    /// flight (see [`CxoneClient::with_max_in_flight`]).
     pub fn new(
         settings: CxoneSettings,
         flow: AuthFlow,
         policy: RetryPolicy,
-        rate_limit: Option<std::num::NonZeroU32>,
+        pacing: &PacingConfig,
         metrics: Metrics,
         health: Arc<OutboundHealth>,
     ) -> Result<Self, reqwest::Error> {
@@ -85,6 +95,7 @@ impl CxoneClient {
                 ApiBase::Discover(Discovery::new(CooldownPolicy::default()))
             }
         };
+        let not_found_fails = matches!(flow, AuthFlow::Password);
         let settings = Arc::new(settings);
         let auth = TokenSource::new(http.clone(), settings.clone(), flow, metrics.clone());
         Ok(Self {
@@ -94,10 +105,44 @@ impl CxoneClient {
             api,
             parsed_base: std::sync::Mutex::new(None),
             policy,
-            pacing: Pacing::new(rate_limit),
+            pacing: Pacing::new(pacing, metrics.pacing().clone()),
+            in_flight: tokio::sync::Semaphore::new(DEFAULT_IN_FLIGHT),
+            not_found_fails,
             metrics,
             health,
         })
+    }
+
+    /// How the `dfo` token request authenticates the application (default: HTTP Basic).
+    pub fn with_client_auth(mut self, client_auth: ClientAuth) -> Self {
+        self.auth.client_auth = client_auth;
+        self
+    }
+
+    /// `dfo`: the host prefix of the API base built from discovery's `area` and `domain`
+    /// (`https://{prefix}{area}.{domain}`; default `api-de-`).
+    pub fn with_api_host_prefix(mut self, prefix: &str) -> Self {
+        if let ApiBase::Discover(discovery) = &mut self.api {
+            discovery.host_prefix = prefix.to_owned();
+        }
+        self
+    }
+
+    /// At most `n` (at least 1) requests in flight at once.
+    pub fn with_max_in_flight(mut self, n: usize) -> Self {
+        self.in_flight = tokio::sync::Semaphore::new(n.max(1));
+        self
+    }
+
+    /// Paces through `shared` (Redis), so that every replica together stays under the limits.
+    pub fn with_shared_limiter(mut self, shared: SharedLimiter) -> Self {
+        self.pacing = self.pacing.with_shared(shared);
+        self
+    }
+
+    /// The tenant-wide rate in force, calls per second (`None`: no tenant limit).
+    pub fn rate(&self) -> Option<f64> {
+        self.pacing.rate()
     }
 
     /// The token source (shared by every call).
@@ -115,6 +160,7 @@ impl CxoneClient {
             let ep = call.endpoint.as_str();
             match e {
                 SendError::Gone => self.health.gone(),
+                SendError::NotFound { .. } => self.health.not_found(ep, e.to_string()),
                 SendError::Forbidden => self
                     .health
                     .forbidden(ep, format!("{} {}: {e}", call.method, call.path)),
@@ -139,7 +185,17 @@ impl CxoneClient {
                     self.metrics.retry(ep, "unauthorized");
                     continue;
                 }
-                Step::Unauthorized(_) => return Err(SendError::Unauthorized),
+                // A 401 again with a fresh token: most likely the credentials, but a platform
+                // that refuses a valid token now and then must not lose the update, so it is
+                // one more attempt (refreshing again), bounded like any retry.
+                Step::Unauthorized(token) => {
+                    self.auth.invalidate(&token).await;
+                    (
+                        "unauthorized",
+                        SendError::Unauthorized.to_string(),
+                        self.policy.backoff(attempts),
+                    )
+                }
                 Step::Fatal(e) => return Err(e),
                 Step::Retry { label, why, delay } => (label, why, delay),
             };
@@ -182,7 +238,11 @@ impl CxoneClient {
             }
             Err(e) => return Step::Fatal(e),
         };
-        self.pacing.ready().await;
+        let contact = contact_key(call);
+        self.pacing.ready(contact).await;
+        let Ok(_slot) = self.in_flight.acquire().await else {
+            return Step::Fatal(SendError::UnsafePath("the client is closed".into()));
+        };
         let sent = self
             .http
             .request(call.method.clone(), url)
@@ -211,11 +271,13 @@ impl CxoneClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        self.classify(status, retry_after, token, attempt)
+        drop(_slot);
+        self.classify(call, status, retry_after, token, attempt)
     }
 
     fn classify(
         &self,
+        call: &PreparedCall,
         status: StatusCode,
         retry_after: Option<Duration>,
         token: Arc<Token>,
@@ -223,18 +285,25 @@ impl CxoneClient {
     ) -> Step {
         let why = format!("cxone answered {}", status.as_u16());
         match status.as_u16() {
-            200..=299 => Step::Done(status.as_u16()),
+            200..=299 => {
+                self.pacing.succeeded();
+                Step::Done(status.as_u16())
+            }
             401 => Step::Unauthorized(token),
             429 => {
                 let delay = self.policy.after_429(retry_after, attempt);
-                // The tenant is over its limit: every call waits, not only this one.
-                self.pacing.pause(delay);
+                // This contact is over its limit: its calls wait, no other contact's (the
+                // tenant-wide rate goes down when 429s spread over many contacts).
+                self.pacing.rate_limited(contact_key(call), delay);
                 Step::Retry {
                     label: "rate_limited",
                     why,
                     delay,
                 }
             }
+            404 if self.not_found_fails => Step::Fatal(SendError::NotFound {
+                path: call.path.clone(),
+            }),
             404 => Step::Fatal(SendError::Gone),
             403 => Step::Fatal(SendError::Forbidden),
             408 | 500..=599 => Step::Retry {
@@ -243,6 +312,53 @@ impl CxoneClient {
                 delay: self.policy.backoff(attempt),
             },
             other => Step::Fatal(SendError::Rejected(other)),
+        }
+    }
+
+    /// `GET` of a fixed API path (no id in it), as JSON: one attempt, plus one with a fresh token
+    /// after a 401. For reads at start-up, outside the pacing of updates.
+    pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, SendError> {
+        let mut refreshed = false;
+        loop {
+            let token = self.auth.token().await?;
+            let base = self.api.get(&self.http, &self.settings, &token).await?;
+            let mut url = self
+                .base_url(&base)
+                .map_err(|e| SendError::UnsafePath(format!("{base}: {e}")))?;
+            let full = format!("{}{path}", url.path().trim_end_matches('/'));
+            url.set_path(&full);
+            let response = self
+                .http
+                .get(url)
+                .bearer_auth(token.access.expose())
+                .send()
+                .await
+                .map_err(|e| SendError::Exhausted {
+                    attempts: 1,
+                    last: e.without_url().to_string(),
+                })?;
+            let status = response.status().as_u16();
+            match status {
+                200..=299 => {
+                    return response.json().await.map_err(|e| SendError::Exhausted {
+                        attempts: 1,
+                        last: format!("{path}: not JSON: {}", e.without_url()),
+                    })
+                }
+                401 if !refreshed => {
+                    refreshed = true;
+                    self.auth.invalidate(&token).await;
+                }
+                401 => return Err(SendError::Unauthorized),
+                403 => return Err(SendError::Forbidden),
+                408 | 429 | 500..=599 => {
+                    return Err(SendError::Exhausted {
+                        attempts: 1,
+                        last: format!("cxone answered {status}"),
+                    })
+                }
+                other => return Err(SendError::Rejected(other)),
+            }
         }
     }
 

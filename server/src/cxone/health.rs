@@ -20,6 +20,17 @@ pub struct Problem {
     pub message: String,
 }
 
+/// What the `dfo` start-up check of custom-field definitions found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomFieldCheck {
+    /// Idents the profile writes.
+    pub written: Vec<String>,
+    /// Of those, the ones the tenant has not defined (empty: all defined).
+    pub missing: Vec<String>,
+    /// Why the definitions could not be read, when they could not.
+    pub error: Option<String>,
+}
+
 /// Counters and the latest problems of outbound calls.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct HealthSnapshot {
@@ -27,8 +38,14 @@ pub struct HealthSnapshot {
     pub forbidden: u64,
     /// Calls answered 404 (the interaction is gone).
     pub gone: u64,
-    /// Calls given up after their retries.
+    /// Calls given up after their retries, or failed for good (a `dfo` 404 included).
     pub failed: u64,
+    /// `dfo` calls answered 404: the id they addressed is wrong.
+    pub not_found: u64,
+    /// The latest `dfo` 404, with the path called.
+    pub last_not_found: Option<Problem>,
+    /// `dfo`: the start-up check of custom-field definitions, once it has run.
+    pub custom_fields: Option<CustomFieldCheck>,
     /// The latest 403.
     pub last_forbidden: Option<Problem>,
     /// The latest failure of any kind.
@@ -89,6 +106,22 @@ impl OutboundHealth {
     /// Records a 404.
     pub fn gone(&self) {
         self.update(|h| h.gone += 1);
+    }
+
+    /// Records a `dfo` 404: a failure (the call addressed a wrong id), kept with its path.
+    pub fn not_found(&self, endpoint: &str, message: String) {
+        let p = problem(endpoint, Some(404), message);
+        self.update(|h| {
+            h.failed += 1;
+            h.not_found += 1;
+            h.last_not_found = Some(p.clone());
+            h.last_error = Some(p);
+        });
+    }
+
+    /// Records what the start-up check of custom fields found.
+    pub fn custom_fields(&self, check: CustomFieldCheck) {
+        self.update(|h| h.custom_fields = Some(check));
     }
 
     /// Records a call given up.

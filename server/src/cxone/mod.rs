@@ -4,6 +4,7 @@ mod auth;
 mod client;
 mod cooldown;
 mod discovery;
+mod fields;
 mod health;
 mod pacing;
 mod path;
@@ -17,10 +18,12 @@ use std::time::Duration;
 
 use crate::secret::Secret;
 
-pub use auth::{AuthError, Token, TokenSource};
-pub use client::{CxoneClient, Delivered, SendError};
-pub use health::{HealthSnapshot, OutboundHealth, Problem};
-pub use pacing::Pacing;
+pub use auth::{AuthError, ClientAuth, Token, TokenSource};
+pub use client::{CxoneClient, Delivered, SendError, DEFAULT_IN_FLIGHT};
+pub use discovery::DFO_HOST_PREFIX;
+pub use fields::{check_at_start, written_idents, DEFINITIONS_PATH};
+pub use health::{CustomFieldCheck, HealthSnapshot, OutboundHealth, Problem};
+pub use pacing::{contact_key, Gcra, Pacing, PacingConfig, Permit, SharedLimiter};
 pub use path::{check_id, encode_segment, IdError, MAX_ID_LEN};
 pub use profile::{
     AuthFlow, CallAddress, CallTemplate, PrepareError, PreparedCall, Profile, ProfileError,
@@ -56,4 +59,30 @@ pub struct CxoneSettings {
     /// as a local proxy. Off: HTTP/2 when the server offers it during the TLS handshake
     /// (ALPN), HTTP/1.1 otherwise.
     pub http2_prior_knowledge: bool,
+}
+
+/// How the CXone client paces, authenticates and finds the DFO host; every field has a default
+/// matching the real platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundConfig {
+    /// Per-contact buckets and the adaptive tenant-wide rate.
+    pub pacing: PacingConfig,
+    /// `dfo`: how the token request authenticates the application.
+    pub client_auth: ClientAuth,
+    /// `dfo`: host prefix of the API base built from discovery's `area`/`domain`.
+    pub api_host_prefix: String,
+    /// `dfo`: compare the custom-field idents the profile writes with the tenant's definitions
+    /// at start.
+    pub check_custom_fields: bool,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self {
+            pacing: PacingConfig::default(),
+            client_auth: ClientAuth::default(),
+            api_host_prefix: DFO_HOST_PREFIX.to_owned(),
+            check_custom_fields: true,
+        }
+    }
 }

@@ -8,6 +8,13 @@ pub enum SendError {
     /// 404: the interaction no longer exists (already routed or ended); not retried.
     #[error("cxone answered 404: the interaction is gone (routed, ended or expired)")]
     Gone,
+    /// `dfo` 404: no contact under the id the call addressed, so the id is wrong (DFO contacts
+    /// are not deleted, and calls take the contact number, `data.case.id`); not retried.
+    #[error("cxone answered 404 for {path}: no such contact; the call addresses a wrong id (dfo contact calls take the contact number, data.case.id)")]
+    NotFound {
+        /// The path called.
+        path: String,
+    },
     /// 403: the credentials lack a permission; not retried.
     #[error("cxone answered 403: the api client lacks permission for this call; grant it (seed: the interactions/routing write scopes; dfo: the api user's security profile)")]
     Forbidden,

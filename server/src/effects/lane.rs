@@ -134,8 +134,15 @@ async fn deliver(inner: &Inner, id: &str, batch: &Batch) {
         },
         _ => None,
     };
-    let Ok(_slot) = inner.in_flight.acquire().await else {
-        return;
+    // A sink that paces itself takes its in-flight slot only around each request, so that a
+    // call waiting for its contact's bucket or a retry holds no slot another contact needs.
+    let _slot = if inner.sink.paces_itself() {
+        None
+    } else {
+        let Ok(slot) = inner.in_flight.acquire().await else {
+            return;
+        };
+        Some(slot)
     };
     let sent = inner.sink.deliver(&call).await;
     if let Some((guard, lease)) = lease {
@@ -156,6 +163,7 @@ async fn deliver(inner: &Inner, id: &str, batch: &Batch) {
 fn report_failure(inner: &Inner, id: &str, ep: &str, body: &str, e: &SendError) {
     let reason = match e {
         SendError::Gone => "gone",
+        SendError::NotFound { .. } => "not_found",
         SendError::Forbidden => "forbidden",
         SendError::Rejected(_) => "rejected",
         SendError::Unauthorized | SendError::Auth(_) => "auth",

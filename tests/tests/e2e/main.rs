@@ -7,6 +7,7 @@ mod ordering;
 mod outbound;
 mod overload;
 mod page;
+mod pacing;
 mod pinned;
 mod reload;
 mod routing;

@@ -53,7 +53,18 @@ async fn dfo_client(server: &MockServer) -> Arc<CxoneClient> {
         ..RetryPolicy::default()
     };
     let (metrics, health) = (Metrics::new(), Arc::new(OutboundHealth::default()));
-    let client = CxoneClient::new(settings, AuthFlow::Password, policy, None, metrics, health);
+    let pacing = crate::cxone::PacingConfig {
+        rate_max: None,
+        ..Default::default()
+    };
+    let client = CxoneClient::new(
+        settings,
+        AuthFlow::Password,
+        policy,
+        &pacing,
+        metrics,
+        health,
+    );
     Arc::new(client.unwrap())
 }
 
