@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::cxone::{AuthFlow, CxoneSettings, Profile, ProfileError, ProfileName, RetryPolicy};
 use crate::effects::EffectsConfig;
+use crate::outbox::OutboxConfig;
 use crate::push::PushConfig;
 use crate::secret::Secret;
 use crate::signature::{decode_whsec, WebhookAuth};
@@ -55,6 +56,8 @@ pub struct Config {
     pub unready_after_failed_reloads: Option<u32>,
     /// The shared dedup store; `None` keeps the windows in memory.
     pub dedup_store: Option<DedupStoreConfig>,
+    /// The durable outbox; `None` keeps queued updates in memory only. Not used in dry-run.
+    pub outbox: Option<OutboxConfig>,
 }
 
 /// Where the dedup windows are shared, and what to do when that store fails.
@@ -90,6 +93,7 @@ impl Default for Config {
             admin_token: None,
             unready_after_failed_reloads: None,
             dedup_store: None,
+            outbox: None,
         }
     }
 }
@@ -213,6 +217,10 @@ impl Config {
             admin_token: args.admin_token.clone().filter(|t| !t.expose().is_empty()),
             unready_after_failed_reloads: args.unready_after_failed_reloads,
             dedup_store,
+            outbox: (!args.no_outbox).then(|| OutboxConfig {
+                data_dir: args.data_dir.clone(),
+                commit_window: args.outbox_commit_window,
+            }),
         })
     }
 

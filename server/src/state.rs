@@ -1,7 +1,7 @@
 //! The host's state: the engine, the side-effects queue, metrics and settings every handler
 //! reads. A leaf of the server's modules: the routes and the router use it, it uses none of them.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,8 +11,9 @@ use cxrules_engine::{Engine, LoadError};
 
 use crate::config::Config;
 use crate::cxone::{CxoneClient, OutboundHealth, Profile};
-use crate::effects::{DryRun, Effects, Sink};
+use crate::effects::{DryRun, Effects, Restored, Sink};
 use crate::metrics::Metrics;
+use crate::outbox::{Outbox, Recovered};
 use crate::push::Pusher;
 use crate::signature::WebhookAuth;
 use crate::store::{SharedStore, StoreHealth};
@@ -32,6 +33,9 @@ pub enum StartError {
     /// The shared dedup store's settings are unusable (a Redis that is down is not an error).
     #[error("--dedup-store: {}", .0.message())]
     DedupStore(StoreError),
+    /// The data dir cannot be used for the outbox.
+    #[error("--data-dir: {0}")]
+    Outbox(#[from] crate::outbox::OpenError),
 }
 
 pub(crate) struct Inner {
@@ -87,7 +91,17 @@ impl AppState {
     /// Builds the host around an engine: the CXone client (or dry-run), the effects queue, the
     /// metrics push. Must run inside a tokio runtime.
     pub fn new(engine: Engine, config: &Config) -> Result<Self, StartError> {
-        let metrics = Metrics::new();
+        Self::with_outbox(engine, config, Metrics::new(), None)
+    }
+
+    /// Like [`AppState::new`], recording the queue's updates in `outbox` (recording into
+    /// `metrics`, which the outbox was opened with).
+    pub fn with_outbox(
+        engine: Engine,
+        config: &Config,
+        metrics: Metrics,
+        outbox: Option<Outbox>,
+    ) -> Result<Self, StartError> {
         let health = Arc::new(OutboundHealth::default());
         let sink: Arc<dyn Sink> = match &config.cxone {
             Some(settings) => Arc::new(CxoneClient::new(
@@ -100,7 +114,9 @@ impl AppState {
             )?),
             None => Arc::new(DryRun),
         };
-        Ok(Self::with_sink(engine, config, sink, metrics, health))
+        Ok(Self::assemble(
+            engine, config, sink, metrics, health, outbox,
+        ))
     }
 
     /// Like [`AppState::new`] with a sink of the caller's (a test double, another transport).
@@ -111,11 +127,23 @@ impl AppState {
         metrics: Metrics,
         health: Arc<OutboundHealth>,
     ) -> Self {
-        let effects = Effects::new(
+        Self::assemble(engine, config, sink, metrics, health, None)
+    }
+
+    fn assemble(
+        engine: Engine,
+        config: &Config,
+        sink: Arc<dyn Sink>,
+        metrics: Metrics,
+        health: Arc<OutboundHealth>,
+        outbox: Option<Outbox>,
+    ) -> Self {
+        let effects = Effects::with_outbox(
             config.effects.clone(),
             config.profile.clone(),
             sink,
             metrics.clone(),
+            outbox,
         );
         let pusher = match &config.push {
             Some(push) => Pusher::start(push.clone(), metrics.clone()),
@@ -145,8 +173,9 @@ impl AppState {
         }
     }
 
-    /// Loads the rules from `config.rules_dir`, builds the state, and starts watching the
-    /// directory when `config.watch` is set.
+    /// Loads the rules from `config.rules_dir`, opens the outbox (live, with `config.outbox`):
+    /// replays its remembered events into the dedup windows and hands its pending updates to
+    /// the queue; builds the state, and starts watching the directory when `config.watch` is set.
     pub async fn from_config(config: &Config) -> Result<Self, StartError> {
         let shared = match &config.dedup_store {
             Some(store) => Some(SharedStore::connect(store)?),
@@ -162,10 +191,52 @@ impl AppState {
                  retried per event and does not stop the start)"
             );
         }
+        let durable = config.outbox.as_ref().filter(|_| !config.is_dry_run());
+        // Windows rebuilt from the outbox need the engine's clock set back to each remembered
+        // event's time while it is replayed; a shared store keeps its windows itself.
+        let rewind = Arc::new(AtomicU64::new(0));
+        if durable.is_some() && shared.is_none() {
+            builder = builder.clock(rewound_clock(rewind.clone()));
+        }
         let engine = tokio::task::spawn_blocking(move || builder.build())
             .await
             .expect("rules loading does not panic")?;
-        let state = Self::new(engine, config)?;
+        let metrics = Metrics::new();
+        let (outbox, recovered) = match durable {
+            Some(settings) => {
+                let settings = settings.clone();
+                let horizon = longest_window(&engine);
+                let m = metrics.clone();
+                let (outbox, recovered) =
+                    tokio::task::spawn_blocking(move || Outbox::open(&settings, horizon, m))
+                        .await
+                        .expect("opening the outbox does not panic")?;
+                (Some(outbox), recovered)
+            }
+            None => (None, Recovered::default()),
+        };
+        if shared.is_none() {
+            replay(&engine, &rewind, &recovered.seen).await;
+        }
+        let state = Self::with_outbox(engine, config, metrics, outbox)?;
+        let backlog: Vec<Restored> = recovered
+            .pending
+            .into_iter()
+            .map(|(id, p)| Restored {
+                id,
+                interaction: p.interaction,
+                update: p.update,
+            })
+            .collect();
+        let restored = state.inner.effects.restore(backlog);
+        if let Some(outbox) = state.inner.effects.outbox() {
+            tracing::info!(
+                path = %outbox.path().display(),
+                pending = restored,
+                remembered_events = recovered.seen.len(),
+                "outbox open: pending updates resumed, dedup windows rebuilt"
+            );
+        }
         if let Some(shared) = shared {
             state.set_dedup_store(shared.health());
         }
@@ -240,5 +311,47 @@ impl AppState {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+    }
+}
+
+/// The engine's clock, set back by `rewind` ms while remembered events are replayed (0 the
+/// rest of the time: one atomic load per reading).
+fn rewound_clock(rewind: Arc<AtomicU64>) -> cxrules_engine::clock::Clock {
+    Arc::new(move || {
+        let now = tokio::time::Instant::now();
+        match rewind.load(Ordering::Acquire) {
+            0 => now,
+            back => now.checked_sub(Duration::from_millis(back)).unwrap_or(now),
+        }
+    })
+}
+
+/// The longest dedup window of the rules: remembered events older than that are not needed.
+fn longest_window(engine: &Engine) -> Duration {
+    let rules = engine.rules();
+    rules
+        .dedup()
+        .and_then(|d| d.all().map(|c| c.policy().window).max())
+        .unwrap_or_default()
+}
+
+/// Evaluates the remembered events again, each at its own time, so the dedup windows hold
+/// what they held (a re-delivery after a restart is still recognised). Nothing is queued.
+async fn replay(engine: &Engine, rewind: &AtomicU64, seen: &[(u64, Vec<u8>)]) {
+    let now = crate::outbox::now_ms();
+    let mut replayed = 0usize;
+    for (at, body) in seen {
+        let Ok(event) = cxrules_engine::ParsedEvent::parse(body) else {
+            continue;
+        };
+        rewind.store(now.saturating_sub(*at).max(1), Ordering::Release);
+        if let Ok(eval) = engine.evaluate(&event).await {
+            eval.commit();
+            replayed += 1;
+        }
+    }
+    rewind.store(0, Ordering::Release);
+    if replayed > 0 {
+        tracing::info!(replayed, "dedup windows rebuilt from the outbox");
     }
 }

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::cxone::{HealthSnapshot, ProfileName};
 use crate::error::ApiError;
+use crate::outbox::OutboxStatus;
 use crate::state::AppState;
 use crate::store::DedupStoreStatus;
 
@@ -51,6 +52,8 @@ pub struct RulesStatus {
     pub outbound: HealthSnapshot,
     /// Where the dedup windows are, and whether this replica decides on its own memory now.
     pub dedup_store: DedupStoreStatus,
+    /// The durable outbox (`null` in dry-run or with `--no-outbox`).
+    pub outbox: Option<OutboxStatus>,
 }
 
 /// Adds the reload attempts made since the last look to `cxrules_rules_reloads_total`, from the
@@ -106,6 +109,7 @@ pub fn rules_status_of(state: &AppState) -> RulesStatus {
         host: host(state),
         outbound: state.inner.health.snapshot(),
         dedup_store: dedup_store_status(state),
+        outbox: state.effects().outbox().map(|o| o.status()),
     }
 }
 
@@ -122,11 +126,13 @@ pub async fn rules_status(State(state): State<AppState>) -> Json<RulesStatus> {
 
 /// `GET /healthz`: the process is alive; outbound permission problems are shown, not fatal:
 /// `degraded` while an endpoint's latest answer is a 403, `ok` again after its next success;
-/// also `degraded` while the shared dedup store's latest call failed.
+/// also `degraded` while the shared dedup store's latest call failed, and while the outbox
+/// cannot be written (`outbox_unwritable`).
 pub async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     let outbound = state.inner.health.snapshot();
     let store = dedup_store_status(&state);
-    let status = if !outbound.forbidden_now.is_empty() || store.failing {
+    let unwritable = state.effects().outbox().is_some_and(|o| o.is_unwritable());
+    let status = if !outbound.forbidden_now.is_empty() || store.failing || unwritable {
         "degraded"
     } else {
         "ok"
@@ -138,6 +144,7 @@ pub async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
         "last_forbidden": outbound.last_forbidden,
         "forbidden_now": outbound.forbidden_now,
         "dedup_store": store,
+        "outbox_unwritable": unwritable,
     }))
 }
 
@@ -163,6 +170,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     count_reloads(&state, &state.engine().reload_status());
     state.metrics().set_queue_depth(state.effects().depth());
+    if let Some(outbox) = state.effects().outbox() {
+        outbox.publish();
+    }
     if let Some(store) = state.dedup_store() {
         state
             .metrics()
