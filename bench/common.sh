@@ -19,6 +19,8 @@ build() {
 # live-h2: HTTP/2), in dry-run (dry), or the bare axum handler (bare), listening on 9300.
 # Live runs lift the client-side rate limit; MAX_IN_FLIGHT (default 128 over HTTP/2, 48 over
 # HTTP/1.1), QUEUE (default 10000) and COALESCE (default 100ms) change the host's settings.
+# Live runs write the durable outbox into a fresh temp data dir; NO_OUTBOX=1 keeps the queue in
+# memory only (the comparison BENCHMARKS.md makes), COMMIT_WINDOW sets --outbox-commit-window.
 start_host() {
   local mode=$1 h2=false
   taskset -c 1 $bin/examples/mock_cxone 127.0.0.1:9100 2>/dev/null & pids+=($!)
@@ -27,6 +29,7 @@ start_host() {
   case $mode in
     live|live-h2) CXONE_HTTP2_PRIOR_KNOWLEDGE=$h2 CXONE_BASE_URL=http://127.0.0.1:9100 CXONE_CLIENT_ID=load CXONE_CLIENT_SECRET=load \
             CXONE_RATE_LIMIT=0 CXONE_MAX_IN_FLIGHT=$in_flight CXRULES_QUEUE_CAPACITY=${QUEUE:-10000} ${COALESCE:+CXRULES_COALESCE_WINDOW=$COALESCE} \
+            CXRULES_DATA_DIR=$(mktemp -d) ${NO_OUTBOX:+CXRULES_NO_OUTBOX=true} ${COMMIT_WINDOW:+CXRULES_OUTBOX_COMMIT_WINDOW=$COMMIT_WINDOW} \
             taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
     dry)  taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
     bare) taskset -c 0 $bin/examples/bare_ok 127.0.0.1:9300 & pids+=($!) ;;
