@@ -17,8 +17,13 @@ async fn main() {
         .unwrap_or_else(|| "http://127.0.0.1:9300/webhook/cxone/events".into());
     let file = args.next().unwrap_or_else(|| "acked.txt".into());
     let connections: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16);
-    let seconds: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(u64::MAX / 4);
-    let prefix = args.next().unwrap_or_else(|| format!("int-{}", std::process::id()));
+    let seconds: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(u64::MAX / 4);
+    let prefix = args
+        .next()
+        .unwrap_or_else(|| format!("int-{}", std::process::id()));
     let out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -140,7 +140,7 @@ impl OutboxMetrics {
             fsyncs: reg(
                 r,
                 "outbox_fsyncs",
-                "Durable commits of the outbox file (one fsync each)",
+                "fsync calls of the outbox file (each commit is two-phase: two)",
                 Counter::default(),
             ),
             events_per_commit: reg(
@@ -185,9 +185,9 @@ impl OutboxMetrics {
         self.dead_letters.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
-    /// Counts one durable commit carrying `events` events' records.
+    /// Counts one durable (two-phase) commit carrying `events` events' records.
     pub fn fsync(&self, events: usize) {
-        self.fsyncs.inc();
+        self.fsyncs.inc_by(2);
         if events > 0 {
             self.events_per_commit.observe(events as f64);
         }

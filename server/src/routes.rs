@@ -254,8 +254,9 @@ async fn queue(
         && state.dedup_store().is_none();
     if updates.is_empty() {
         if let (true, Some(outbox)) = (remember, outbox) {
+            let id = decision.interaction_id.as_deref().unwrap_or_default();
             outbox
-                .append("", &[], Some(body))
+                .append(id, &[], Some(body))
                 .await
                 .map_err(|e| unwritable(state, &e))?;
         }

@@ -1,7 +1,7 @@
 //! The host's state: the engine, the side-effects queue, metrics and settings every handler
 //! reads. A leaf of the server's modules: the routes and the router use it, it uses none of them.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -194,9 +194,8 @@ impl AppState {
         let durable = config.outbox.as_ref().filter(|_| !config.is_dry_run());
         // Windows rebuilt from the outbox need the engine's clock set back to each remembered
         // event's time while it is replayed; a shared store keeps its windows itself.
-        let rewind = Arc::new(AtomicU64::new(0));
         if durable.is_some() && shared.is_none() {
-            builder = builder.clock(rewound_clock(rewind.clone()));
+            builder = builder.clock(rewound_clock());
         }
         let engine = tokio::task::spawn_blocking(move || builder.build())
             .await
@@ -215,8 +214,9 @@ impl AppState {
             }
             None => (None, Recovered::default()),
         };
+        let remembered = recovered.seen.len();
         if shared.is_none() {
-            replay(&engine, &rewind, &recovered.seen).await;
+            replay(&engine, recovered.seen).await;
         }
         let state = Self::with_outbox(engine, config, metrics, outbox)?;
         let backlog: Vec<Restored> = recovered
@@ -233,7 +233,7 @@ impl AppState {
             tracing::info!(
                 path = %outbox.path().display(),
                 pending = restored,
-                remembered_events = recovered.seen.len(),
+                remembered_events = remembered,
                 "outbox open: pending updates resumed, dedup windows rebuilt"
             );
         }
@@ -314,14 +314,19 @@ impl AppState {
     }
 }
 
-/// The engine's clock, set back by `rewind` ms while remembered events are replayed (0 the
-/// rest of the time: one atomic load per reading).
-fn rewound_clock(rewind: Arc<AtomicU64>) -> cxrules_engine::clock::Clock {
-    Arc::new(move || {
+tokio::task_local! {
+    /// How far (ms) the engine's clock is set back for the event a replay task evaluates.
+    static REWIND: u64;
+}
+
+/// The engine's clock, set back while a remembered event is replayed (`REWIND`, local to the
+/// replay's task; other tasks read the time as it is).
+fn rewound_clock() -> cxrules_engine::clock::Clock {
+    Arc::new(|| {
         let now = tokio::time::Instant::now();
-        match rewind.load(Ordering::Acquire) {
-            0 => now,
-            back => now.checked_sub(Duration::from_millis(back)).unwrap_or(now),
+        match REWIND.try_with(|back| *back) {
+            Ok(back) if back > 0 => now.checked_sub(Duration::from_millis(back)).unwrap_or(now),
+            _ => now,
         }
     })
 }
@@ -337,21 +342,43 @@ fn longest_window(engine: &Engine) -> Duration {
 
 /// Evaluates the remembered events again, each at its own time, so the dedup windows hold
 /// what they held (a re-delivery after a restart is still recognised). Nothing is queued.
-async fn replay(engine: &Engine, rewind: &AtomicU64, seen: &[(u64, Vec<u8>)]) {
+/// Interactions are split over one task per core; each interaction's events stay in order.
+async fn replay(engine: &Engine, seen: Vec<crate::outbox::Remembered>) {
+    use std::hash::{Hash, Hasher};
+    if seen.is_empty() {
+        return;
+    }
     let now = crate::outbox::now_ms();
-    let mut replayed = 0usize;
-    for (at, body) in seen {
-        let Ok(event) = cxrules_engine::ParsedEvent::parse(body) else {
-            continue;
-        };
-        rewind.store(now.saturating_sub(*at).max(1), Ordering::Release);
-        if let Ok(eval) = engine.evaluate(&event).await {
-            eval.commit();
-            replayed += 1;
-        }
+    let started = std::time::Instant::now();
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut groups: Vec<Vec<crate::outbox::Remembered>> = vec![Vec::new(); workers];
+    for r in seen {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        r.interaction.hash(&mut h);
+        groups[(h.finish() % workers as u64) as usize].push(r);
     }
-    rewind.store(0, Ordering::Release);
-    if replayed > 0 {
-        tracing::info!(replayed, "dedup windows rebuilt from the outbox");
+    let mut tasks = Vec::with_capacity(workers);
+    for group in groups {
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut replayed = 0usize;
+            for r in group {
+                let Ok(event) = cxrules_engine::ParsedEvent::parse(&r.body) else {
+                    continue;
+                };
+                let back = now.saturating_sub(r.at_ms).max(1);
+                if let Ok(eval) = REWIND.scope(back, engine.evaluate(&event)).await {
+                    eval.commit();
+                    replayed += 1;
+                }
+            }
+            replayed
+        }));
     }
+    let mut replayed = 0;
+    for t in tasks {
+        replayed += t.await.unwrap_or(0);
+    }
+    let ms = started.elapsed().as_millis() as u64;
+    tracing::info!(replayed, ms, "dedup windows rebuilt from the outbox");
 }

@@ -20,8 +20,9 @@ pub(super) const META: TableDefinition<&str, &str> = TableDefinition::new("meta"
 pub(super) const PENDING: TableDefinition<u64, &[u8]> = TableDefinition::new("pending");
 /// Dead-letter id → a [`DeadLetter`] (JSON).
 pub(super) const DEAD: TableDefinition<u64, &[u8]> = TableDefinition::new("dead_letters");
-/// Record id → the wall-clock time (ms, 8 bytes big-endian) and the raw body of an event the
-/// dedup windows remembered; replayed at start to rebuild the windows.
+/// Record id → the wall-clock time (ms, 8 bytes big-endian), the interaction (a 2-byte length,
+/// then the text) and the raw body of an event the dedup windows remembered; replayed at start
+/// to rebuild the windows.
 pub(super) const SEEN: TableDefinition<u64, &[u8]> = TableDefinition::new("seen");
 
 /// One delivery of an update: when, how many calls it took, and what came back.
@@ -130,7 +131,8 @@ fn storage(path: &Path, e: impl std::fmt::Display) -> OpenError {
 
 /// A new file gets the format entry and the tables; an existing one must have ours.
 fn check_format(db: &Database, path: &Path) -> Result<(), OpenError> {
-    let tx = db.begin_write().map_err(|e| storage(path, e))?;
+    let mut tx = db.begin_write().map_err(|e| storage(path, e))?;
+    tx.set_quick_repair(true);
     {
         let mut meta = tx.open_table(META).map_err(|e| storage(path, e))?;
         let format = meta
@@ -168,8 +170,8 @@ fn check_format(db: &Database, path: &Path) -> Result<(), OpenError> {
 pub struct Recovered {
     /// Pending updates in acceptance order.
     pub pending: Vec<(u64, Pending)>,
-    /// Events to replay into the dedup windows, oldest first: (wall-clock ms, body).
-    pub seen: Vec<(u64, Vec<u8>)>,
+    /// Events to replay into the dedup windows, oldest first.
+    pub seen: Vec<Remembered>,
     /// Dead letters kept.
     pub dead: u64,
     /// The next free id.
@@ -182,7 +184,8 @@ pub fn recover(db: &Database, path: &Path, since_ms: u64) -> Result<Recovered, O
     let err = |e: &dyn std::fmt::Display| storage(path, e);
     let mut out = Recovered::default();
     let mut max_id = 0u64;
-    let tx = db.begin_write().map_err(|e| err(&e))?;
+    let mut tx = db.begin_write().map_err(|e| err(&e))?;
+    tx.set_quick_repair(true);
     {
         let pending = tx.open_table(PENDING).map_err(|e| err(&e))?;
         for row in pending.iter().map_err(|e| err(&e))? {
@@ -208,9 +211,7 @@ pub fn recover(db: &Database, path: &Path, since_ms: u64) -> Result<Recovered, O
             .map_err(|e| err(&e))?;
         for row in seen.iter().map_err(|e| err(&e))? {
             let (_, v) = row.map_err(|e| err(&e))?;
-            let v = v.value();
-            out.seen
-                .push((seen_time(v), v.get(8..).unwrap_or_default().to_vec()));
+            out.seen.push(parse_seen(v.value()));
         }
     }
     tx.commit().map_err(|e| err(&e))?;
@@ -225,12 +226,38 @@ pub(super) fn seen_time(v: &[u8]) -> u64 {
         .map_or(0, u64::from_be_bytes)
 }
 
-/// A `seen` record: the time, then the body.
-pub(super) fn seen_record(at_ms: u64, body: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(8 + body.len());
+/// An event the dedup windows remembered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remembered {
+    /// When it was accepted, ms since the Unix epoch.
+    pub at_ms: u64,
+    /// Its interaction (events of one interaction are replayed in order).
+    pub interaction: String,
+    /// The body as received.
+    pub body: Vec<u8>,
+}
+
+/// A `seen` record: the time, the interaction, then the body.
+pub(super) fn seen_record(at_ms: u64, interaction: &str, body: &[u8]) -> Vec<u8> {
+    let id = &interaction.as_bytes()[..interaction.len().min(u16::MAX as usize)];
+    let mut v = Vec::with_capacity(10 + id.len() + body.len());
     v.extend_from_slice(&at_ms.to_be_bytes());
+    v.extend_from_slice(&(id.len() as u16).to_be_bytes());
+    v.extend_from_slice(id);
     v.extend_from_slice(body);
     v
+}
+
+fn parse_seen(v: &[u8]) -> Remembered {
+    let len = v
+        .get(8..10)
+        .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+    let id = v.get(10..10 + len).unwrap_or_default();
+    Remembered {
+        at_ms: seen_time(v),
+        interaction: String::from_utf8_lossy(id).into_owned(),
+        body: v.get(10 + len..).unwrap_or_default().to_vec(),
+    }
 }
 
 /// Counts and the oldest pending update, for `cxrules outbox status`.
@@ -321,7 +348,8 @@ fn list<T: for<'de> Deserialize<'de>>(
 /// so a running host delivers them in order after what it has. Returns how many moved.
 pub fn retry(db: &Database, path: &Path, ids: &[u64]) -> Result<usize, OpenError> {
     let err = |e: &dyn std::fmt::Display| storage(path, e);
-    let tx = db.begin_write().map_err(|e| err(&e))?;
+    let mut tx = db.begin_write().map_err(|e| err(&e))?;
+    tx.set_quick_repair(true);
     let moved;
     {
         let mut dead = tx.open_table(DEAD).map_err(|e| err(&e))?;
@@ -372,7 +400,8 @@ pub enum Purge {
 /// Deletes a table's records; returns how many.
 pub fn purge(db: &Database, path: &Path, what: Purge) -> Result<u64, OpenError> {
     let err = |e: &dyn std::fmt::Display| storage(path, e);
-    let tx = db.begin_write().map_err(|e| err(&e))?;
+    let mut tx = db.begin_write().map_err(|e| err(&e))?;
+    tx.set_quick_repair(true);
     let n;
     {
         let mut t = tx

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 pub use file::{
     list_dead, list_pending, now_ms, open, purge, recover, retry, summary, Attempt, DeadLetter,
-    OpenError, Pending, Purge, Recovered, Summary, FILE_NAME, FORMAT,
+    OpenError, Pending, Purge, Recovered, Remembered, Summary, FILE_NAME, FORMAT,
 };
 use writer::{Op, Writer};
 
@@ -110,9 +110,18 @@ impl Outbox {
         horizon: Duration,
         metrics: Metrics,
     ) -> Result<(Self, Recovered), OpenError> {
+        let started = std::time::Instant::now();
         let (db, path) = file::open(&config.data_dir)?;
+        let opened = started.elapsed();
         let horizon_ms = u64::try_from(horizon.as_millis()).unwrap_or(u64::MAX);
         let recovered = file::recover(&db, &path, now_ms().saturating_sub(horizon_ms))?;
+        tracing::info!(
+            open_ms = opened.as_millis() as u64,
+            read_ms = (started.elapsed() - opened).as_millis() as u64,
+            pending = recovered.pending.len(),
+            remembered = recovered.seen.len(),
+            "outbox file opened and read"
+        );
         let index: BTreeMap<u64, u64> = recovered
             .pending
             .iter()
@@ -179,7 +188,8 @@ impl Outbox {
             let bytes = serde_json::to_vec(&record).map_err(|e| WriteError(e.to_string()))?;
             rows.push((self.next_id(), bytes, at));
         }
-        let seen = remembered.map(|body| (self.next_id(), file::seen_record(at, body)));
+        let seen =
+            remembered.map(|body| (self.next_id(), file::seen_record(at, interaction, body)));
         let ids = rows.iter().map(|(id, _, _)| *id).collect();
         let (reply, answer) = oneshot::channel();
         self.tx
