@@ -1,7 +1,8 @@
 //! The axum host and the `cxrules` CLI: applies cxrules to live NICE CXone webhooks.
 //!
-//! An event is answered once its decision is made and its side effects are queued; the queue
-//! delivers them to CXone afterwards (or logs them, in dry-run).
+//! An event is answered once its decision is made and its side effects are queued (live, also
+//! written to the durable outbox); the queue delivers them to CXone afterwards (or logs them,
+//! in dry-run).
 //!
 //! # Layout
 //!
