@@ -141,3 +141,44 @@ async fn retry_moves_dead_letters_back_after_every_pending_one() {
     assert_eq!(purge(&db, &path, Purge::Pending).unwrap(), 2);
     assert_eq!(summary(&db, &path).unwrap().pending, 0);
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::super::file;
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Whatever bytes sit in the data dir's file, opening it gives an outbox or an error,
+        /// never a panic.
+        #[test]
+        fn any_file_contents_open_or_give_an_error(bytes in proptest::collection::vec(any::<u8>(), 0..9000)) {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join(FILE_NAME), &bytes).unwrap();
+            let opened = std::panic::catch_unwind(|| file::open(dir.path()).map(|_| ()));
+            prop_assert!(opened.is_ok(), "open panicked");
+        }
+
+        /// A real outbox with bytes overwritten somewhere: an outbox or an error, never a panic.
+        #[test]
+        fn a_damaged_outbox_opens_or_gives_an_error(at in 0usize..4096, junk in proptest::collection::vec(any::<u8>(), 1..64)) {
+            let dir = tempfile::tempdir().unwrap();
+            drop(file::open(dir.path()).unwrap());
+            let path = dir.path().join(FILE_NAME);
+            let mut bytes = std::fs::read(&path).unwrap();
+            let at = at % bytes.len();
+            for (i, b) in junk.iter().enumerate() {
+                if let Some(slot) = bytes.get_mut(at + i) {
+                    *slot = *b;
+                }
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            let opened = std::panic::catch_unwind(|| {
+                file::open(dir.path()).and_then(|(db, path)| file::recover(&db, &path, 0).map(|_| ()))
+            });
+            prop_assert!(opened.is_ok(), "open panicked");
+        }
+    }
+}
