@@ -51,5 +51,8 @@ report_counts() {
   echo "== mock cxone counts: $(curl -s localhost:9100/counts)"
   echo "== cxrules: $(curl -s localhost:9300/metrics | grep -E '^cxrules_(events_total|effects_coalesced_total|effects_failed_total|effects_queue_depth|outbound_calls_total|requests_rejected_total)' | tr '\n' ' ')"
   echo "== cxrules skipped: $(curl -s localhost:9300/metrics | grep -E '^cxrules_effects_skipped_total' | tr '\n' ' ')"
+  local fsyncs; fsyncs=$(metric_sum cxrules_outbox_fsyncs_total)
+  [ "$fsyncs" != 0 ] && echo "== outbox: $fsyncs fsyncs for $events events = $(echo "scale=4; $fsyncs / $events" | bc) per event; $(curl -s localhost:9300/metrics | grep -E '^cxrules_outbox_(events_per_commit_(sum|count)|depth|write_errors_total)' | tr '\n' ' ')"
+  return 0
   echo "== accepted - merged - skipped - calls answered 200 = $(( events - $(metric_sum cxrules_effects_coalesced_total) - $(metric_sum cxrules_effects_skipped_total) - $(metric_sum 'cxrules_outbound_calls_total\{endpoint="[a-z]+",status="200"\}') ))"
 }

@@ -24,7 +24,7 @@ fi
 host() {
   CXONE_BASE_URL=http://127.0.0.1:9102 CXONE_CLIENT_ID=load CXONE_CLIENT_SECRET=load \
     CXONE_RATE_LIMIT=$1 CXRULES_QUEUE_CAPACITY=1000000 \
-    "$bin/cxrules" --log warn serve --bind 127.0.0.1 --port 9302 --env-file /dev/null --no-watch \
+    "$bin/cxrules" --log "${2:-warn}" serve --bind 127.0.0.1 --port 9302 --env-file /dev/null --no-watch \
     --data-dir "$work/data" >>"$work/host.log" 2>&1 &
   host_pid=$!
 }
@@ -41,11 +41,12 @@ kill -9 "$host_pid"; wait "$host_pid" 2>/dev/null || true
 echo "== killed with $pending updates pending; file $(du -h "$work/data/outbox.redb" | cut -f1)"
 before=$(updates)
 start=$(date +%s.%N)
-host 0
+host 0 info
 until curl -sf 127.0.0.1:9302/readyz >/dev/null 2>&1; do sleep 0.005; done
 ready=$(date +%s.%N)
 until [ "$(updates)" -gt "$before" ]; do sleep 0.005; done
 first=$(date +%s.%N)
+grep -E "outbox file opened|dedup windows rebuilt|outbox open" "$work/host.log" | sed 's/^/   /'
 echo "== serving after $(echo "$ready - $start" | bc) s; first update delivered after $(echo "$first - $start" | bc) s"
 for _ in $(seq 600); do [ "$(metric cxrules_outbox_depth)" = 0 ] && break; sleep 0.5; done
 echo "== backlog delivered; outbox depth $(metric cxrules_outbox_depth); mock updates $(( $(updates) - before ))"

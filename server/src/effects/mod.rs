@@ -355,15 +355,26 @@ impl Effects {
         entries: impl Iterator<Item = (Update, Option<u64>, Slot)>,
         received_at: Instant,
     ) -> Vec<Endpoint> {
+        let entries = entries.map(|(update, id, slot)| (interaction, update, id, slot));
+        self.push_all(entries, received_at)
+    }
+
+    /// Puts updates, each with its interaction, into their lanes under one hold of the locks
+    /// (the order guard asked under the lanes' lock, so the order it admits is the lanes');
+    /// starts a worker for every lane that was empty.
+    fn push_all<'a>(
+        &self,
+        entries: impl Iterator<Item = (&'a str, Update, Option<u64>, Slot)>,
+        received_at: Instant,
+    ) -> Vec<Endpoint> {
         let now = Instant::now();
         let mut queued = Vec::new();
         let mut dropped = Vec::new();
-        let spawn = {
-            // The guard is asked under the lanes' lock, so the order it admits is the lane's.
+        let mut fresh = Vec::new();
+        {
             let mut lanes = self.inner.lanes();
             let mut marks = order::lock(&self.inner.marks);
-            let fresh = !lanes.contains_key(interaction);
-            for (update, id, slot) in entries {
+            for (interaction, update, id, slot) in entries {
                 if let Update::Metadata(m) = &update {
                     if !marks.admit(interaction, m.last_sequence) {
                         self.superseded(interaction, &update);
@@ -372,7 +383,13 @@ impl Effects {
                     }
                 }
                 queued.push(update.endpoint());
-                let lane = lanes.entry(interaction.to_owned()).or_default();
+                let lane = match lanes.get_mut(interaction) {
+                    Some(lane) => lane,
+                    None => {
+                        fresh.push(interaction.to_owned());
+                        lanes.entry(interaction.to_owned()).or_default()
+                    }
+                };
                 lane.queue.push_back(Queued {
                     update,
                     received_at,
@@ -381,13 +398,12 @@ impl Effects {
                     _slot: slot,
                 });
             }
-            fresh && lanes.contains_key(interaction)
-        };
+        }
         if let Some(outbox) = &self.inner.outbox {
             outbox.done(dropped);
         }
-        if spawn {
-            tokio::spawn(lane::run(self.inner.clone(), interaction.to_owned()));
+        for interaction in fresh {
+            tokio::spawn(lane::run(self.inner.clone(), interaction));
         }
         self.inner.publish_depth();
         queued
@@ -403,19 +419,15 @@ impl Effects {
         let n = updates.len();
         self.inner.capacity.fetch_add(n, Ordering::AcqRel);
         self.inner.slots.add_permits(n);
-        let now = Instant::now();
-        for r in updates {
+        let entries = updates.iter().map(|r| {
             let permit = self.inner.slots.clone().try_acquire_owned().ok();
             let slot = Slot {
                 permit,
                 added: Some(self.inner.capacity.clone()),
             };
-            self.push(
-                &r.interaction,
-                std::iter::once((r.update, Some(r.id), slot)),
-                now,
-            );
-        }
+            (r.interaction.as_str(), r.update.clone(), Some(r.id), slot)
+        });
+        self.push_all(entries, Instant::now());
         n
     }
 
