@@ -23,6 +23,8 @@ build() {
 # (dry-capture; REDACT=1 redacts too), or the bare axum handler (bare), listening on 9300.
 # Live runs lift the client-side rate limit; MAX_IN_FLIGHT (default 128 over HTTP/2, 48 over
 # HTTP/1.1), QUEUE (default 10000) and COALESCE (default 100ms) change the host's settings.
+# Live runs write the durable outbox into a fresh temp data dir; NO_OUTBOX=1 keeps the queue in
+# memory only (the comparison BENCHMARKS.md makes), COMMIT_WINDOW sets --outbox-commit-window.
 start_host() {
   local mode=$1 h2=false
   taskset -c 1 $bin/examples/mock_cxone 127.0.0.1:9100 2>/dev/null & pids+=($!)
@@ -31,6 +33,7 @@ start_host() {
   case $mode in
     live|live-h2) CXONE_HTTP2_PRIOR_KNOWLEDGE=$h2 CXONE_BASE_URL=http://127.0.0.1:9100 CXONE_CLIENT_ID=load CXONE_CLIENT_SECRET=load \
             CXONE_RATE_LIMIT=0 CXONE_MAX_IN_FLIGHT=$in_flight CXRULES_QUEUE_CAPACITY=${QUEUE:-10000} ${COALESCE:+CXRULES_COALESCE_WINDOW=$COALESCE} \
+            CXRULES_DATA_DIR=$(mktemp -d) ${NO_OUTBOX:+CXRULES_NO_OUTBOX=true} ${COMMIT_WINDOW:+CXRULES_OUTBOX_COMMIT_WINDOW=$COMMIT_WINDOW} \
             taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
     dry)  taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
     dry-capture) capture_dir=$(mktemp -d); CXRULES_CAPTURE=$capture_dir ${REDACT:+CXRULES_CAPTURE_REDACT=1 CXRULES_CAPTURE_REDACT_KEY=bench-key-0123456789abcdef} \
@@ -54,5 +57,8 @@ report_counts() {
   echo "== mock cxone counts: $(curl -s localhost:9100/counts)"
   echo "== cxrules: $(curl -s localhost:9300/metrics | grep -E '^cxrules_(events_total|effects_coalesced_total|effects_failed_total|effects_queue_depth|outbound_calls_total|requests_rejected_total)' | tr '\n' ' ')"
   echo "== cxrules skipped: $(curl -s localhost:9300/metrics | grep -E '^cxrules_effects_skipped_total' | tr '\n' ' ')"
+  local fsyncs; fsyncs=$(metric_sum cxrules_outbox_fsyncs_total)
+  [ "$fsyncs" != 0 ] && echo "== outbox: $fsyncs fsyncs for $events events = $(echo "scale=4; $fsyncs / $events" | bc) per event; $(curl -s localhost:9300/metrics | grep -E '^cxrules_outbox_(events_per_commit_(sum|count)|depth|write_errors_total)' | tr '\n' ' ')"
+  return 0
   echo "== accepted - merged - skipped - calls answered 200 = $(( events - $(metric_sum cxrules_effects_coalesced_total) - $(metric_sum cxrules_effects_skipped_total) - $(metric_sum 'cxrules_outbound_calls_total\{endpoint="[a-z]+",status="200"\}') ))"
 }

@@ -57,7 +57,9 @@ pub async fn run(
         tracing::info!("shutting down: not ready, no new updates taken; draining the queue");
         state.stop_watching();
         let left = state.inner.effects.drain(state.inner.drain_timeout).await;
-        if left > 0 {
+        if let Some(outbox) = state.effects().outbox() {
+            outbox.close().await;
+        } else if left > 0 {
             tracing::error!(
                 left,
                 "shutdown: updates not sent to cxone (each logged above)"

@@ -11,6 +11,7 @@ use crate::cxone::{
     RetryPolicy,
 };
 use crate::effects::EffectsConfig;
+use crate::outbox::OutboxConfig;
 use crate::push::PushConfig;
 use crate::secret::Secret;
 use crate::signature::{decode_whsec, WebhookAuth};
@@ -68,6 +69,8 @@ pub struct Config {
     pub capture: Option<CaptureConfig>,
     /// How the CXone client paces, authenticates and finds the DFO host.
     pub outbound: OutboundConfig,
+    /// The durable outbox; `None` keeps queued updates in memory only. Not used in dry-run.
+    pub outbox: Option<OutboxConfig>,
 }
 
 /// Where the dedup windows are shared, and what to do when that store fails.
@@ -107,6 +110,7 @@ impl Default for Config {
             dedup_store: None,
             capture: None,
             outbound: OutboundConfig::default(),
+            outbox: None,
         }
     }
 }
@@ -240,6 +244,10 @@ impl Config {
             dedup_store,
             capture,
             outbound: outbound(&args),
+            outbox: (!args.no_outbox).then(|| OutboxConfig {
+                data_dir: args.data_dir.clone(),
+                commit_window: args.outbox_commit_window,
+            }),
         })
     }
 

@@ -1,7 +1,8 @@
 //! The axum host and the `cxrules` CLI: applies cxrules to live NICE CXone webhooks.
 //!
-//! An event is answered once its decision is made and its side effects are queued; the queue
-//! delivers them to CXone afterwards (or logs them, in dry-run).
+//! An event is answered once its decision is made and its side effects are queued (live, also
+//! written to the durable outbox); the queue delivers them to CXone afterwards (or logs them,
+//! in dry-run).
 //!
 //! # Layout
 //!
@@ -14,6 +15,8 @@
 //!   [`error`]: [`ApiError`], every error answer as `{"error", "hint"}`.
 //! - [`decide`]: from the engine's decision to updates, metrics and an explanation.
 //! - [`effects`]: the side-effects queue: per-interaction order, coalescing, rate limit, drain.
+//! - [`outbox`]: the durable outbox (redb in `--data-dir`): an event is answered 2xx only once
+//!   its updates are written; group commit, dead letters, recovery at start.
 //! - [`cxone`]: call profiles (`seed`, `dfo`), safe id paths, tokens, retries, the HTTP client.
 //! - [`signature`]: inbound HMAC, Standard Webhooks and bearer checks.
 //! - [`store`]: the shared dedup store of `--dedup-store` (Redis) and its `--on-store-error`
@@ -48,6 +51,7 @@ pub mod decide;
 pub mod effects;
 pub mod error;
 pub mod metrics;
+pub mod outbox;
 pub mod push;
 pub mod reload;
 pub mod routes;

@@ -106,6 +106,121 @@ struct Inner {
     routing_handles: Handles<Counter>,
     outbound_handles: Handles<Counter>,
     ack_handles: Handles<Histogram>,
+    outbox: OutboxMetrics,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+/// The durable outbox's series (`cxrules_outbox_*`).
+#[derive(Clone)]
+pub struct OutboxMetrics {
+    depth: Gauge,
+    oldest_age: Gauge<f64, std::sync::atomic::AtomicU64>,
+    dead_letters: Gauge,
+    fsyncs: Counter,
+    events_per_commit: Histogram,
+    deliveries: Family<OutcomeLabels, Counter>,
+    write_errors: Counter,
+    unwritable: Gauge,
+}
+
+impl OutboxMetrics {
+    fn register(r: &mut Registry) -> Self {
+        Self {
+            depth: reg(
+                r,
+                "outbox_depth",
+                "Updates written to the outbox and not yet delivered or given up",
+                Gauge::default(),
+            ),
+            oldest_age: reg(
+                r,
+                "outbox_oldest_pending_age_seconds",
+                "Age of the oldest update pending in the outbox",
+                Gauge::default(),
+            ),
+            dead_letters: reg(
+                r,
+                "outbox_dead_letters",
+                "Updates given up and kept as dead letters",
+                Gauge::default(),
+            ),
+            fsyncs: reg(
+                r,
+                "outbox_fsyncs",
+                "fsync calls of the outbox file (each commit is two-phase: two)",
+                Counter::default(),
+            ),
+            events_per_commit: reg(
+                r,
+                "outbox_events_per_commit",
+                "Events whose records one outbox commit wrote",
+                Histogram::new(exponential_buckets(1.0, 2.0, 13)),
+            ),
+            deliveries: reg(
+                r,
+                "outbox_deliveries",
+                "Deliveries of outbox updates by outcome (delivered, dead_letter, skipped)",
+                Family::default(),
+            ),
+            write_errors: reg(
+                r,
+                "outbox_write_errors",
+                "Outbox commits that failed (disk full, file unwritable)",
+                Counter::default(),
+            ),
+            unwritable: reg(
+                r,
+                "outbox_unwritable",
+                "1 while the outbox cannot be written (events that queue updates get 503)",
+                Gauge::default(),
+            ),
+        }
+    }
+
+    /// Sets the number of pending updates.
+    pub fn set_depth(&self, n: u64) {
+        self.depth.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Sets the age of the oldest pending update.
+    pub fn set_oldest_age(&self, seconds: f64) {
+        self.oldest_age.set(seconds);
+    }
+
+    /// Sets the number of dead letters.
+    pub fn set_dead_letters(&self, n: u64) {
+        self.dead_letters.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one durable (two-phase) commit carrying `events` events' records.
+    pub fn fsync(&self, events: usize) {
+        self.fsyncs.inc_by(2);
+        if events > 0 {
+            self.events_per_commit.observe(events as f64);
+        }
+    }
+
+    /// Counts one delivery by outcome.
+    pub fn delivery(&self, outcome: &str) {
+        let labels = OutcomeLabels {
+            outcome: outcome.into(),
+        };
+        self.deliveries.get_or_create(&labels).inc();
+    }
+
+    /// Counts one failed commit.
+    pub fn write_error(&self) {
+        self.write_errors.inc();
+    }
+
+    /// Sets whether the outbox is unwritable now.
+    pub fn set_unwritable(&self, on: bool) {
+        self.unwritable.set(i64::from(on));
+    }
 }
 
 fn inc(counter: &Counter) {
@@ -275,6 +390,7 @@ impl Metrics {
             ),
             capture: CaptureCounters::register(&mut r),
             pacing: PacingMetrics::register(&mut r),
+            outbox: OutboxMetrics::register(&mut r),
             registry: r,
             event_handles: Handles::default(),
             suppressed_handles: Handles::default(),
@@ -475,6 +591,11 @@ impl Metrics {
     /// The series event capture records into (`serve --capture`).
     pub fn capture(&self) -> CaptureCounters {
         self.inner.capture.clone()
+    }
+
+    /// The durable outbox's series.
+    pub fn outbox(&self) -> &OutboxMetrics {
+        &self.inner.outbox
     }
 
     /// The registry in the Prometheus/OpenMetrics text format.

@@ -43,7 +43,7 @@ async fn handle(state: &AppState, route: &'static str, request: Request) -> Resp
     let headers = std::mem::take(&mut parts.headers);
     let body = Bytes::from_request(Request::from_parts(parts, body), state).await;
     let outcome = match span.in_scope(|| read_event(state, &headers, body)) {
-        Ok(event) => decide_to_the_end(state, event, received_at, span.clone()).await,
+        Ok((event, body)) => decide_to_the_end(state, event, body, received_at, span.clone()).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -67,6 +67,7 @@ async fn handle(state: &AppState, route: &'static str, request: Request) -> Resp
 pub(crate) async fn decide_to_the_end(
     state: &AppState,
     event: ParsedEvent,
+    body: Bytes,
     received_at: Instant,
     span: tracing::Span,
 ) -> Result<Box<Accepted>, ApiError> {
@@ -75,7 +76,7 @@ pub(crate) async fn decide_to_the_end(
     // times; moving a pointer is cheaper than copying the state machine.
     let work = Box::pin(
         async move {
-            decide_event(&task_state, event, received_at)
+            decide_event(&task_state, event, body, received_at)
                 .await
                 .map(Box::new)
         }
@@ -166,12 +167,13 @@ pub(crate) fn eval_error(state: &AppState, e: EvalError) -> ApiError {
     ApiError::unavailable("store", e.to_string(), state.inner.retry_after)
 }
 
-/// The checks that need the request itself: content type, size, signature, JSON.
+/// The checks that need the request itself: content type, size, signature, JSON. The body is
+/// kept (a reference count) for the outbox, which remembers it to rebuild the dedup windows.
 fn read_event(
     state: &AppState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<ParsedEvent, ApiError> {
+) -> Result<(ParsedEvent, Bytes), ApiError> {
     is_json(headers)?;
     let bytes = read_body(state, body)?;
     state
@@ -183,13 +185,14 @@ fn read_event(
     if let Some(capture) = &state.inner.capture {
         capture.offer(&bytes);
     }
-    Ok(event)
+    Ok((event, bytes))
 }
 
 fn unavailable(state: &AppState, e: EnqueueError) -> ApiError {
     let reason = match e {
         EnqueueError::Full => "queue_full",
         EnqueueError::Closed => "shutting_down",
+        EnqueueError::Unwritable => "outbox_unwritable",
     };
     ApiError::unavailable(reason, e.to_string(), state.inner.retry_after)
 }
@@ -198,6 +201,7 @@ fn unavailable(state: &AppState, e: EnqueueError) -> ApiError {
 async fn decide_event(
     state: &AppState,
     event: ParsedEvent,
+    body: Bytes,
     received_at: Instant,
 ) -> Result<Accepted, ApiError> {
     let effects = &state.inner.effects;
@@ -226,7 +230,7 @@ async fn decide_event(
     if let Some(id) = &eval.decision.interaction_id {
         tracing::Span::current().record("interaction_id", id.as_str());
     }
-    let queued = match queue(state, &eval.decision, reservation, received_at) {
+    let queued = match queue(state, &eval.decision, &body, reservation, received_at).await {
         Ok(queued) => queued,
         Err(e) => {
             eval.rollback().await;
@@ -243,15 +247,34 @@ async fn decide_event(
 }
 
 /// Queues the decision's updates; returns the endpoints queued, or the answer for an event
-/// whose updates cannot be queued (the caller rolls it back).
-fn queue(
+/// whose updates cannot be queued (the caller rolls it back). With the outbox, the updates
+/// (and the body of an event the dedup windows remember, to rebuild them at start) are written
+/// durably first, in room taken for them: the event is answered 2xx only after that write, and
+/// an event whose write fails is refused (503) and rolled back.
+async fn queue(
     state: &AppState,
     decision: &Decision,
+    body: &Bytes,
     reservation: Option<Reservation>,
     received_at: Instant,
 ) -> Result<Vec<Endpoint>, ApiError> {
     let updates = decide::updates_for(decision);
+    let effects = &state.inner.effects;
+    let outbox = effects.outbox();
+    // Replaying a routed event at start would look its SKU up again: only events without a
+    // route are remembered. A shared dedup store keeps its windows itself.
+    let remember = outbox.is_some()
+        && decision.dedup.is_some()
+        && decision.routing.is_none()
+        && state.dedup_store().is_none();
     if updates.is_empty() {
+        if let (true, Some(outbox)) = (remember, outbox) {
+            let id = decision.interaction_id.as_deref().unwrap_or_default();
+            outbox
+                .append(id, &[], Some(body))
+                .await
+                .map_err(|e| unwritable(state, &e))?;
+        }
         return Ok(Vec::new());
     }
     let effects = &state.inner.effects;
@@ -267,11 +290,25 @@ fn queue(
     })?;
     // Fails only for an event with two updates when no room is left for the second, or when
     // the rules changed between the precheck and the decision.
-    let enqueued = match reservation {
-        Some(reservation) => effects.enqueue(id, updates, received_at, reservation),
-        None => effects.try_enqueue(id, updates, received_at),
+    let reservation = match reservation {
+        Some(reservation) => reservation,
+        None => effects.reserve().map_err(|e| unavailable(state, e))?,
     };
-    enqueued.map_err(|e| unavailable(state, e))
+    let room = effects
+        .room(updates.len(), Some(reservation))
+        .map_err(|e| unavailable(state, e))?;
+    let ids = match outbox {
+        Some(outbox) => outbox
+            .append(id, &updates, remember.then_some(&body[..]))
+            .await
+            .map_err(|e| unwritable(state, &e))?,
+        None => Vec::new(),
+    };
+    Ok(effects.enqueue_in(id, updates, ids, received_at, room))
+}
+
+fn unwritable(state: &AppState, e: &crate::outbox::WriteError) -> ApiError {
+    ApiError::unavailable("outbox_unwritable", e.to_string(), state.inner.retry_after)
 }
 
 fn finish(

@@ -11,8 +11,9 @@ use cxrules_engine::{Engine, LoadError};
 
 use crate::config::Config;
 use crate::cxone::{CxoneClient, OutboundHealth, Profile};
-use crate::effects::{DryRun, Effects, Sink};
+use crate::effects::{DryRun, Effects, Restored, Sink};
 use crate::metrics::Metrics;
+use crate::outbox::{Outbox, Recovered};
 use crate::push::Pusher;
 use crate::shadow::Shadow;
 use crate::signature::WebhookAuth;
@@ -36,6 +37,9 @@ pub enum StartError {
     /// The shadow rules do not load; every diagnostic is in the message.
     #[error("cannot load the shadow rules in {dir}:\n{1}", dir = .0.display())]
     ShadowRules(std::path::PathBuf, LoadError),
+    /// The data dir cannot be used for the outbox.
+    #[error("--data-dir: {0}")]
+    Outbox(#[from] crate::outbox::OpenError),
 }
 
 pub(crate) struct Inner {
@@ -144,7 +148,17 @@ impl AppState {
     /// Builds the host around an engine: the CXone client (or dry-run), the effects queue, the
     /// metrics push. Must run inside a tokio runtime.
     pub fn new(engine: Engine, config: &Config) -> Result<Self, StartError> {
-        let metrics = Metrics::new();
+        Self::with_outbox(engine, config, Metrics::new(), None)
+    }
+
+    /// Like [`AppState::new`], recording the queue's updates in `outbox` (recording into
+    /// `metrics`, which the outbox was opened with).
+    pub fn with_outbox(
+        engine: Engine,
+        config: &Config,
+        metrics: Metrics,
+        outbox: Option<Outbox>,
+    ) -> Result<Self, StartError> {
         let health = Arc::new(OutboundHealth::default());
         let sink: Arc<dyn Sink> = match &config.cxone {
             Some(settings) => {
@@ -154,7 +168,9 @@ impl AppState {
             }
             None => Arc::new(DryRun),
         };
-        Ok(Self::with_sink(engine, config, sink, metrics, health))
+        Ok(Self::assemble(
+            engine, config, sink, metrics, health, outbox,
+        ))
     }
 
     /// Like [`AppState::new`] with a sink of the caller's (a test double, another transport).
@@ -165,11 +181,23 @@ impl AppState {
         metrics: Metrics,
         health: Arc<OutboundHealth>,
     ) -> Self {
-        let effects = Effects::new(
+        Self::assemble(engine, config, sink, metrics, health, None)
+    }
+
+    fn assemble(
+        engine: Engine,
+        config: &Config,
+        sink: Arc<dyn Sink>,
+        metrics: Metrics,
+        health: Arc<OutboundHealth>,
+        outbox: Option<Outbox>,
+    ) -> Self {
+        let effects = Effects::with_outbox(
             config.effects.clone(),
             config.profile.clone(),
             sink,
             metrics.clone(),
+            outbox,
         );
         let pusher = match &config.push {
             Some(push) => Pusher::start(push.clone(), metrics.clone()),
@@ -206,8 +234,9 @@ impl AppState {
         }
     }
 
-    /// Loads the rules from `config.rules_dir`, builds the state, and starts watching the
-    /// directory when `config.watch` is set.
+    /// Loads the rules from `config.rules_dir`, opens the outbox (live, with `config.outbox`):
+    /// replays its remembered events into the dedup windows and hands its pending updates to
+    /// the queue; builds the state, and starts watching the directory when `config.watch` is set.
     pub async fn from_config(config: &Config) -> Result<Self, StartError> {
         let shared = match &config.dedup_store {
             Some(store) => Some(SharedStore::connect(store)?),
@@ -229,10 +258,52 @@ impl AppState {
                  retried per event and does not stop the start)"
             );
         }
+        let durable = config.outbox.as_ref().filter(|_| !config.is_dry_run());
+        // Windows rebuilt from the outbox need the engine's clock set back to each remembered
+        // event's time while it is replayed; a shared store keeps its windows itself.
+        if durable.is_some() && shared.is_none() {
+            builder = builder.clock(rewound_clock());
+        }
         let engine = tokio::task::spawn_blocking(move || builder.build())
             .await
             .expect("rules loading does not panic")?;
-        let state = Self::new(engine, config)?;
+        let metrics = Metrics::new();
+        let (outbox, recovered) = match durable {
+            Some(settings) => {
+                let settings = settings.clone();
+                let horizon = longest_window(&engine);
+                let m = metrics.clone();
+                let (outbox, recovered) =
+                    tokio::task::spawn_blocking(move || Outbox::open(&settings, horizon, m))
+                        .await
+                        .expect("opening the outbox does not panic")?;
+                (Some(outbox), recovered)
+            }
+            None => (None, Recovered::default()),
+        };
+        let remembered = recovered.seen.len();
+        if shared.is_none() {
+            replay(&engine, recovered.seen).await;
+        }
+        let state = Self::with_outbox(engine, config, metrics, outbox)?;
+        let backlog: Vec<Restored> = recovered
+            .pending
+            .into_iter()
+            .map(|(id, p)| Restored {
+                id,
+                interaction: p.interaction,
+                update: p.update,
+            })
+            .collect();
+        let restored = state.inner.effects.restore(backlog);
+        if let Some(outbox) = state.inner.effects.outbox() {
+            tracing::info!(
+                path = %outbox.path().display(),
+                pending = restored,
+                remembered_events = remembered,
+                "outbox open: pending updates resumed, dedup windows rebuilt"
+            );
+        }
         if let Some(shared) = shared {
             state.set_dedup_store(shared.health());
             let lease = delivery_lease(config);
@@ -359,4 +430,73 @@ fn delivery_lease(config: &Config) -> Duration {
         .max_backoff
         .max(config.retry.max_retry_after.min(Duration::from_secs(30)));
     (timeout * attempts + waits * (attempts - 1)).min(Duration::from_secs(300))
+}
+
+tokio::task_local! {
+    /// How far (ms) the engine's clock is set back for the event a replay task evaluates.
+    static REWIND: u64;
+}
+
+/// The engine's clock, set back while a remembered event is replayed (`REWIND`, local to the
+/// replay's task; other tasks read the time as it is).
+fn rewound_clock() -> cxrules_engine::clock::Clock {
+    Arc::new(|| {
+        let now = tokio::time::Instant::now();
+        match REWIND.try_with(|back| *back) {
+            Ok(back) if back > 0 => now.checked_sub(Duration::from_millis(back)).unwrap_or(now),
+            _ => now,
+        }
+    })
+}
+
+/// The longest dedup window of the rules: remembered events older than that are not needed.
+fn longest_window(engine: &Engine) -> Duration {
+    let rules = engine.rules();
+    rules
+        .dedup()
+        .and_then(|d| d.all().map(|c| c.policy().window).max())
+        .unwrap_or_default()
+}
+
+/// Evaluates the remembered events again, each at its own time, so the dedup windows hold
+/// what they held (a re-delivery after a restart is still recognised). Nothing is queued.
+/// Interactions are split over one task per core; each interaction's events stay in order.
+async fn replay(engine: &Engine, seen: Vec<crate::outbox::Remembered>) {
+    use std::hash::{Hash, Hasher};
+    if seen.is_empty() {
+        return;
+    }
+    let now = crate::outbox::now_ms();
+    let started = std::time::Instant::now();
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut groups: Vec<Vec<crate::outbox::Remembered>> = vec![Vec::new(); workers];
+    for r in seen {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        r.interaction.hash(&mut h);
+        groups[(h.finish() % workers as u64) as usize].push(r);
+    }
+    let mut tasks = Vec::with_capacity(workers);
+    for group in groups {
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut replayed = 0usize;
+            for r in group {
+                let Ok(event) = cxrules_engine::ParsedEvent::parse(&r.body) else {
+                    continue;
+                };
+                let back = now.saturating_sub(r.at_ms).max(1);
+                if let Ok(eval) = REWIND.scope(back, engine.evaluate(&event)).await {
+                    eval.commit();
+                    replayed += 1;
+                }
+            }
+            replayed
+        }));
+    }
+    let mut replayed = 0;
+    for t in tasks {
+        replayed += t.await.unwrap_or(0);
+    }
+    let ms = started.elapsed().as_millis() as u64;
+    tracing::info!(replayed, ms, "dedup windows rebuilt from the outbox");
 }

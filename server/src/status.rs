@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::cxone::{HealthSnapshot, ProfileName};
 use crate::error::ApiError;
 use crate::shadow::ShadowStatus;
+use crate::outbox::OutboxStatus;
 use crate::state::AppState;
 use crate::store::DedupStoreStatus;
 
@@ -55,6 +56,8 @@ pub struct RulesStatus {
     /// The shadow rules and their comparison with the live rules, when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shadow: Option<ShadowStatus>,
+    /// The durable outbox (`null` in dry-run or with `--no-outbox`).
+    pub outbox: Option<OutboxStatus>,
 }
 
 /// Adds the reload attempts made since the last look to `cxrules_rules_reloads_total`, from the
@@ -111,6 +114,7 @@ pub fn rules_status_of(state: &AppState) -> RulesStatus {
         outbound: state.inner.health.snapshot(),
         dedup_store: dedup_store_status(state),
         shadow: state.shadow().map(|s| s.status()),
+        outbox: state.effects().outbox().map(|o| o.status()),
     }
 }
 
@@ -127,17 +131,18 @@ pub async fn rules_status(State(state): State<AppState>) -> Json<RulesStatus> {
 
 /// `GET /healthz`: the process is alive; outbound permission problems are shown, not fatal:
 /// `degraded` while an endpoint's latest answer is a 403, `ok` again after its next success;
-/// also `degraded` while the shared dedup store's latest call failed. `dfo` calls answered 404
-/// (a wrong contact id) are counted under `not_found`, with the latest path in `last_not_found`;
-/// `degraded` while the tenant lacks a custom field the `dfo` profile writes (`custom_fields`).
-pub async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
+/// also \`degraded\` while the shared dedup store's latest call failed. \`dfo\` calls answered 404
+/// (a wrong contact id) are counted under \`not_found\`, with the latest path in \`last_not_found\`;
+/// \`degraded\` while the tenant lacks a custom field the \`dfo\` profile writes (\`custom_fields\`),
+/// and while the outbox cannot be written (\`outbox_unwritable\`).
     let outbound = state.inner.health.snapshot();
     let store = dedup_store_status(&state);
     let missing_fields = outbound
         .custom_fields
         .as_ref()
         .is_some_and(|c| !c.missing.is_empty());
-    let status = if !outbound.forbidden_now.is_empty() || store.failing || missing_fields {
+    let unwritable = state.effects().outbox().is_some_and(|o| o.is_unwritable());
+    let status = if !outbound.forbidden_now.is_empty() || store.failing || missing_fields || unwritable {
         "degraded"
     } else {
         "ok"
@@ -152,6 +157,7 @@ pub async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
         "last_not_found": outbound.last_not_found,
         "custom_fields": outbound.custom_fields,
         "dedup_store": store,
+        "outbox_unwritable": unwritable,
     }))
 }
 
@@ -184,6 +190,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 pub fn metrics_text(state: &AppState) -> String {
     count_reloads(state, &state.engine().reload_status());
     state.metrics().set_queue_depth(state.effects().depth());
+    if let Some(outbox) = state.effects().outbox() {
+        outbox.publish();
+    }
     if let Some(store) = state.dedup_store() {
         state
             .metrics()

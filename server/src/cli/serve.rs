@@ -60,6 +60,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 dir.display()
             ),
         ),
+        StartError::Outbox(e) => Hinted::error(
+            format!("--data-dir cannot be used: {e}"),
+            match e {
+                cxrules_server::outbox::OpenError::Locked(_) => {
+                    "one `cxrules serve` per data dir: stop the other one, or give this one its own --data-dir (CXRULES_DATA_DIR)"
+                }
+                _ => "give a directory of its own to --data-dir (CXRULES_DATA_DIR); a damaged outbox.redb can be moved aside (its pending updates are then not sent)",
+            },
+        ),
         other => anyhow::Error::new(other),
     })?;
     let listener = TcpListener::bind(config.bind).await.map_err(|e| {

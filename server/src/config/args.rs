@@ -261,6 +261,15 @@ pub struct ServeArgs {
     /// Longest wait for queued updates at shutdown.
     #[arg(long, env = "CXRULES_DRAIN_TIMEOUT", default_value = "10s", value_parser = range::drain_timeout)]
     pub drain_timeout: Duration,
+    /// Directory of the durable outbox (created on start; one `serve` per directory).
+    #[arg(long, env = "CXRULES_DATA_DIR", default_value = "data")]
+    pub data_dir: std::path::PathBuf,
+    /// Keep queued updates in memory only (a crash loses them); no data dir is used.
+    #[arg(long, env = "CXRULES_NO_OUTBOX")]
+    pub no_outbox: bool,
+    /// How long the outbox writer gathers events into one commit (one fsync) after the first.
+    #[arg(long, env = "CXRULES_OUTBOX_COMMIT_WINDOW", default_value = "2ms", value_parser = range::commit_window)]
+    pub outbox_commit_window: Duration,
     /// Retry-After sent with a 503 when the queue is full.
     #[arg(long, env = "CXRULES_RETRY_AFTER", default_value = "1s", value_parser = range::retry_after)]
     pub retry_after: Duration,

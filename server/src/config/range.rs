@@ -35,6 +35,11 @@ pub fn coalesce_window(s: &str) -> Result<Duration, String> {
     duration_in(s, 0, 10 * S)
 }
 
+/// `--outbox-commit-window`: how long the outbox writer gathers a batch.
+pub fn commit_window(s: &str) -> Result<Duration, String> {
+    duration_in(s, 0, 100 * MS)
+}
+
 /// `--drain-timeout`: the shutdown drain.
 pub fn drain_timeout(s: &str) -> Result<Duration, String> {
     duration_in(s, 100 * MS, H)

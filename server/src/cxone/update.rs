@@ -1,10 +1,10 @@
 //! The side effects a decision asks for, before a profile turns them into HTTP calls.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Which CXone call an update becomes; also the `endpoint` label of the outbound metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Endpoint {
     /// The interaction's dedup attributes.
@@ -24,7 +24,7 @@ impl Endpoint {
 }
 
 /// The dedup status written on an interaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DedupStatus {
     /// The latest message was new.
@@ -68,7 +68,7 @@ pub const ROUTING_VARS: &[&str] = &[
 ];
 
 /// The dedup attributes of one interaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadataUpdate {
     /// Status of the latest message.
     pub status: DedupStatus,
@@ -93,7 +93,7 @@ impl MetadataUpdate {
 }
 
 /// The routing of one interaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutingUpdate {
     /// The rule route that decided.
     pub route: String,
@@ -112,7 +112,7 @@ pub struct RoutingUpdate {
 }
 
 /// One side effect.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Update {
     /// Dedup attributes.

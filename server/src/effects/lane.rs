@@ -1,5 +1,6 @@
 //! One interaction's worker: takes its updates in order, merges metadata updates that arrive
-//! within the coalescing window, and delivers each through the sink.
+//! within the coalescing window, and delivers each through the sink; with the outbox, records
+//! how each delivery ended there (deleted, or moved to the dead letters).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,19 +10,37 @@ use tokio::time::Instant;
 use super::{Inner, Queued};
 use crate::cxone::{PrepareError, PreparedCall, SendError, Update};
 use crate::store::sequence::Admission;
+use crate::outbox::{now_ms, Attempt};
 
 /// An update ready to go, with the slots of everything merged into it.
 struct Batch {
     update: Update,
     received_at: Instant,
-    _slots: Vec<Queued>,
+    merged: Vec<Queued>,
 }
 
 /// Runs until the lane is empty, then removes it (under the map's lock, so an update queued
 /// meanwhile either lands before the removal and is seen, or starts a new worker).
 pub(super) async fn run(inner: Arc<Inner>, id: String) {
     while let Some(batch) = next(&inner, &id).await {
-        deliver(&inner, &id, &batch).await;
+        let ended = deliver(&inner, &id, &batch).await;
+        if let Some(outbox) = &inner.outbox {
+            let ids: Vec<u64> = batch.merged.iter().filter_map(|q| q.id).collect();
+            match ended {
+                Ended::Delivered => {
+                    outbox.delivered("delivered");
+                    outbox.done(ids);
+                }
+                Ended::Skipped => {
+                    outbox.delivered("skipped");
+                    outbox.done(ids);
+                }
+                Ended::Failed(reason, attempt) => {
+                    outbox.delivered("dead_letter");
+                    outbox.dead(ids, &id, &batch.update, reason, attempt);
+                }
+            }
+        }
         drop(batch);
         if let Some(lane) = inner.lanes().get_mut(&id) {
             lane.busy = None;
@@ -74,7 +93,7 @@ async fn next(inner: &Inner, id: &str) -> Option<Batch> {
     Some(Batch {
         update,
         received_at,
-        _slots: slots,
+        merged: slots,
     })
 }
 
@@ -110,10 +129,20 @@ fn refused(inner: &Inner, id: &str, update: &Update, e: PrepareError) {
     }
 }
 
-async fn deliver(inner: &Inner, id: &str, batch: &Batch) {
+/// How one delivery ended.
+enum Ended {
+    /// CXone accepted it (or dry-run logged it).
+    Delivered,
+    /// There was no call to make.
+    Skipped,
+    /// Given up: the reason and the delivery.
+    Failed(&'static str, Attempt),
+}
+
+async fn deliver(inner: &Inner, id: &str, batch: &Batch) -> Ended {
     let ep = batch.update.endpoint().as_str();
     let Some(call) = prepare(inner, id, &batch.update) else {
-        return;
+        return Ended::Skipped;
     };
     if !inner.sink.is_dry_run() {
         if let Some(limiter) = &inner.limiter {
@@ -127,7 +156,7 @@ async fn deliver(inner: &Inner, id: &str, batch: &Batch) {
                 Admission::Superseded => {
                     inner.metrics.effect_skipped(ep, "superseded");
                     tracing::debug!(interaction_id = %id, endpoint = ep, "another replica sent a newer update; not sent");
-                    return;
+                    return Ended::Skipped;
                 }
             },
             None => None,
@@ -140,7 +169,7 @@ async fn deliver(inner: &Inner, id: &str, batch: &Batch) {
         None
     } else {
         let Ok(slot) = inner.in_flight.acquire().await else {
-            return;
+            return Ended::Skipped;
         };
         Some(slot)
     };
@@ -149,18 +178,34 @@ async fn deliver(inner: &Inner, id: &str, batch: &Batch) {
         guard.release(lease).await;
     }
     match sent {
-        Ok(_) if inner.sink.is_dry_run() => inner.metrics.outbound(ep, "dry_run"),
+        Ok(_) if inner.sink.is_dry_run() => {
+            inner.metrics.outbound(ep, "dry_run");
+            Ended::Delivered
+        }
         Ok(done) => {
             inner
                 .metrics
                 .ack_latency(ep, batch.received_at.elapsed().as_secs_f64());
             tracing::debug!(interaction_id = %id, endpoint = ep, status = done.status, attempts = done.attempts, "cxone acknowledged");
+            Ended::Delivered
         }
-        Err(e) => report_failure(inner, id, ep, &call.body, &e),
+        Err(e) => {
+            let reason = report_failure(inner, id, ep, &call.body, &e);
+            let calls = match &e {
+                SendError::Exhausted { attempts, .. } => *attempts,
+                _ => 1,
+            };
+            let attempt = Attempt {
+                at_ms: now_ms(),
+                calls,
+                answer: e.to_string(),
+            };
+            Ended::Failed(reason, attempt)
+        }
     }
 }
 
-fn report_failure(inner: &Inner, id: &str, ep: &str, body: &str, e: &SendError) {
+fn report_failure(inner: &Inner, id: &str, ep: &str, body: &str, e: &SendError) -> &'static str {
     let reason = match e {
         SendError::Gone => "gone",
         SendError::NotFound { .. } => "not_found",
@@ -177,4 +222,5 @@ fn report_failure(inner: &Inner, id: &str, ep: &str, body: &str, e: &SendError) 
     } else {
         tracing::error!(interaction_id = %id, endpoint = ep, error = %e, body = %body, "update not delivered");
     }
+    reason
 }

@@ -1,6 +1,9 @@
 //! The side-effects queue: the handler answers once an event's updates are queued here; lanes
 //! deliver them in order per interaction, coalesce metadata updates, respect the rate limit, and
 //! drain on shutdown. The order guard refuses a metadata update overtaken by a newer one.
+//! With the durable outbox, each queued update carries its outbox id: delivered (or without a
+//! call to make) it is deleted there, given up it becomes a dead letter, and the updates a
+//! previous run left are handed back at start ([`Effects::restore`]).
 
 mod lane;
 mod order;
@@ -10,7 +13,7 @@ mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,6 +24,7 @@ use tokio::time::Instant;
 use crate::cxone::{Endpoint, Profile, Update};
 use crate::metrics::Metrics;
 use crate::store::sequence::SequenceGuard;
+use crate::outbox::Outbox;
 
 pub use order::Deciding;
 pub use sink::{BoxFuture, DryRun, Sink};
@@ -60,6 +64,44 @@ pub enum EnqueueError {
     /// The host is shutting down.
     #[error("the host is shutting down")]
     Closed,
+    /// The durable outbox cannot be written (disk full, file unwritable).
+    #[error("the outbox cannot be written (disk full or unwritable data dir)")]
+    Unwritable,
+}
+
+/// Queue room for all of an event's updates, taken before they are written to the outbox so
+/// that, once written, they always fit (see [`Effects::room`]).
+#[derive(Debug)]
+#[must_use = "room is held until it is used or dropped"]
+pub struct Room {
+    slots: Vec<OwnedSemaphorePermit>,
+}
+
+/// The room one queued update holds. An update handed back at start took room added for it,
+/// which goes away with it (the queue's capacity for new events is unchanged by a backlog).
+struct Slot {
+    permit: Option<OwnedSemaphorePermit>,
+    added: Option<Arc<AtomicUsize>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let (Some(permit), Some(capacity)) = (self.permit.take(), self.added.take()) {
+            permit.forget();
+            capacity.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// An update a previous run left in the outbox.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    /// Its outbox id (acceptance order).
+    pub id: u64,
+    /// The interaction.
+    pub interaction: String,
+    /// The update.
+    pub update: Update,
 }
 
 /// Room in the queue set aside for one event's first update (see [`Effects::reserve`]).
@@ -74,7 +116,9 @@ struct Queued {
     update: Update,
     received_at: Instant,
     enqueued_at: Instant,
-    _slot: OwnedSemaphorePermit,
+    /// Its outbox id, with the durable outbox on.
+    id: Option<u64>,
+    _slot: Slot,
 }
 
 /// The updates of one interaction; present in the map while its worker runs.
@@ -89,6 +133,9 @@ struct Inner {
     profile: Profile,
     sink: Arc<dyn Sink>,
     slots: Arc<Semaphore>,
+    /// The semaphore's permits: the configured capacity plus room added for a backlog.
+    capacity: Arc<AtomicUsize>,
+    outbox: Option<Outbox>,
     lanes: Mutex<HashMap<String, Lane>>,
     marks: order::Shared,
     closed: AtomicBool,
@@ -105,7 +152,8 @@ impl Inner {
     }
 
     fn depth(&self) -> usize {
-        self.config.capacity - self.slots.available_permits()
+        let capacity = self.capacity.load(Ordering::Acquire);
+        capacity.saturating_sub(self.slots.available_permits())
     }
 
     fn publish_depth(&self) {
@@ -136,12 +184,26 @@ impl Effects {
         sink: Arc<dyn Sink>,
         metrics: Metrics,
     ) -> Self {
+        Self::with_outbox(config, profile, sink, metrics, None)
+    }
+
+    /// Like [`Effects::new`], recording deliveries in `outbox` (ignored in dry-run).
+    pub fn with_outbox(
+        config: EffectsConfig,
+        profile: Profile,
+        sink: Arc<dyn Sink>,
+        metrics: Metrics,
+        outbox: Option<Outbox>,
+    ) -> Self {
+        let outbox = outbox.filter(|_| !sink.is_dry_run());
         let limiter = match (config.rate_limit, sink.is_dry_run() || sink.paces_itself()) {
             (Some(rate), false) => Some(RateLimiter::direct(Quota::per_second(rate))),
             _ => None,
         };
         let inner = Inner {
             slots: Arc::new(Semaphore::new(config.capacity)),
+            capacity: Arc::new(AtomicUsize::new(config.capacity)),
+            outbox,
             in_flight: Semaphore::new(config.max_in_flight.max(1)),
             lanes: Mutex::new(HashMap::new()),
             marks: Arc::new(Mutex::new(order::Marks::new())),
@@ -174,6 +236,11 @@ impl Effects {
         self.inner.depth()
     }
 
+    /// The durable outbox deliveries are recorded in (none in dry-run or without one).
+    pub fn outbox(&self) -> Option<&Outbox> {
+        self.inner.outbox.as_ref()
+    }
+
     /// The profile that turns updates into calls.
     pub fn profile(&self) -> &Profile {
         &self.inner.profile
@@ -189,6 +256,14 @@ impl Effects {
         }
         if self.inner.sink.is_dry_run() {
             return Ok(Reservation { slot: None });
+        }
+        if self
+            .inner
+            .outbox
+            .as_ref()
+            .is_some_and(Outbox::is_unwritable)
+        {
+            return Err(EnqueueError::Unwritable);
         }
         let slot = self.inner.slots.clone().try_acquire_owned();
         let slot = slot.map_err(|_| EnqueueError::Full)?;
@@ -230,13 +305,20 @@ impl Effects {
         received_at: Instant,
         reservation: Reservation,
     ) -> Result<Vec<Endpoint>, EnqueueError> {
+        let room = self.room(updates.len(), Some(reservation))?;
+        Ok(self.enqueue_in(interaction, updates, Vec::new(), received_at, room))
+    }
+
+    /// Room for `n` updates: the reserved room first, the rest taken now (`Full` when there is
+    /// none left). Taken before an event's updates are written to the outbox, so that once
+    /// written they are queued without fail.
+    pub fn room(&self, n: usize, reservation: Option<Reservation>) -> Result<Room, EnqueueError> {
         if self.inner.sink.is_dry_run() {
-            self.log_dry_run(interaction, &updates);
-            return Ok(updates.iter().map(Update::endpoint).collect());
+            return Ok(Room { slots: Vec::new() });
         }
-        let mut reserved = reservation.slot;
-        let mut slots = Vec::with_capacity(updates.len());
-        for _ in &updates {
+        let mut reserved = reservation.and_then(|r| r.slot);
+        let mut slots = Vec::with_capacity(n);
+        for _ in 0..n {
             let slot = match reserved.take() {
                 Some(slot) => slot,
                 None => self
@@ -248,37 +330,115 @@ impl Effects {
             };
             slots.push(slot);
         }
-        drop(reserved);
+        Ok(Room { slots })
+    }
+
+    /// Queues an event's updates in room taken for them, each with its outbox id (`ids` empty
+    /// without the outbox); see [`Effects::enqueue`] for what is left out.
+    pub fn enqueue_in(
+        &self,
+        interaction: &str,
+        updates: Vec<Update>,
+        ids: Vec<u64>,
+        received_at: Instant,
+        room: Room,
+    ) -> Vec<Endpoint> {
+        if self.inner.sink.is_dry_run() {
+            self.log_dry_run(interaction, &updates);
+            return updates.iter().map(Update::endpoint).collect();
+        }
+        let mut ids = ids.into_iter();
+        let entries = updates.into_iter().zip(room.slots).map(|(update, permit)| {
+            let slot = Slot {
+                permit: Some(permit),
+                added: None,
+            };
+            (update, ids.next(), slot)
+        });
+        self.push(interaction, entries, received_at)
+    }
+
+    /// Puts updates into the interaction's lane under the order guard; starts its worker.
+    fn push(
+        &self,
+        interaction: &str,
+        entries: impl Iterator<Item = (Update, Option<u64>, Slot)>,
+        received_at: Instant,
+    ) -> Vec<Endpoint> {
+        let entries = entries.map(|(update, id, slot)| (interaction, update, id, slot));
+        self.push_all(entries, received_at)
+    }
+
+    /// Puts updates, each with its interaction, into their lanes under one hold of the locks
+    /// (the order guard asked under the lanes' lock, so the order it admits is the lanes');
+    /// starts a worker for every lane that was empty.
+    fn push_all<'a>(
+        &self,
+        entries: impl Iterator<Item = (&'a str, Update, Option<u64>, Slot)>,
+        received_at: Instant,
+    ) -> Vec<Endpoint> {
         let now = Instant::now();
-        let mut queued = Vec::with_capacity(updates.len());
-        let spawn = {
-            // The guard is asked under the lanes' lock, so the order it admits is the lane's.
+        let mut queued = Vec::new();
+        let mut dropped = Vec::new();
+        let mut fresh = Vec::new();
+        {
             let mut lanes = self.inner.lanes();
             let mut marks = order::lock(&self.inner.marks);
-            let fresh = !lanes.contains_key(interaction);
-            for (update, slot) in updates.into_iter().zip(slots) {
+            for (interaction, update, id, slot) in entries {
                 if let Update::Metadata(m) = &update {
                     if !marks.admit(interaction, m.last_sequence) {
                         self.superseded(interaction, &update);
+                        dropped.extend(id);
                         continue;
                     }
                 }
                 queued.push(update.endpoint());
-                let lane = lanes.entry(interaction.to_owned()).or_default();
+                let lane = match lanes.get_mut(interaction) {
+                    Some(lane) => lane,
+                    None => {
+                        fresh.push(interaction.to_owned());
+                        lanes.entry(interaction.to_owned()).or_default()
+                    }
+                };
                 lane.queue.push_back(Queued {
                     update,
                     received_at,
                     enqueued_at: now,
+                    id,
                     _slot: slot,
                 });
             }
-            fresh && lanes.contains_key(interaction)
-        };
-        if spawn {
-            tokio::spawn(lane::run(self.inner.clone(), interaction.to_owned()));
+        }
+        if let Some(outbox) = &self.inner.outbox {
+            outbox.done(dropped);
+        }
+        for interaction in fresh {
+            tokio::spawn(lane::run(self.inner.clone(), interaction));
         }
         self.inner.publish_depth();
-        Ok(queued)
+        queued
+    }
+
+    /// Hands back the updates a previous run left in the outbox, in their order of acceptance:
+    /// each interaction's in its lane, coalesced and guarded as new ones are. They take room
+    /// added for them, so the capacity for new events stays what it was configured.
+    pub fn restore(&self, updates: Vec<Restored>) -> usize {
+        if self.inner.sink.is_dry_run() || updates.is_empty() {
+            return 0;
+        }
+        let n = updates.len();
+        self.inner.capacity.fetch_add(n, Ordering::AcqRel);
+        self.inner.slots.add_permits(n);
+        let entries = updates.iter().map(|r| {
+            let permit = self.inner.slots.clone().try_acquire_owned().ok();
+            let slot = Slot {
+                permit,
+                added: Some(self.inner.capacity.clone()),
+            };
+            (r.interaction.as_str(), r.update.clone(), Some(r.id), slot)
+        });
+        self.push_all(entries, Instant::now());
+        n
     }
 
     /// Counts and logs a metadata update left out because a newer one was queued first.
@@ -307,25 +467,47 @@ impl Effects {
     }
 
     /// Stops accepting, waits up to `timeout` for everything queued to be delivered, and logs
-    /// (and counts) whatever is left. Returns the number of updates not delivered.
+    /// (and counts) whatever is left. Returns the number of updates not delivered. With the
+    /// outbox, what is left stays pending in it for the next start.
     pub async fn drain(&self, timeout: Duration) -> usize {
         self.inner.closed.store(true, Ordering::Release);
-        let capacity = u32::try_from(self.inner.config.capacity).unwrap_or(u32::MAX);
-        let everything = self.inner.slots.clone().acquire_many_owned(capacity);
-        if tokio::time::timeout(timeout, everything).await.is_ok() {
-            tracing::info!("side-effects queue drained");
-            return 0;
+        let deadline = Instant::now() + timeout;
+        while self.depth() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        let left = if self.depth() == 0 {
+            tracing::info!("side-effects queue drained");
+            0
+        } else {
+            self.log_left()
+        };
+        if let Some(outbox) = &self.inner.outbox {
+            outbox.flush().await;
+        }
+        left
+    }
+
+    fn log_left(&self) -> usize {
+        let durable = self.inner.outbox.is_some();
         let lanes = self.inner.lanes();
         let mut left = 0;
         for (id, lane) in lanes.iter() {
             for update in lane.busy.iter().chain(lane.queue.iter().map(|q| &q.update)) {
                 left += 1;
                 let ep = update.endpoint().as_str();
+                if durable {
+                    continue;
+                }
                 self.inner.metrics.effect_failed(ep, "shutdown");
                 let body = serde_json::to_string(update).unwrap_or_default();
                 tracing::error!(interaction_id = %id, endpoint = ep, update = %body, "update not sent before shutdown");
             }
+        }
+        if durable && left > 0 {
+            tracing::warn!(
+                left,
+                "shutdown: updates not yet sent stay pending in the outbox for the next start"
+            );
         }
         left
     }

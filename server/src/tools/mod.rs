@@ -1,5 +1,5 @@
-//! The operator tools of the `cxrules` command: `check`, `test`, `replay`, `schema` and
-//! `register-webhook`, one module each, all sharing one exit-code convention.
+//! The operator tools of the `cxrules` command: `check`, `test`, `replay`, `schema`,
+//! `register-webhook` and `outbox`, one module each, all sharing one exit-code convention.
 //!
 //! Exit codes ([`Status`]): 0 when all is well, 1 when the thing checked failed (invalid rules, a
 //! failing test case, a stale schema, a registration refused), 2 for usage errors, 3 when the
@@ -7,6 +7,7 @@
 
 pub mod check;
 mod junit;
+pub mod outbox;
 mod outcome;
 pub mod register_webhook;
 pub mod replay;
@@ -32,6 +33,8 @@ pub enum ToolCommand {
     Schema(schema::SchemaArgs),
     /// Register this service's webhook with CXone for the event types the rules handle.
     RegisterWebhook(Box<register_webhook::RegisterWebhookArgs>),
+    /// Inspect and repair the durable outbox of a data dir (while `serve` is stopped).
+    Outbox(outbox::OutboxArgs),
     /// Write a JSONL file of synthetic events for trying `replay` on a large input.
     #[command(hide = true)]
     GenerateEvents(replay::generate::GenerateArgs),
@@ -51,6 +54,7 @@ pub async fn run_status(cmd: ToolCommand) -> Status {
         ToolCommand::Replay(args) => replay::run(*args).await,
         ToolCommand::Schema(args) => schema::run(&args),
         ToolCommand::RegisterWebhook(args) => register_webhook::run(&args).await,
+        ToolCommand::Outbox(args) => outbox::run(&args),
         ToolCommand::GenerateEvents(args) => replay::generate::run(&args),
     };
     result.unwrap_or_else(|e| {

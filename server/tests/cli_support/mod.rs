@@ -32,6 +32,11 @@ pub fn command(cwd: &Path, args: &[&str]) -> Command {
             cmd.env_remove(key);
         }
     }
+    // A live `serve` writes its outbox into a data dir: one of its own per run, never the cwd.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let data = std::env::temp_dir().join(format!("cxrules-cli-{}-{run}", std::process::id()));
+    cmd.env("CXRULES_DATA_DIR", data);
     cmd.env("RUST_LOG", "warn").stdin(Stdio::null());
     cmd
 }

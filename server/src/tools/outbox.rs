@@ -1,0 +1,189 @@
+//! `cxrules outbox status|list|dead-letters|retry|purge`: reads and edits the durable outbox of
+//! a data dir while no `serve` has it open (the file is locked by the process using it; a
+//! command run meanwhile says so and changes nothing).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+
+use super::outcome::{Hinted, Status};
+use crate::outbox::{self, OpenError, Purge, FILE_NAME};
+
+/// Flags of `cxrules outbox`.
+#[derive(Debug, Clone, Args)]
+pub struct OutboxArgs {
+    /// The data dir `serve` was given.
+    #[arg(long, env = "CXRULES_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: OutboxCommand,
+}
+
+/// What to do with the outbox.
+#[derive(Debug, Clone, Subcommand)]
+pub enum OutboxCommand {
+    /// Counts: pending updates, the oldest one's age, dead letters, remembered events.
+    Status,
+    /// Pending updates, oldest first.
+    List {
+        /// Show at most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Updates given up, with their attempts and CXone's last answer.
+    DeadLetters {
+        /// Show at most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Moves dead letters back to pending; the next `serve` on this data dir sends them.
+    Retry {
+        /// Only these dead letters (ids as `dead-letters` shows them); default: all.
+        #[arg(long = "id")]
+        ids: Vec<u64>,
+    },
+    /// Deletes dead letters or pending updates for good.
+    Purge {
+        /// Delete every dead letter.
+        #[arg(long, required_unless_present = "pending")]
+        dead_letters: bool,
+        /// Delete every pending update: they will never be sent.
+        #[arg(long)]
+        pending: bool,
+    },
+}
+
+fn open(dir: &Path) -> anyhow::Result<(redb::Database, PathBuf)> {
+    if !dir.join(FILE_NAME).is_file() {
+        return Err(Hinted::error(
+            format!("no outbox in {}", dir.display()),
+            "pass the --data-dir `cxrules serve` uses (CXRULES_DATA_DIR)",
+        ));
+    }
+    outbox::open(dir).map_err(|e| match e {
+        OpenError::Locked(_) => Hinted::error(
+            e.to_string(),
+            "a running `cxrules serve` holds the outbox; stop it (SIGTERM drains and closes it), run this command, then start it again",
+        ),
+        other => Hinted::error(other.to_string(), "check the path, or move the file aside"),
+    })
+}
+
+fn age(ms: u64) -> String {
+    let s = outbox::now_ms().saturating_sub(ms) / 1000;
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        _ => format!("{}h", s / 3600),
+    }
+}
+
+/// Runs the command, writing to `out`.
+pub fn execute(args: &OutboxArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
+    let (db, path) = open(&args.data_dir)?;
+    let fail = |e: OpenError| Hinted::error(e.to_string(), "check the disk and the file");
+    match &args.command {
+        OutboxCommand::Status => {
+            let s = outbox::summary(&db, &path).map_err(fail)?;
+            if args.json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&s)?)?;
+            } else {
+                writeln!(out, "outbox {}", s.path.display())?;
+                let oldest = s.oldest_pending_ms.map_or(String::new(), |ms| {
+                    format!(" (oldest accepted {} ago)", age(ms))
+                });
+                writeln!(out, "  pending updates:   {}{oldest}", s.pending)?;
+                writeln!(out, "  dead letters:      {}", s.dead_letters)?;
+                writeln!(out, "  remembered events: {}", s.remembered_events)?;
+            }
+        }
+        OutboxCommand::List { limit } => {
+            let rows = outbox::list_pending(&db, &path, *limit).map_err(fail)?;
+            if args.json {
+                let rows: Vec<_> = rows
+                    .iter()
+                    .map(|(id, p)| serde_json::json!({"id": id, "record": p}))
+                    .collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+            } else {
+                writeln!(
+                    out,
+                    "{:>10}  {:<9} {:>6}  interaction",
+                    "id", "endpoint", "age"
+                )?;
+                for (id, p) in &rows {
+                    let ep = p.update.endpoint().as_str();
+                    writeln!(
+                        out,
+                        "{id:>10}  {ep:<9} {:>6}  {}",
+                        age(p.accepted_ms),
+                        p.interaction
+                    )?;
+                }
+                writeln!(out, "{} shown", rows.len())?;
+            }
+        }
+        OutboxCommand::DeadLetters { limit } => {
+            let rows = outbox::list_dead(&db, &path, *limit).map_err(fail)?;
+            if args.json {
+                let rows: Vec<_> = rows
+                    .iter()
+                    .map(|(id, d)| serde_json::json!({"id": id, "record": d}))
+                    .collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+            } else {
+                for (id, d) in &rows {
+                    let ep = d.pending.update.endpoint().as_str();
+                    writeln!(
+                        out,
+                        "dead letter {id}: {ep} update of {} ({})",
+                        d.pending.interaction, d.reason
+                    )?;
+                    for a in &d.pending.history {
+                        writeln!(
+                            out,
+                            "  {} ago, {} call(s): {}",
+                            age(a.at_ms),
+                            a.calls,
+                            a.answer
+                        )?;
+                    }
+                    writeln!(
+                        out,
+                        "  update: {}",
+                        serde_json::to_string(&d.pending.update)?
+                    )?;
+                }
+                writeln!(out, "{} shown", rows.len())?;
+            }
+        }
+        OutboxCommand::Retry { ids } => {
+            let moved = outbox::retry(&db, &path, ids).map_err(fail)?;
+            writeln!(out, "{moved} dead letter(s) moved back to pending; the next `cxrules serve` on {} sends them", args.data_dir.display())?;
+        }
+        OutboxCommand::Purge {
+            dead_letters,
+            pending,
+        } => {
+            if *dead_letters {
+                let n = outbox::purge(&db, &path, Purge::DeadLetters).map_err(fail)?;
+                writeln!(out, "{n} dead letter(s) deleted")?;
+            }
+            if *pending {
+                let n = outbox::purge(&db, &path, Purge::Pending).map_err(fail)?;
+                writeln!(out, "{n} pending update(s) deleted; they will not be sent")?;
+            }
+        }
+    }
+    Ok(Status::Ok)
+}
+
+/// `cxrules outbox`: writes to standard output.
+pub fn run(args: &OutboxArgs) -> anyhow::Result<Status> {
+    execute(args, &mut std::io::stdout().lock())
+}
