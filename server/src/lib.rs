@@ -56,6 +56,7 @@ pub mod push;
 pub mod reload;
 pub mod routes;
 mod secret;
+pub mod sequence;
 pub mod shadow;
 pub mod signature;
 pub mod state;

@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::cxone::{HealthSnapshot, ProfileName};
 use crate::error::ApiError;
-use crate::shadow::ShadowStatus;
 use crate::outbox::OutboxStatus;
+use crate::shadow::ShadowStatus;
 use crate::state::AppState;
 use crate::store::DedupStoreStatus;
 
@@ -131,10 +131,11 @@ pub async fn rules_status(State(state): State<AppState>) -> Json<RulesStatus> {
 
 /// `GET /healthz`: the process is alive; outbound permission problems are shown, not fatal:
 /// `degraded` while an endpoint's latest answer is a 403, `ok` again after its next success;
-/// also \`degraded\` while the shared dedup store's latest call failed. \`dfo\` calls answered 404
-/// (a wrong contact id) are counted under \`not_found\`, with the latest path in \`last_not_found\`;
-/// \`degraded\` while the tenant lacks a custom field the \`dfo\` profile writes (\`custom_fields\`),
-/// and while the outbox cannot be written (\`outbox_unwritable\`).
+/// also `degraded` while the shared dedup store's latest call failed. `dfo` calls answered 404
+/// (a wrong contact id) are counted under `not_found`, with the latest path in `last_not_found`;
+/// `degraded` while the tenant lacks a custom field the `dfo` profile writes (`custom_fields`),
+/// and while the outbox cannot be written (`outbox_unwritable`).
+pub async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     let outbound = state.inner.health.snapshot();
     let store = dedup_store_status(&state);
     let missing_fields = outbound
@@ -142,11 +143,12 @@ pub async fn rules_status(State(state): State<AppState>) -> Json<RulesStatus> {
         .as_ref()
         .is_some_and(|c| !c.missing.is_empty());
     let unwritable = state.effects().outbox().is_some_and(|o| o.is_unwritable());
-    let status = if !outbound.forbidden_now.is_empty() || store.failing || missing_fields || unwritable {
-        "degraded"
-    } else {
-        "ok"
-    };
+    let status =
+        if !outbound.forbidden_now.is_empty() || store.failing || missing_fields || unwritable {
+            "degraded"
+        } else {
+            "ok"
+        };
     Json(json!({
         "status": status,
         "dry_run": state.is_dry_run(),

@@ -28,8 +28,6 @@ use serde::Serialize;
 
 use crate::config::{DedupStoreConfig, OnStoreError};
 
-pub mod sequence;
-
 /// How long the highest `lastSequence` sent for an interaction is remembered after its last
 /// update (longer than any dedup window the shipped rules use).
 pub const KEEP_SENT: Duration = Duration::from_secs(24 * 3600);
@@ -243,8 +241,8 @@ impl SharedStore {
 
     /// The cross-replica order guard of metadata updates on the same connection; `lease`
     /// bounds one delivery with its retries.
-    pub fn sequence_guard(&self, lease: Duration) -> sequence::SequenceGuard {
-        sequence::SequenceGuard::new(self.conn.clone(), &self.prefix, lease, KEEP_SENT)
+    pub fn sequence_guard(&self, lease: Duration) -> crate::sequence::SequenceGuard {
+        crate::sequence::SequenceGuard::new(self.conn.clone(), &self.prefix, lease, KEEP_SENT)
     }
 
     /// Makes each channel's store.

@@ -101,14 +101,17 @@ pub async fn decide(State(state): State<AppState>, request: Request) -> Response
         let (message, contact) = events(&bytes)?;
         // Both are checked before either records anything: a request one of them refuses
         // leaves no trace, and the script's retry is decided afresh.
-        for event in [&message, &contact] {
+        for (event, _) in [&message, &contact] {
             state
                 .engine()
                 .precheck(event)
                 .map_err(|e| crate::routes::eval_error(&state, e))?;
         }
-        let message = decide_to_the_end(&state, message, received_at, span.clone()).await?;
-        let contact = decide_to_the_end(&state, contact, received_at, span.clone()).await?;
+        let ((message, message_text), (contact, contact_text)) = (message, contact);
+        let message =
+            decide_to_the_end(&state, message, message_text, received_at, span.clone()).await?;
+        let contact =
+            decide_to_the_end(&state, contact, contact_text, received_at, span.clone()).await?;
         Ok::<_, ApiError>(answer(&message, &contact))
     }
     .await;
@@ -144,8 +147,9 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// The request as the two events the rules decide: `{"type": <type>, "data": <request>}`.
-pub fn events(body: &[u8]) -> Result<(ParsedEvent, ParsedEvent), ApiError> {
+/// The request as the two events the rules decide: `{"type": <type>, "data": <request>}`, each
+/// with its text (what the outbox remembers to rebuild the dedup windows after a restart).
+pub fn events(body: &[u8]) -> Result<((ParsedEvent, Bytes), (ParsedEvent, Bytes)), ApiError> {
     let bad = |error: String| {
         ApiError::bad_request(
             "invalid_json",
@@ -162,8 +166,9 @@ pub fn events(body: &[u8]) -> Result<(ParsedEvent, ParsedEvent), ApiError> {
     }
     let text = std::str::from_utf8(body).map_err(|e| bad(e.to_string()))?;
     let wrap = |kind: &str| {
-        let wrapped = format!(r#"{{"type":"{kind}","data":{text}}}"#);
-        ParsedEvent::parse(wrapped.as_bytes()).map_err(|e| bad(e.to_string()))
+        let wrapped = Bytes::from(format!(r#"{{"type":"{kind}","data":{text}}}"#));
+        let event = ParsedEvent::parse(&wrapped).map_err(|e| bad(e.to_string()))?;
+        Ok((event, wrapped))
     };
     Ok((wrap(MESSAGE_TYPE)?, wrap(CONTACT_TYPE)?))
 }

@@ -75,12 +75,25 @@ fn check_under_dfo_wants_a_skill_id_on_every_target_of_a_contact_route() {
             cxone_profile: profile,
         };
         let mut out = Vec::new();
-        assert_eq!(check::execute(&args, &mut out).unwrap(), status, "the shipped rules");
+        assert_eq!(
+            check::execute(&args, &mut out).unwrap(),
+            status,
+            "the shipped rules"
+        );
     }
     let text = std::fs::read_to_string(format!("{rules}/dfo.yaml"))
         .unwrap()
-        .replace("skill_id: \"${DFO_GENERAL_SKILL_ID:-4100}\"\n      queues", "queues");
-    let dir = dir_with(&[("dfo.yaml", &text), ("dedup.yaml", &std::fs::read_to_string(format!("{rules}/dedup.yaml")).unwrap())]);
+        .replace(
+            "skill_id: \"${DFO_GENERAL_SKILL_ID:-4100}\"\n      queues",
+            "queues",
+        );
+    let dir = dir_with(&[
+        ("dfo.yaml", &text),
+        (
+            "dedup.yaml",
+            &std::fs::read_to_string(format!("{rules}/dedup.yaml")).unwrap(),
+        ),
+    ]);
     let args = CheckArgs {
         dir: dir.path().into(),
         format: Format::Json,

@@ -2,7 +2,7 @@
 //! load balancer without affinity would: every distinct message is processed exactly once across
 //! the replicas (re-deliveries, A-B-A and whitespace variants included, copies of one message
 //! racing on two replicas at once), and the `lastSequence` CXone receives for an interaction
-//! never goes backwards.
+//! never goes backwards; and two replicas on one Redis keep to one tenant-wide rate between them.
 #![cfg(unix)]
 
 mod cli_support;
@@ -12,8 +12,8 @@ mod redis;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use cli_support::{arg, command, dir_with, free_port, workspace};
 use serde_json::{json, Value};
@@ -53,7 +53,8 @@ impl Drop for Replica {
     }
 }
 
-async fn start_replica(rules: &Path, redis_url: &str, cxone: &str) -> Replica {
+/// Starts a replica; `rate` is its `--cxone-rate-limit` (`0`: none).
+async fn start_replica(rules: &Path, redis_url: &str, cxone: &str, rate: u32) -> Replica {
     let port = free_port();
     let mut cmd = command(
         &workspace(),
@@ -75,7 +76,7 @@ async fn start_replica(rules: &Path, redis_url: &str, cxone: &str) -> Replica {
             "--coalesce-window",
             "0ms",
             "--cxone-rate-limit",
-            "0",
+            &rate.to_string(),
         ],
     );
     cmd.env("CXONE_BASE_URL", cxone)
@@ -194,7 +195,7 @@ async fn three_replicas_behind_round_robin_process_each_message_once() {
     let rules = dir_with(&[("rules.yaml", RULES)]);
     let mut replicas = Vec::new();
     for _ in 0..REPLICAS {
-        replicas.push(start_replica(rules.path(), &redis.url(), &cxone.uri()).await);
+        replicas.push(start_replica(rules.path(), &redis.url(), &cxone.uri(), 0).await);
     }
     let bases: Arc<Vec<String>> = Arc::new(replicas.iter().map(|r| r.base.clone()).collect());
     let http = reqwest::Client::new();
@@ -272,4 +273,67 @@ async fn three_replicas_behind_round_robin_process_each_message_once() {
             "{path}: {seqs:?}"
         );
     }
+}
+
+/// The tenant-wide rate is shared: two replicas on one Redis, each given half of a burst of
+/// updates for distinct interactions, send CXone no more than one rate's worth (and its one
+/// second of burst) between them; on their own they would send twice that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_keep_one_tenant_rate_through_redis() {
+    const RATE: usize = 10;
+    const EVENTS: usize = 60;
+    const SPAN: Duration = Duration::from_secs(3);
+    let Some(redis) = redis::RedisServer::start().await else {
+        return;
+    };
+    let cxone = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "tok-1", "token_type": "bearer", "expires_in": 3600})))
+        .mount(&cxone)
+        .await;
+    let times: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let seen = times.clone();
+    Mock::given(path_regex("^/api/v2/"))
+        .respond_with(move |_: &wiremock::Request| {
+            seen.lock().unwrap().push(Instant::now());
+            ResponseTemplate::new(200).set_body_json(json!({}))
+        })
+        .mount(&cxone)
+        .await;
+    let rules = dir_with(&[("rules.yaml", RULES)]);
+    let a = start_replica(rules.path(), &redis.url(), &cxone.uri(), RATE as u32).await;
+    let b = start_replica(rules.path(), &redis.url(), &cxone.uri(), RATE as u32).await;
+    let http = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for i in 0..EVENTS {
+        let base = if i % 2 == 0 { &a.base } else { &b.base }.clone();
+        let http = http.clone();
+        tasks.push(tokio::spawn(async move {
+            let event = message(&format!("int-rate-{i}"), "Where is my order?", 1);
+            post(&http, &base, &event).await
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.expect("sender task"), "processed");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while times.lock().unwrap().len() < EVENTS {
+        assert!(
+            Instant::now() < deadline,
+            "CXone did not receive every update"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let times = times.lock().unwrap().clone();
+    let first = times[0];
+    let early = times.iter().filter(|t| **t < first + SPAN).count();
+    // One bucket: its burst (a second's worth) and the rate over the span, and one call of
+    // slack for a permit granted at the span's edge; two separate buckets would allow 80.
+    let most = RATE + RATE * SPAN.as_secs() as usize + 1;
+    assert!(
+        early <= most,
+        "{early} updates reached CXone in the first {SPAN:?} (at most {most} at a shared {RATE}/s)"
+    );
 }

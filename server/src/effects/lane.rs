@@ -9,8 +9,8 @@ use tokio::time::Instant;
 
 use super::{Inner, Queued};
 use crate::cxone::{PrepareError, PreparedCall, SendError, Update};
-use crate::store::sequence::Admission;
 use crate::outbox::{now_ms, Attempt};
+use crate::sequence::Admission;
 
 /// An update ready to go, with the slots of everything merged into it.
 struct Batch {

@@ -23,8 +23,8 @@ use tokio::time::Instant;
 
 use crate::cxone::{Endpoint, Profile, Update};
 use crate::metrics::Metrics;
-use crate::store::sequence::SequenceGuard;
 use crate::outbox::Outbox;
+use crate::sequence::SequenceGuard;
 
 pub use order::Deciding;
 pub use sink::{BoxFuture, DryRun, Sink};

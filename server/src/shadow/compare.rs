@@ -105,6 +105,8 @@ mod tests {
             event: Some("e".into()),
             event_type: Some("t".into()),
             interaction_id: Some("int-1".into()),
+            contact_id: None,
+            reason: None,
             channel: None,
             dedup: None,
             routing: routing.map(|(queues, reason)| RoutingDecision {

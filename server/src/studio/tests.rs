@@ -12,7 +12,7 @@ fn at<'e>(event: &'e ParsedEvent, pointer: &str) -> Option<Field<'e>> {
 #[test]
 fn a_request_becomes_a_message_and_a_contact_event() {
     let body = br#"{"contactNumber": "131988342510", "interactionId": "i-1", "text": "hi \"you\"", "sku": "SKU-1"}"#;
-    let (message, contact) = events(body).unwrap();
+    let ((message, _), (contact, _)) = events(body).unwrap();
     assert_eq!(at(&message, "/type"), Some(Field::Str(MESSAGE_TYPE)));
     assert_eq!(at(&contact, "/type"), Some(Field::Str(CONTACT_TYPE)));
     for event in [&message, &contact] {
@@ -50,7 +50,7 @@ proptest! {
         ("[a-zA-Z]{1,8}", "[ -~]{0,16}").prop_map(|(k, v)| serde_json::json!({k: v}).to_string().into_bytes()),
     ]) {
         match events(&body) {
-            Ok((message, contact)) => {
+            Ok(((message, _), (contact, _))) => {
                 let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
                 prop_assert!(request.is_object());
                 prop_assert_eq!(at(&message, "/type"), Some(Field::Str(MESSAGE_TYPE)));

@@ -174,10 +174,15 @@ impl SequenceGuard {
     }
 }
 
+/// A real `redis-server` for the tests: the engine's harness.
+#[cfg(test)]
+#[path = "../../engine/tests/support/redis.rs"]
+mod redis_server;
+
 #[cfg(test)]
 mod tests {
+    use super::redis_server::RedisServer;
     use super::*;
-    use crate::store::redis_server::RedisServer;
 
     async fn guard(redis: &RedisServer, lease: Duration) -> SequenceGuard {
         let conn = cxrules_engine::dedup::redis::connect(&redis.url(), Duration::from_secs(2))
