@@ -174,8 +174,9 @@ impl SequenceGuard {
     }
 }
 
-/// A real `redis-server` for the tests: the engine's harness.
+/// A real `redis-server` for the tests: the engine's harness (the store's tests include it too).
 #[cfg(test)]
+#[allow(clippy::duplicate_mod)]
 #[path = "../../engine/tests/support/redis.rs"]
 mod redis_server;
 

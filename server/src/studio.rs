@@ -147,9 +147,12 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// An event with the text it was parsed from.
+pub type EventText = (ParsedEvent, Bytes);
+
 /// The request as the two events the rules decide: `{"type": <type>, "data": <request>}`, each
 /// with its text (what the outbox remembers to rebuild the dedup windows after a restart).
-pub fn events(body: &[u8]) -> Result<((ParsedEvent, Bytes), (ParsedEvent, Bytes)), ApiError> {
+pub fn events(body: &[u8]) -> Result<(EventText, EventText), ApiError> {
     let bad = |error: String| {
         ApiError::bad_request(
             "invalid_json",
