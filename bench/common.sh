@@ -31,12 +31,14 @@ start_host() {
   [ "$mode" = live-h2 ] && h2=true
   local in_flight=${MAX_IN_FLIGHT:-$([ $h2 = true ] && echo 128 || echo 48)}
   case $mode in
-    live|live-h2) CXONE_HTTP2_PRIOR_KNOWLEDGE=$h2 CXONE_BASE_URL=http://127.0.0.1:9100 CXONE_CLIENT_ID=load CXONE_CLIENT_SECRET=load \
+    # `env` takes the settings as arguments, so the ones left out expand to nothing (a
+    # `${X:+NAME=value}` word in front of a command would be taken for the command itself).
+    live|live-h2) env CXONE_HTTP2_PRIOR_KNOWLEDGE=$h2 CXONE_BASE_URL=http://127.0.0.1:9100 CXONE_CLIENT_ID=load CXONE_CLIENT_SECRET=load \
             CXONE_RATE_LIMIT=0 CXONE_MAX_IN_FLIGHT=$in_flight CXRULES_QUEUE_CAPACITY=${QUEUE:-10000} ${COALESCE:+CXRULES_COALESCE_WINDOW=$COALESCE} \
             CXRULES_DATA_DIR=$(mktemp -d) ${NO_OUTBOX:+CXRULES_NO_OUTBOX=true} ${COMMIT_WINDOW:+CXRULES_OUTBOX_COMMIT_WINDOW=$COMMIT_WINDOW} \
             taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
     dry)  taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
-    dry-capture) capture_dir=$(mktemp -d); CXRULES_CAPTURE=$capture_dir ${REDACT:+CXRULES_CAPTURE_REDACT=1 CXRULES_CAPTURE_REDACT_KEY=bench-key-0123456789abcdef} \
+    dry-capture) capture_dir=$(mktemp -d); env CXRULES_CAPTURE=$capture_dir ${REDACT:+CXRULES_CAPTURE_REDACT=1 CXRULES_CAPTURE_REDACT_KEY=bench-key-0123456789abcdef} \
             taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
     bare) taskset -c 0 $bin/examples/bare_ok 127.0.0.1:9300 & pids+=($!) ;;
     *) echo "unknown mode $mode (live, live-h2, dry, dry-capture, bare)" >&2; exit 2 ;;
