@@ -231,7 +231,7 @@ fn outbox_cmd(redis_url: &str, args: &[&str]) -> cli_support::Run {
 }
 
 /// Waits (bounded) until `cxrules outbox status` shows nothing pending and returns its JSON.
-fn until_empty(redis_url: &str) -> Value {
+async fn until_empty(redis_url: &str) -> Value {
     let mut status = Value::Null;
     for _ in 0..100 {
         let run = outbox_cmd(redis_url, &["status", "--json"]);
@@ -240,7 +240,7 @@ fn until_empty(redis_url: &str) -> Value {
         if status["pending"].as_u64() == Some(0) {
             return status;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the outbox still has pending updates: {status}");
 }
@@ -264,7 +264,7 @@ async fn a_replica_killed_mid_burst_has_its_updates_delivered_by_the_other() {
     );
     // B reads what nobody read and, once A's lease has run out, takes over what A held.
     until_updated(&live, &acked).await;
-    until_empty(&url);
+    until_empty(&url).await;
 }
 
 #[tokio::test]
@@ -287,7 +287,7 @@ async fn a_replica_killed_and_started_again_delivers_every_acknowledged_update()
     let live = cxone(Duration::ZERO).await;
     let _second = serve(&live, &url, &[]).await;
     until_updated(&live, &acked).await;
-    let after = until_empty(&url);
+    let after = until_empty(&url).await;
     assert_eq!(after["dead_letters"].as_u64(), Some(0), "{after}");
 }
 
@@ -313,7 +313,7 @@ async fn a_400_is_a_dead_letter_in_redis_that_outbox_retry_sends_again() {
         if letters.stdout.contains("int-dead (rejected)") {
             break;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
         letters = outbox_cmd(&url, &["dead-letters"]);
     }
     assert_eq!(letters.code, 0, "{letters:?}");
@@ -342,7 +342,7 @@ async fn a_400_is_a_dead_letter_in_redis_that_outbox_retry_sends_again() {
             .iter()
             .any(|r| r.url.path() == "/api/v2/interactions/int-dead")
         {
-            let status = until_empty(&url);
+            let status = until_empty(&url).await;
             assert_eq!(status["dead_letters"].as_u64(), Some(0), "{status}");
             return;
         }
