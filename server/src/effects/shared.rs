@@ -1,7 +1,8 @@
 //! With the Redis outbox: the tasks that fill this replica's lanes from the stream the replicas
 //! share. The reader takes new entries as the lanes have room (at most the queue's capacity
 //! held at once); the keeper, every second, reads the outbox's counts and, every third of the
-//! lease, renews the entries this replica holds and takes over those another replica left
+//! lease, renews the entries this replica holds, takes over those another replica left and
+//! deletes the idle consumers of earlier runs that hold nothing
 //! (the first round runs at start, so what a previous run of this host left is taken up once
 //! its lease has run out). Entries reach the lanes as updates handed back at start do
 //! ([`Effects::restore`]): coalesced and guarded as new ones.
@@ -84,6 +85,9 @@ async fn keep(effects: Effects, outbox: RedisOutbox) {
         last_round = Some(tokio::time::Instant::now());
         if let Err(e) = outbox.renew().await {
             tracing::warn!(error = %e, "redis outbox: held updates not renewed");
+        }
+        if let Err(e) = outbox.forget_idle_consumers().await {
+            tracing::debug!(error = %e, "redis outbox: idle consumers not deleted");
         }
         if closing(&effects) {
             continue;

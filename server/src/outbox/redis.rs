@@ -68,6 +68,27 @@ impl Keys {
     }
 }
 
+/// KEYS: stream. ARGV: group, this consumer, idle ms. Deletes the group's consumers other than
+/// this one that hold no entry and have been idle that long (earlier runs of the replicas);
+/// each is checked and deleted in this one script, so no entry it reads meanwhile is dropped
+/// with it. Returns how many went.
+const FORGET_IDLE: &str = r"
+local gone = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local name, pending, idle
+  for i = 1, #c, 2 do
+    if c[i] == 'name' then name = c[i + 1]
+    elseif c[i] == 'pending' then pending = c[i + 1]
+    elseif c[i] == 'idle' then idle = c[i + 1] end
+  end
+  if name ~= ARGV[2] and pending == 0 and idle >= tonumber(ARGV[3]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
+    gone = gone + 1
+  end
+end
+return gone
+";
+
 /// An entry this replica read and has not finished: its stream id and what a dead letter keeps.
 struct Held {
     entry: String,
@@ -342,6 +363,19 @@ impl RedisOutbox {
                 .await?;
         }
         Ok(entries.len())
+    }
+
+    /// Deletes the consumers of earlier runs that hold nothing and have been idle for ten
+    /// leases, so the group's list does not grow with every restart. Returns how many.
+    pub async fn forget_idle_consumers(&self) -> RedisResult<u64> {
+        let mut conn = self.inner.conn.clone();
+        redis::Script::new(FORGET_IDLE)
+            .key(&self.inner.keys.stream)
+            .arg(GROUP)
+            .arg(&self.inner.consumer)
+            .arg(ms(self.inner.lease * 10))
+            .invoke_async(&mut conn)
+            .await
     }
 
     /// Entries read and not yet finished.

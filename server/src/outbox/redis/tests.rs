@@ -1,5 +1,6 @@
 //! The Redis outbox against a real `redis-server`: append, read, acknowledge, dead letters and
-//! their retry, and the takeover of a consumer that stopped renewing its entries.
+//! their retry, the takeover of a consumer that stopped renewing its entries, and the deletion of
+//! idle consumers that hold nothing.
 
 use std::time::Duration;
 
@@ -207,4 +208,31 @@ async fn an_append_to_a_redis_that_is_gone_fails_and_marks_the_outbox_unwritable
     }
     assert!(ok, "redis answers again");
     assert!(!outbox.is_unwritable());
+}
+
+#[tokio::test]
+async fn idle_consumers_that_hold_nothing_are_deleted_and_others_kept() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let lease = Duration::from_millis(50);
+    let (a, b, c) = (
+        outbox(&redis, lease).await,
+        outbox(&redis, lease).await,
+        outbox(&redis, lease).await,
+    );
+    a.append("i-1", &[meta(1), meta(2)]).await.unwrap();
+    assert_eq!(read_n(&a, 1).await.len(), 1, "a holds one entry");
+    let read = read_n(&b, 1).await;
+    b.done(read.iter().map(|(id, _)| *id).collect());
+    until_flushed(&b).await;
+    tokio::time::sleep(lease * 10 + Duration::from_millis(100)).await;
+    assert_eq!(c.forget_idle_consumers().await.unwrap(), 1, "only b goes");
+    let mut con = blocking(&redis);
+    let s = summary(&mut con, PREFIX).unwrap();
+    assert_eq!(
+        (s.consumers, s.in_delivery),
+        (1, 1),
+        "a stays with its entry"
+    );
 }
