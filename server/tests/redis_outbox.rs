@@ -1,8 +1,10 @@
 //! The Redis outbox with real `cxrules serve` processes on one real `redis-server`, wiremock as
 //! CXone: a replica killed (SIGKILL) in the middle of a burst leaves its updates pending in the
 //! stream and the other replica delivers every one that was answered 2xx; a single replica
-//! killed and started again does the same for itself; a 400 becomes a dead letter that
-//! `cxrules outbox retry --dedup-store` puts back for the running replica to send.
+//! killed and started again does the same for itself, and what a replica leaves at a graceful
+//! shutdown is delivered by the next; a 400 becomes a dead letter that
+//! `cxrules outbox retry --dedup-store` puts back for the running replica to send; a dry run
+//! writes nothing there.
 #![cfg(unix)]
 
 mod cli_support;
@@ -39,6 +41,15 @@ impl Serve {
     /// SIGKILL, as a crash or an OOM kill would end it.
     fn kill(&mut self) {
         let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM: the graceful shutdown (drain, then the outbox is closed); waits for the exit.
+    fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -349,6 +360,59 @@ async fn a_400_is_a_dead_letter_in_redis_that_outbox_retry_sends_again() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the retried dead letter was not sent");
+}
+
+#[tokio::test]
+async fn what_a_replica_leaves_at_shutdown_is_delivered_by_another() {
+    let Some(redis) = redis::RedisServer::start().await else {
+        return;
+    };
+    let url = redis.url();
+    let stuck = cxone(Duration::from_secs(60)).await;
+    let mut a = serve(&stuck, &url, &["--drain-timeout", "300ms"]).await;
+    let http = reqwest::Client::new();
+    let mut acked = BTreeSet::new();
+    for n in 0..20 {
+        let id = format!("int-left-{n}");
+        assert_eq!(
+            post(&http, &a.base, &message(&id, "hello", 1)).await,
+            Some(200)
+        );
+        acked.insert(id);
+    }
+    while updated(&stuck).await.is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    a.terminate();
+    let left = outbox_cmd(&url, &["status", "--json"]);
+    let left: Value = serde_json::from_str(&left.stdout).unwrap();
+    assert_eq!(left["pending"].as_u64(), Some(20), "{left}");
+
+    let live = cxone(Duration::ZERO).await;
+    let _b = serve(&live, &url, &[]).await;
+    until_updated(&live, &acked).await;
+    until_empty(&url).await;
+}
+
+#[tokio::test]
+async fn dry_run_writes_nothing_to_the_redis_outbox() {
+    let Some(redis) = redis::RedisServer::start().await else {
+        return;
+    };
+    let url = redis.url();
+    let live = cxone(Duration::ZERO).await;
+    let host = serve(&live, &url, &["--dry-run"]).await;
+    let http = reqwest::Client::new();
+    let status = post(&http, &host.base, &message("int-dry", "hi", 1)).await;
+    assert_eq!(status, Some(200));
+    let run = outbox_cmd(&url, &["status", "--json"]);
+    let status: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        (status["pending"].as_u64(), status["consumers"].as_u64()),
+        (Some(0), Some(0)),
+        "{status}"
+    );
+    assert!(updated(&live).await.is_empty(), "nothing sent");
 }
 
 /// `cxrules outbox --dedup-store` with a URL that is not Redis's is a usage error.
