@@ -168,8 +168,9 @@ fn entry_time(entry: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// True for the error of a stream or group that does not exist (yet, or any more).
-fn is_nogroup(e: &RedisError) -> bool {
+/// True for the error of a stream or group that does not exist (yet, or any more, after a
+/// `purge --pending` or a Redis restarted empty): the reader creates them again.
+pub fn missing_group(e: &RedisError) -> bool {
     e.code() == Some("NOGROUP")
 }
 
@@ -655,7 +656,7 @@ pub fn summary<C: redis::ConnectionLike>(con: &mut C, prefix: &str) -> RedisResu
                 .iter()
                 .find(|g| g.name == GROUP)
                 .map_or((0, 0), |g| (g.pending as u64, g.consumers as u64)),
-            Err(e) if is_nogroup(&e) => (0, 0),
+            Err(e) if missing_group(&e) => (0, 0),
             Err(e) => return Err(e),
         }
     } else {
@@ -786,11 +787,6 @@ pub fn purge<C: redis::ConnectionLike>(con: &mut C, prefix: &str, what: Purge) -
         }
     }
     Ok(n)
-}
-
-/// True when `e` says the stream or the group is missing (the reader creates them again).
-pub fn missing_group(e: &RedisError) -> bool {
-    is_nogroup(e)
 }
 
 #[cfg(test)]
