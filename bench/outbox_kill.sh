@@ -9,14 +9,18 @@
 # Usage: bench/outbox_kill.sh [KILLS]   (BIN=dir: use built binaries, e.g. BIN=target/release)
 # RATE (default 300): the host's calls per second while the kills happen, below the load's rate,
 # so a backlog is pending in the outbox at every kill. Only 127.0.0.1; kills only its own pids.
+# REDIS=1: the Redis outbox instead of the file (a redis-server of its own on a unix socket in
+# the temp dir, appendonly with appendfsync always; --dedup-store and --outbox-lease LEASE,
+# default 2s): each restart is a new consumer, which takes over what the killed one held once
+# the lease has run out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN:-target/production}
 kills=${1:-20}
 work=$(mktemp -d)
-host_pid='' load_pid='' mock_pid=''
+host_pid='' load_pid='' mock_pid='' redis_pid=''
 cleanup() {
-  for p in $load_pid $host_pid $mock_pid; do kill "$p" 2>/dev/null || true; done
+  for p in $load_pid $host_pid $mock_pid $redis_pid; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -27,11 +31,21 @@ fi
 
 MOCK_RECORD=1 "$bin/examples/mock_cxone" 127.0.0.1:9101 2>/dev/null & mock_pid=$!
 
+redis_args=()
+if [ -n "${REDIS:-}" ]; then
+  redis-server --port 0 --unixsocket "$work/redis.sock" --unixsocketperm 700 --dir "$work" \
+    --save '' --appendonly yes --appendfsync always --maxmemory-policy noeviction \
+    >"$work/redis.log" 2>&1 & redis_pid=$!
+  for _ in $(seq 250); do [ -S "$work/redis.sock" ] && break; sleep 0.02; done
+  redis_args=(--dedup-store "redis+unix://$work/redis.sock" --dedup-key-prefix cxrules:bench
+    --outbox-lease "${LEASE:-2s}")
+fi
+
 start_host() {
   CXONE_BASE_URL=http://127.0.0.1:9101 CXONE_CLIENT_ID=load CXONE_CLIENT_SECRET=load \
     CXONE_RATE_LIMIT=$1 CXRULES_QUEUE_CAPACITY=1000000 \
     "$bin/cxrules" --log warn serve --bind 127.0.0.1 --port 9301 --env-file /dev/null --no-watch \
-    --data-dir "$work/data" >>"$work/host.log" 2>&1 &
+    --data-dir "$work/data" ${redis_args[@]+"${redis_args[@]}"} >>"$work/host.log" 2>&1 &
   host_pid=$!
   for _ in $(seq 500); do
     curl -sf 127.0.0.1:9301/readyz >/dev/null 2>&1 && return

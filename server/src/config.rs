@@ -247,6 +247,7 @@ impl Config {
             outbox: (!args.no_outbox).then(|| OutboxConfig {
                 data_dir: args.data_dir.clone(),
                 commit_window: args.outbox_commit_window,
+                lease: args.outbox_lease,
             }),
         })
     }

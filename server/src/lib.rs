@@ -16,7 +16,8 @@
 //! - [`decide`]: from the engine's decision to updates, metrics and an explanation.
 //! - [`effects`]: the side-effects queue: per-interaction order, coalescing, rate limit, drain.
 //! - [`outbox`]: the durable outbox (redb in `--data-dir`): an event is answered 2xx only once
-//!   its updates are written; group commit, dead letters, recovery at start.
+//!   its updates are written; group commit, dead letters, recovery at start. With
+//!   `--dedup-store`, a Redis stream the replicas share instead (consumer group, takeover).
 //! - [`cxone`]: call profiles (`seed`, `dfo`), safe id paths, tokens, retries, the HTTP client.
 //! - [`signature`]: inbound HMAC, Standard Webhooks and bearer checks.
 //! - [`store`]: the shared dedup store of `--dedup-store` (Redis) and its `--on-store-error`

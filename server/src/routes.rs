@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 pub use crate::answer::Accepted;
-use crate::cxone::{check_id, Endpoint};
+use crate::cxone::{check_id, Endpoint, Update};
 use crate::decide;
 use crate::effects::{EnqueueError, Reservation};
 use crate::error::ApiError;
@@ -304,6 +304,11 @@ async fn queue(
             .map_err(|e| unwritable(state, &e))?,
         None => Vec::new(),
     };
+    if outbox.is_some_and(crate::outbox::Outbox::is_shared) {
+        // The replicas' Redis stream has them now: whichever replica reads them delivers them.
+        drop(room);
+        return Ok(updates.iter().map(Update::endpoint).collect());
+    }
     Ok(effects.enqueue_in(id, updates, ids, received_at, room))
 }
 

@@ -40,6 +40,9 @@ pub enum StartError {
     /// The data dir cannot be used for the outbox.
     #[error("--data-dir: {0}")]
     Outbox(#[from] crate::outbox::OpenError),
+    /// The Redis outbox cannot be set up (its reading connection).
+    #[error("--dedup-store (the outbox): {0}")]
+    RedisOutbox(String),
 }
 
 pub(crate) struct Inner {
@@ -268,8 +271,21 @@ impl AppState {
             .await
             .expect("rules loading does not panic")?;
         let metrics = Metrics::new();
-        let (outbox, recovered) = match durable {
-            Some(settings) => {
+        let (outbox, recovered) = match (durable, &shared, &config.dedup_store) {
+            // With a Redis dedup store the outbox is the replicas' stream in the same Redis.
+            (Some(settings), Some(shared), Some(store)) => {
+                let redis = crate::outbox::RedisOutbox::new(
+                    shared.connection(),
+                    &store.url,
+                    shared.prefix(),
+                    settings.lease,
+                    store.timeout,
+                    metrics.clone(),
+                )
+                .map_err(|e| StartError::RedisOutbox(e.to_string()))?;
+                (Some(Outbox::Redis(redis)), Recovered::default())
+            }
+            (Some(settings), _, _) => {
                 let settings = settings.clone();
                 let horizon = longest_window(&engine);
                 let m = metrics.clone();
@@ -279,7 +295,7 @@ impl AppState {
                         .expect("opening the outbox does not panic")?;
                 (Some(outbox), recovered)
             }
-            None => (None, Recovered::default()),
+            (None, _, _) => (None, Recovered::default()),
         };
         let remembered = recovered.seen.len();
         if shared.is_none() {
@@ -309,6 +325,9 @@ impl AppState {
             let lease = delivery_lease(config);
             let guard = Arc::new(shared.sequence_guard(lease));
             state.inner.effects.set_sequence_guard(guard);
+        }
+        if let Some(Outbox::Redis(redis)) = state.inner.effects.outbox() {
+            crate::effects::follow(&state.inner.effects, redis);
         }
         if let Some(dir) = &config.shadow_rules {
             let load_dir = dir.clone();

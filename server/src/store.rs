@@ -245,6 +245,16 @@ impl SharedStore {
         crate::sequence::SequenceGuard::new(self.conn.clone(), &self.prefix, lease, KEEP_SENT)
     }
 
+    /// The connection manager every channel's store uses (the Redis outbox shares it).
+    pub fn connection(&self) -> redis::aio::ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Makes each channel's store.
     pub fn factory(&self) -> StoreFactory {
         self.factory.clone()

@@ -270,6 +270,10 @@ pub struct ServeArgs {
     /// How long the outbox writer gathers events into one commit (one fsync) after the first.
     #[arg(long, env = "CXRULES_OUTBOX_COMMIT_WINDOW", default_value = "2ms", value_parser = range::commit_window)]
     pub outbox_commit_window: Duration,
+    /// With the Redis outbox (`--dedup-store` set): how long an update read by a replica may
+    /// sit unconfirmed before another replica takes it over (a live replica renews its own).
+    #[arg(long, env = "CXRULES_OUTBOX_LEASE", default_value = "30s", value_parser = range::outbox_lease)]
+    pub outbox_lease: Duration,
     /// Retry-After sent with a 503 when the queue is full.
     #[arg(long, env = "CXRULES_RETRY_AFTER", default_value = "1s", value_parser = range::retry_after)]
     pub retry_after: Duration,

@@ -40,6 +40,11 @@ pub fn commit_window(s: &str) -> Result<Duration, String> {
     duration_in(s, 0, 100 * MS)
 }
 
+/// `--outbox-lease`: how long a replica's unconfirmed updates are left to it.
+pub fn outbox_lease(s: &str) -> Result<Duration, String> {
+    duration_in(s, 500 * MS, H)
+}
+
 /// `--drain-timeout`: the shutdown drain.
 pub fn drain_timeout(s: &str) -> Result<Duration, String> {
     duration_in(s, 100 * MS, H)

@@ -3,10 +3,12 @@
 //! drain on shutdown. The order guard refuses a metadata update overtaken by a newer one.
 //! With the durable outbox, each queued update carries its outbox id: delivered (or without a
 //! call to make) it is deleted there, given up it becomes a dead letter, and the updates a
-//! previous run left are handed back at start ([`Effects::restore`]).
+//! previous run left are handed back at start ([`Effects::restore`]). With the Redis outbox the
+//! lanes are filled from the replicas' stream instead ([`follow`]).
 
 mod lane;
 mod order;
+mod shared;
 mod sink;
 #[cfg(test)]
 mod tests;
@@ -27,6 +29,7 @@ use crate::outbox::Outbox;
 use crate::sequence::SequenceGuard;
 
 pub use order::Deciding;
+pub use shared::follow;
 pub use sink::{BoxFuture, DryRun, Sink};
 
 /// Bounds and timings of the queue.
@@ -419,9 +422,10 @@ impl Effects {
         queued
     }
 
-    /// Hands back the updates a previous run left in the outbox, in their order of acceptance:
-    /// each interaction's in its lane, coalesced and guarded as new ones are. They take room
-    /// added for them, so the capacity for new events stays what it was configured.
+    /// Hands back the updates a previous run left in the outbox (or, with the Redis outbox, the
+    /// entries read from the stream), in their order of acceptance: each interaction's in its
+    /// lane, coalesced and guarded as new ones are. They take room added for them, so the
+    /// capacity for new events stays what it was configured.
     pub fn restore(&self, updates: Vec<Restored>) -> usize {
         if self.inner.sink.is_dry_run() || updates.is_empty() {
             return 0;

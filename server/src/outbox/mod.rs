@@ -3,8 +3,12 @@
 //! answered 2xx; it is deleted once CXone accepted it, or moved to the dead letters when it is
 //! given up. One writer commits the records of many events at once (group commit). At start the
 //! pending updates are handed back to the queue and the remembered events rebuild the windows.
+//!
+//! With a Redis dedup store the outbox is a Redis stream shared by the replicas instead
+//! ([`redis`]): [`Outbox`] is either one, and the queue and the routes use it the same way.
 
 mod file;
+pub mod redis;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -16,6 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
+pub use self::redis::RedisOutbox;
 pub use file::{
     list_dead, list_pending, now_ms, open, purge, recover, retry, summary, Attempt, DeadLetter,
     OpenError, Pending, Purge, Recovered, Remembered, Summary, FILE_NAME, FORMAT,
@@ -32,6 +37,9 @@ pub struct OutboxConfig {
     pub data_dir: PathBuf,
     /// How long the writer collects operations after the first before it commits.
     pub commit_window: Duration,
+    /// With the Redis outbox: how long an update read by one replica may stay unconfirmed
+    /// before another replica takes it over.
+    pub lease: Duration,
 }
 
 /// Why an event's records could not be written; the event is rolled back and refused (503).
@@ -68,19 +76,28 @@ impl Shared {
     }
 }
 
-/// Handle to the outbox; cheap to clone. The writer thread ends when the last handle is
+/// The outbox in use: the local file, or the Redis stream replicas share. Cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Outbox {
+    /// The redb file in the data dir.
+    File(FileOutbox),
+    /// The Redis stream of the replicas (`--dedup-store` set).
+    Redis(RedisOutbox),
+}
+
+/// Handle to the outbox file; cheap to clone. The writer thread ends when the last handle is
 /// dropped, after writing what it was given.
 #[derive(Clone)]
-pub struct Outbox {
+pub struct FileOutbox {
     shared: Arc<Shared>,
     tx: std::sync::mpsc::Sender<Op>,
     path: Arc<PathBuf>,
     writer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
-impl std::fmt::Debug for Outbox {
+impl std::fmt::Debug for FileOutbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outbox")
+        f.debug_struct("FileOutbox")
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
@@ -89,7 +106,7 @@ impl std::fmt::Debug for Outbox {
 /// What `/rules/status` shows of the outbox.
 #[derive(Debug, Clone, Serialize)]
 pub struct OutboxStatus {
-    /// The file.
+    /// The file (with the Redis outbox: `redis: <key prefix>`).
     pub path: PathBuf,
     /// Updates written and not yet delivered or given up.
     pub pending: u64,
@@ -102,6 +119,118 @@ pub struct OutboxStatus {
 }
 
 impl Outbox {
+    /// Opens the outbox file (see [`FileOutbox::open`]).
+    pub fn open(
+        config: &OutboxConfig,
+        horizon: Duration,
+        metrics: Metrics,
+    ) -> Result<(Self, Recovered), OpenError> {
+        FileOutbox::open(config, horizon, metrics)
+            .map(|(file, recovered)| (Self::File(file), recovered))
+    }
+
+    /// True when the outbox is the replicas' Redis stream: an event's updates are not queued
+    /// by the replica that accepted it, but read from the stream by whichever replica has room.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Self::Redis(_))
+    }
+
+    /// True while the outbox cannot be written: events that queue updates get 503.
+    pub fn is_unwritable(&self) -> bool {
+        match self {
+            Self::File(o) => o.is_unwritable(),
+            Self::Redis(o) => o.is_unwritable(),
+        }
+    }
+
+    /// Writes an event's updates durably; returns their ids (none with the Redis outbox, whose
+    /// reader queues them).
+    pub async fn append(
+        &self,
+        interaction: &str,
+        updates: &[Update],
+        remembered: Option<&[u8]>,
+    ) -> Result<Vec<u64>, WriteError> {
+        match self {
+            Self::File(o) => o.append(interaction, updates, remembered).await,
+            Self::Redis(o) => o.append(interaction, updates).await.map(|()| Vec::new()),
+        }
+    }
+
+    /// Removes updates delivered or without a call to make.
+    pub fn done(&self, ids: Vec<u64>) {
+        match self {
+            Self::File(o) => o.done(ids),
+            Self::Redis(o) => o.done(ids),
+        }
+    }
+
+    /// Moves updates given up to the dead letters, with the delivery that failed.
+    pub fn dead(
+        &self,
+        ids: Vec<u64>,
+        interaction: &str,
+        update: &Update,
+        reason: &str,
+        attempt: Attempt,
+    ) {
+        match self {
+            Self::File(o) => o.dead(ids, interaction, update, reason, attempt),
+            Self::Redis(o) => o.dead(ids, interaction, update, reason, attempt),
+        }
+    }
+
+    /// Counts one delivery by its outcome (`delivered`, `dead_letter`, `skipped`).
+    pub fn delivered(&self, outcome: &str) {
+        match self {
+            Self::File(o) => o.delivered(outcome),
+            Self::Redis(o) => o.delivered(outcome),
+        }
+    }
+
+    /// Waits until the removals and dead letters handed over so far are written.
+    pub async fn flush(&self) {
+        match self {
+            Self::File(o) => o.flush().await,
+            Self::Redis(o) => o.flush().await,
+        }
+    }
+
+    /// The gauges brought up to now.
+    pub fn publish(&self) {
+        match self {
+            Self::File(o) => o.publish(),
+            Self::Redis(o) => o.publish(),
+        }
+    }
+
+    /// What `/rules/status` shows.
+    pub fn status(&self) -> OutboxStatus {
+        match self {
+            Self::File(o) => o.status(),
+            Self::Redis(o) => o.status(),
+        }
+    }
+
+    /// The file, or `redis: <key prefix>`.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::File(o) => o.path(),
+            Self::Redis(o) => o.path(),
+        }
+    }
+
+    /// Ends the outbox at shutdown: the file is written and closed; the Redis outbox stops
+    /// reading (what this replica holds stays pending in the stream for the others).
+    pub async fn close(&self) {
+        match self {
+            Self::File(o) => o.close().await,
+            Self::Redis(o) => o.close().await,
+        }
+    }
+}
+
+impl FileOutbox {
     /// Opens (or creates) the outbox in `config.data_dir`, reads what a previous run left
     /// (remembered events older than `horizon` are deleted) and starts the writer. The file
     /// stays locked until the last handle is dropped.

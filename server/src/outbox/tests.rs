@@ -19,6 +19,7 @@ fn config(dir: &Path) -> OutboxConfig {
     OutboxConfig {
         data_dir: dir.to_owned(),
         commit_window: Duration::from_millis(1),
+        lease: Duration::from_secs(30),
     }
 }
 

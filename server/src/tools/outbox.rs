@@ -1,6 +1,8 @@
 //! `cxrules outbox status|list|dead-letters|retry|purge`: reads and edits the durable outbox of
 //! a data dir while no `serve` has it open (the file is locked by the process using it; a
-//! command run meanwhile says so and changes nothing).
+//! command run meanwhile says so and changes nothing). With `--dedup-store` it acts on the
+//! replicas' Redis outbox instead, which the running replicas share: a retried dead letter is
+//! read by one of them at once.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,6 +10,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 
 use super::outcome::{Hinted, Status};
+use crate::outbox::redis as redis_outbox;
 use crate::outbox::{self, OpenError, Purge, FILE_NAME};
 
 /// Flags of `cxrules outbox`.
@@ -16,6 +19,17 @@ pub struct OutboxArgs {
     /// The data dir `serve` was given.
     #[arg(long, env = "CXRULES_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
+    /// The Redis the replicas use (`serve --dedup-store`): act on its outbox, not a data dir's.
+    #[arg(long, env = "CXRULES_DEDUP_STORE", global = true)]
+    pub dedup_store: Option<String>,
+    /// The key prefix the replicas use (`serve --dedup-key-prefix`).
+    #[arg(
+        long,
+        env = "CXRULES_DEDUP_KEY_PREFIX",
+        default_value = "cxrules:dedup",
+        global = true
+    )]
+    pub dedup_key_prefix: String,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -41,11 +55,12 @@ pub enum OutboxCommand {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
-    /// Moves dead letters back to pending; the next `serve` on this data dir sends them.
+    /// Moves dead letters back to pending; the next `serve` on this data dir sends them (with
+    /// `--dedup-store`: a running replica sends them).
     Retry {
         /// Only these dead letters (ids as `dead-letters` shows them); default: all.
         #[arg(long = "id")]
-        ids: Vec<u64>,
+        ids: Vec<String>,
     },
     /// Deletes dead letters or pending updates for good.
     Purge {
@@ -85,6 +100,9 @@ fn age(ms: u64) -> String {
 
 /// Runs the command, writing to `out`.
 pub fn execute(args: &OutboxArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
+    if let Some(url) = args.dedup_store.as_deref().filter(|u| !u.trim().is_empty()) {
+        return execute_redis(args, url.trim(), out);
+    }
     let (db, path) = open(&args.data_dir)?;
     let fail = |e: OpenError| Hinted::error(e.to_string(), "check the disk and the file");
     match &args.command {
@@ -163,7 +181,18 @@ pub fn execute(args: &OutboxArgs, out: &mut dyn Write) -> anyhow::Result<Status>
             }
         }
         OutboxCommand::Retry { ids } => {
-            let moved = outbox::retry(&db, &path, ids).map_err(fail)?;
+            let ids = ids
+                .iter()
+                .map(|id| {
+                    id.parse::<u64>().map_err(|_| {
+                        Hinted::usage(
+                            format!("--id {id}: not a dead letter id of the file"),
+                            "give ids as `cxrules outbox dead-letters` shows them",
+                        )
+                    })
+                })
+                .collect::<anyhow::Result<Vec<u64>>>()?;
+            let moved = outbox::retry(&db, &path, &ids).map_err(fail)?;
             writeln!(out, "{moved} dead letter(s) moved back to pending; the next `cxrules serve` on {} sends them", args.data_dir.display())?;
         }
         OutboxCommand::Purge {
@@ -177,6 +206,132 @@ pub fn execute(args: &OutboxArgs, out: &mut dyn Write) -> anyhow::Result<Status>
             if *pending {
                 let n = outbox::purge(&db, &path, Purge::Pending).map_err(fail)?;
                 writeln!(out, "{n} pending update(s) deleted; they will not be sent")?;
+            }
+        }
+    }
+    Ok(Status::Ok)
+}
+
+/// The command on the Redis outbox under `--dedup-key-prefix`.
+fn execute_redis(args: &OutboxArgs, url: &str, out: &mut dyn Write) -> anyhow::Result<Status> {
+    let prefix = args.dedup_key_prefix.trim();
+    let unusable = |e: redis::RedisError| {
+        Hinted::error(
+            format!("redis outbox at {url}: {e}"),
+            "pass the --dedup-store and --dedup-key-prefix `cxrules serve` uses",
+        )
+    };
+    let client = redis::Client::open(url).map_err(|e| {
+        Hinted::usage(
+            format!("--dedup-store {url}: {e}"),
+            "redis://host:6379, rediss://host:6380 or redis+unix:///path/to/sock",
+        )
+    })?;
+    let mut con = client
+        .get_connection_with_timeout(std::time::Duration::from_secs(5))
+        .map_err(unusable)?;
+    let con = &mut con;
+    match &args.command {
+        OutboxCommand::Status => {
+            let s = redis_outbox::summary(con, prefix).map_err(unusable)?;
+            if args.json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&s)?)?;
+            } else {
+                writeln!(out, "outbox redis: {} ({url})", s.stream)?;
+                let oldest = s.oldest_pending_ms.map_or(String::new(), |ms| {
+                    format!(" (oldest accepted {} ago)", age(ms))
+                });
+                writeln!(out, "  pending updates:   {}{oldest}", s.pending)?;
+                writeln!(out, "  being delivered:   {}", s.in_delivery)?;
+                writeln!(out, "  dead letters:      {}", s.dead_letters)?;
+                writeln!(out, "  consumers:         {}", s.consumers)?;
+            }
+        }
+        OutboxCommand::List { limit } => {
+            let rows = redis_outbox::list_pending(con, prefix, *limit).map_err(unusable)?;
+            if args.json {
+                let rows: Vec<_> = rows
+                    .iter()
+                    .map(|(id, p)| serde_json::json!({"id": id, "record": p}))
+                    .collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+            } else {
+                writeln!(
+                    out,
+                    "{:>20}  {:<9} {:>6}  interaction",
+                    "id", "endpoint", "age"
+                )?;
+                for (id, p) in &rows {
+                    let ep = p.update.endpoint().as_str();
+                    writeln!(
+                        out,
+                        "{id:>20}  {ep:<9} {:>6}  {}",
+                        age(p.accepted_ms),
+                        p.interaction
+                    )?;
+                }
+                writeln!(out, "{} shown", rows.len())?;
+            }
+        }
+        OutboxCommand::DeadLetters { limit } => {
+            let rows = redis_outbox::list_dead(con, prefix, *limit).map_err(unusable)?;
+            if args.json {
+                let rows: Vec<_> = rows
+                    .iter()
+                    .map(|(id, d)| serde_json::json!({"id": id, "record": d}))
+                    .collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+            } else {
+                for (id, d) in &rows {
+                    let d = match d {
+                        redis_outbox::DeadEntry::Letter(d) => d,
+                        redis_outbox::DeadEntry::Unreadable { raw } => {
+                            writeln!(out, "dead letter {id}: unreadable entry: {raw}")?;
+                            continue;
+                        }
+                    };
+                    let ep = d.pending.update.endpoint().as_str();
+                    writeln!(
+                        out,
+                        "dead letter {id}: {ep} update of {} ({})",
+                        d.pending.interaction, d.reason
+                    )?;
+                    for a in &d.pending.history {
+                        writeln!(
+                            out,
+                            "  {} ago, {} call(s): {}",
+                            age(a.at_ms),
+                            a.calls,
+                            a.answer
+                        )?;
+                    }
+                    writeln!(
+                        out,
+                        "  update: {}",
+                        serde_json::to_string(&d.pending.update)?
+                    )?;
+                }
+                writeln!(out, "{} shown", rows.len())?;
+            }
+        }
+        OutboxCommand::Retry { ids } => {
+            let moved = redis_outbox::retry(con, prefix, ids).map_err(unusable)?;
+            writeln!(
+                out,
+                "{moved} dead letter(s) moved back to pending; a running replica sends them"
+            )?;
+        }
+        OutboxCommand::Purge {
+            dead_letters,
+            pending,
+        } => {
+            if *dead_letters {
+                let n = redis_outbox::purge(con, prefix, Purge::DeadLetters).map_err(unusable)?;
+                writeln!(out, "{n} dead letter(s) deleted")?;
+            }
+            if *pending {
+                let n = redis_outbox::purge(con, prefix, Purge::Pending).map_err(unusable)?;
+                writeln!(out, "{n} pending update(s) deleted; they will not be sent (a replica that already read some may still send those)")?;
             }
         }
     }
