@@ -94,6 +94,28 @@ pub fn now_ms() -> u64 {
 
 /// The outbox file of `dir`, created (with the directory) when missing.
 pub fn open(dir: &Path) -> Result<(Database, PathBuf), OpenError> {
+    let path = dir.join(FILE_NAME);
+    unpanicked(&path, || open_unguarded(dir))
+}
+
+/// Runs a read of the file, turning a panic of the store (some damaged pages make redb panic
+/// rather than answer an error) into [`OpenError::Corrupt`], so a damaged file is a clear
+/// error at start, never a crash.
+fn unpanicked<T>(path: &Path, read: impl FnOnce() -> Result<T, OpenError>) -> Result<T, OpenError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown failure".into());
+        Err(OpenError::Corrupt(
+            path.to_owned(),
+            format!("the store failed reading it: {what}"),
+        ))
+    })
+}
+
+fn open_unguarded(dir: &Path) -> Result<(Database, PathBuf), OpenError> {
     if dir.exists() && !dir.is_dir() {
         return Err(OpenError::NotADirectory(dir.to_owned()));
     }
@@ -181,6 +203,10 @@ pub struct Recovered {
 /// Reads everything pending, and the remembered events accepted since `since_ms`; records
 /// older than that are deleted (they are outside every window).
 pub fn recover(db: &Database, path: &Path, since_ms: u64) -> Result<Recovered, OpenError> {
+    unpanicked(path, || recover_unguarded(db, path, since_ms))
+}
+
+fn recover_unguarded(db: &Database, path: &Path, since_ms: u64) -> Result<Recovered, OpenError> {
     let err = |e: &dyn std::fmt::Display| storage(path, e);
     let mut out = Recovered::default();
     let mut max_id = 0u64;
@@ -277,27 +303,29 @@ pub struct Summary {
 
 /// The summary of an open outbox.
 pub fn summary(db: &Database, path: &Path) -> Result<Summary, OpenError> {
-    let err = |e: &dyn std::fmt::Display| storage(path, e);
-    let tx = redb::ReadableDatabase::begin_read(db).map_err(|e| err(&e))?;
-    let pending = tx.open_table(PENDING).map_err(|e| err(&e))?;
-    let oldest = match pending.first().map_err(|e| err(&e))? {
-        Some((_, v)) => serde_json::from_slice::<Pending>(v.value())
-            .ok()
-            .map(|p| p.accepted_ms),
-        None => None,
-    };
-    Ok(Summary {
-        path: path.to_owned(),
-        pending: pending.len().map_err(|e| err(&e))?,
-        oldest_pending_ms: oldest,
-        dead_letters: tx
-            .open_table(DEAD)
-            .and_then(|t| Ok(t.len()?))
-            .map_err(|e| err(&e))?,
-        remembered_events: tx
-            .open_table(SEEN)
-            .and_then(|t| Ok(t.len()?))
-            .map_err(|e| err(&e))?,
+    unpanicked(path, || {
+        let err = |e: &dyn std::fmt::Display| storage(path, e);
+        let tx = redb::ReadableDatabase::begin_read(db).map_err(|e| err(&e))?;
+        let pending = tx.open_table(PENDING).map_err(|e| err(&e))?;
+        let oldest = match pending.first().map_err(|e| err(&e))? {
+            Some((_, v)) => serde_json::from_slice::<Pending>(v.value())
+                .ok()
+                .map(|p| p.accepted_ms),
+            None => None,
+        };
+        Ok(Summary {
+            path: path.to_owned(),
+            pending: pending.len().map_err(|e| err(&e))?,
+            oldest_pending_ms: oldest,
+            dead_letters: tx
+                .open_table(DEAD)
+                .and_then(|t| Ok(t.len()?))
+                .map_err(|e| err(&e))?,
+            remembered_events: tx
+                .open_table(SEEN)
+                .and_then(|t| Ok(t.len()?))
+                .map_err(|e| err(&e))?,
+        })
     })
 }
 
@@ -307,7 +335,7 @@ pub fn list_pending(
     path: &Path,
     limit: usize,
 ) -> Result<Vec<(u64, Pending)>, OpenError> {
-    list(db, path, PENDING, limit)
+    unpanicked(path, || list(db, path, PENDING, limit))
 }
 
 /// Up to `limit` dead letters, oldest first.
@@ -316,7 +344,7 @@ pub fn list_dead(
     path: &Path,
     limit: usize,
 ) -> Result<Vec<(u64, DeadLetter)>, OpenError> {
-    list(db, path, DEAD, limit)
+    unpanicked(path, || list(db, path, DEAD, limit))
 }
 
 fn list<T: for<'de> Deserialize<'de>>(
@@ -347,45 +375,47 @@ fn list<T: for<'de> Deserialize<'de>>(
 /// Moves dead letters back to pending (all of them, or those in `ids`), after every id in use,
 /// so a running host delivers them in order after what it has. Returns how many moved.
 pub fn retry(db: &Database, path: &Path, ids: &[u64]) -> Result<usize, OpenError> {
-    let err = |e: &dyn std::fmt::Display| storage(path, e);
-    let mut tx = db.begin_write().map_err(|e| err(&e))?;
-    tx.set_quick_repair(true);
-    let moved;
-    {
-        let mut dead = tx.open_table(DEAD).map_err(|e| err(&e))?;
-        let mut pending = tx.open_table(PENDING).map_err(|e| err(&e))?;
-        let seen = tx.open_table(SEEN).map_err(|e| err(&e))?;
-        let mut next = [
-            pending.last().map_err(|e| err(&e))?.map(|(k, _)| k.value()),
-            dead.last().map_err(|e| err(&e))?.map(|(k, _)| k.value()),
-            seen.last().map_err(|e| err(&e))?.map(|(k, _)| k.value()),
-        ]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(0)
-            + 1;
-        let mut taken = Vec::new();
-        for row in dead.iter().map_err(|e| err(&e))? {
-            let (k, v) = row.map_err(|e| err(&e))?;
-            if ids.is_empty() || ids.contains(&k.value()) {
-                taken.push((k.value(), v.value().to_vec()));
+    unpanicked(path, || {
+        let err = |e: &dyn std::fmt::Display| storage(path, e);
+        let mut tx = db.begin_write().map_err(|e| err(&e))?;
+        tx.set_quick_repair(true);
+        let moved;
+        {
+            let mut dead = tx.open_table(DEAD).map_err(|e| err(&e))?;
+            let mut pending = tx.open_table(PENDING).map_err(|e| err(&e))?;
+            let seen = tx.open_table(SEEN).map_err(|e| err(&e))?;
+            let mut next = [
+                pending.last().map_err(|e| err(&e))?.map(|(k, _)| k.value()),
+                dead.last().map_err(|e| err(&e))?.map(|(k, _)| k.value()),
+                seen.last().map_err(|e| err(&e))?.map(|(k, _)| k.value()),
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(0)
+                + 1;
+            let mut taken = Vec::new();
+            for row in dead.iter().map_err(|e| err(&e))? {
+                let (k, v) = row.map_err(|e| err(&e))?;
+                if ids.is_empty() || ids.contains(&k.value()) {
+                    taken.push((k.value(), v.value().to_vec()));
+                }
             }
+            for (k, v) in &taken {
+                let letter: DeadLetter = serde_json::from_slice(v)
+                    .map_err(|e| OpenError::Corrupt(path.to_owned(), format!("record {k}: {e}")))?;
+                let record = serde_json::to_vec(&letter.pending).map_err(|e| err(&e))?;
+                pending
+                    .insert(next, record.as_slice())
+                    .map_err(|e| err(&e))?;
+                dead.remove(*k).map_err(|e| err(&e))?;
+                next += 1;
+            }
+            moved = taken.len();
         }
-        for (k, v) in &taken {
-            let letter: DeadLetter = serde_json::from_slice(v)
-                .map_err(|e| OpenError::Corrupt(path.to_owned(), format!("record {k}: {e}")))?;
-            let record = serde_json::to_vec(&letter.pending).map_err(|e| err(&e))?;
-            pending
-                .insert(next, record.as_slice())
-                .map_err(|e| err(&e))?;
-            dead.remove(*k).map_err(|e| err(&e))?;
-            next += 1;
-        }
-        moved = taken.len();
-    }
-    tx.commit().map_err(|e| err(&e))?;
-    Ok(moved)
+        tx.commit().map_err(|e| err(&e))?;
+        Ok(moved)
+    })
 }
 
 /// What `purge` deletes.
@@ -399,20 +429,22 @@ pub enum Purge {
 
 /// Deletes a table's records; returns how many.
 pub fn purge(db: &Database, path: &Path, what: Purge) -> Result<u64, OpenError> {
-    let err = |e: &dyn std::fmt::Display| storage(path, e);
-    let mut tx = db.begin_write().map_err(|e| err(&e))?;
-    tx.set_quick_repair(true);
-    let n;
-    {
-        let mut t = tx
-            .open_table(match what {
-                Purge::DeadLetters => DEAD,
-                Purge::Pending => PENDING,
-            })
-            .map_err(|e| err(&e))?;
-        n = t.len().map_err(|e| err(&e))?;
-        t.retain(|_, _| false).map_err(|e| err(&e))?;
-    }
-    tx.commit().map_err(|e| err(&e))?;
-    Ok(n)
+    unpanicked(path, || {
+        let err = |e: &dyn std::fmt::Display| storage(path, e);
+        let mut tx = db.begin_write().map_err(|e| err(&e))?;
+        tx.set_quick_repair(true);
+        let n;
+        {
+            let mut t = tx
+                .open_table(match what {
+                    Purge::DeadLetters => DEAD,
+                    Purge::Pending => PENDING,
+                })
+                .map_err(|e| err(&e))?;
+            n = t.len().map_err(|e| err(&e))?;
+            t.retain(|_, _| false).map_err(|e| err(&e))?;
+        }
+        tx.commit().map_err(|e| err(&e))?;
+        Ok(n)
+    })
 }
