@@ -5,6 +5,9 @@ bin=${BIN:-target/production}
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Waited for, so the next host of a script finds the port free (a live host drains first:
+  # at most its CXRULES_DRAIN_TIMEOUT, 1 s in these runs).
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   if [ -n "${capture_dir:-}" ]; then rm -rf "$capture_dir"; fi
 }
 trap cleanup EXIT
@@ -35,7 +38,7 @@ start_host() {
     # `${X:+NAME=value}` word in front of a command would be taken for the command itself).
     live|live-h2) env CXONE_HTTP2_PRIOR_KNOWLEDGE=$h2 CXONE_BASE_URL=http://127.0.0.1:9100 CXONE_CLIENT_ID=load CXONE_CLIENT_SECRET=load \
             CXONE_RATE_LIMIT=0 CXONE_MAX_IN_FLIGHT=$in_flight CXRULES_QUEUE_CAPACITY=${QUEUE:-10000} ${COALESCE:+CXRULES_COALESCE_WINDOW=$COALESCE} \
-            CXRULES_DATA_DIR=$(mktemp -d) ${NO_OUTBOX:+CXRULES_NO_OUTBOX=true} ${COMMIT_WINDOW:+CXRULES_OUTBOX_COMMIT_WINDOW=$COMMIT_WINDOW} \
+            CXRULES_DRAIN_TIMEOUT=1s CXRULES_DATA_DIR=$(mktemp -d) ${NO_OUTBOX:+CXRULES_NO_OUTBOX=true} ${COMMIT_WINDOW:+CXRULES_OUTBOX_COMMIT_WINDOW=$COMMIT_WINDOW} \
             taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
     dry)  taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
     dry-capture) capture_dir=$(mktemp -d); env CXRULES_CAPTURE=$capture_dir ${REDACT:+CXRULES_CAPTURE_REDACT=1 CXRULES_CAPTURE_REDACT_KEY=bench-key-0123456789abcdef} \
