@@ -38,17 +38,26 @@ local function check_one(fp, event, order, window, sliding, cap, lease, token, n
   else
     -- New: the event id, then the fingerprint, claimed for the lease (the fingerprint is kept
     -- over the event id when there is room for one key only).
+    -- The claims are written with the highest, in one HSET; a claim evicted for the next one
+    -- is not written at all.
     local claim = int(expires) .. ':' .. int(now + lease) .. ':' .. token
+    local claimed = {}
     for _, f in ipairs({event, fp}) do
       if f ~= '' then
         if count >= cap then
-          evict_first(live)
+          claimed[evict_first(live)] = nil
           count = count - 1
           evicted = evicted + 1
         end
         live[f] = claim
         count = count + 1
-        redis.call('HSET', KEY, f, claim)
+        claimed[f] = true
+      end
+    end
+    for _, f in ipairs({event, fp}) do
+      if claimed[f] then
+        writes[#writes + 1] = f
+        writes[#writes + 1] = claim
       end
     end
     if order ~= '' and previous ~= nil and less(order, previous) then verdict = 1 end

@@ -95,7 +95,7 @@ local function hdel(fields)
   end
 end
 
--- Forgets the live key whose window ends first, to make room for another.
+-- Forgets the live key whose window ends first, to make room for another; returns its field.
 local function evict_first(live)
   local first, at = nil, nil
   for f, v in pairs(live) do
@@ -104,6 +104,7 @@ local function evict_first(live)
   end
   redis.call('HDEL', KEY, first)
   live[first] = nil
+  return first
 end
 
 -- Makes the hash live until its last live key ends (never shorter than it already does).
