@@ -10,21 +10,21 @@ local function commit_one(fp, event, token, window, cap, now)
   -- One read of the keys and the meta field, one write of what changes.
   local got = redis.call('HMGET', KEY, META, event ~= '' and event or META, fp)
   local writes = {}
-  for i, f in ipairs({event, fp}) do
-    if f ~= '' then
-      local v = got[i + 1]
-      local e, _, t = nil, nil, nil
-      if v then e, _, t = parse(v) end
-      if t == token then
-        writes[#writes + 1] = f
-        writes[#writes + 1] = int(e)
-        committed = committed + 1
-        if e > deadline then deadline = e end
-      elseif not v or ends(v) <= now then
-        lost[#lost + 1] = f
-      end
+  local function settle(f, v)
+    if f == '' then return end
+    local e, _, t = nil, nil, nil
+    if v then e, _, t = parse(v) end
+    if t == token then
+      writes[#writes + 1] = f
+      writes[#writes + 1] = int(e)
+      committed = committed + 1
+      if e > deadline then deadline = e end
+    elseif not v or ends(v) <= now then
+      lost[#lost + 1] = f
     end
   end
+  settle(event, got[2])
+  settle(fp, got[3])
   if #lost > 0 then
     -- The sweep below must see this commit's records as records.
     if #writes > 0 then

@@ -70,23 +70,28 @@ local function less(a, b)
   return (a < b) ~= na
 end
 
--- Reads the hash: its highest order key, the live keys (field -> value) and how many, and the
--- fields of keys that ran out.
+-- Reads the hash: its highest order key, the live keys (field -> value) and how many, the
+-- fields of keys that ran out, how many fields it had, and when its last live key ends (`now`
+-- when none).
 local function load(now)
   local flat = redis.call('HGETALL', KEY)
-  local highest, live, count, gone = nil, {}, 0, {}
+  local highest, live, count, gone, last = nil, {}, 0, {}, now
   for i = 1, #flat, 2 do
     local f, v = flat[i], flat[i + 1]
     if f == META then
       highest = meta(v)
-    elseif ends(v) > now then
-      live[f] = v
-      count = count + 1
     else
-      gone[#gone + 1] = f
+      local e = ends(v)
+      if e > now then
+        live[f] = v
+        count = count + 1
+        if e > last then last = e end
+      else
+        gone[#gone + 1] = f
+      end
     end
   end
-  return highest, live, count, gone, #flat
+  return highest, live, count, gone, #flat, last
 end
 
 local function hdel(fields)
