@@ -114,6 +114,7 @@ pub(super) struct Commit {
     pub event: Vec<u8>,
     /// The check's token.
     pub token: [u8; 8],
+    /// The store's settings (one batch holds commits of one store).
     pub window_ms: u64,
     pub cap: usize,
     /// The pinned clock ('' the server's).
@@ -143,15 +144,14 @@ impl Job for Commit {
     }
 
     fn many(jobs: &[&Self]) -> ScriptInvocation<'static> {
+        let first = jobs[0];
         let mut call = COMMIT_MANY.prepare_invoke();
-        call.arg(&jobs[0].pinned);
+        call.arg(&first.pinned).arg(first.window_ms).arg(first.cap);
         for job in jobs {
             call.key(&job.key)
                 .arg(&job.fingerprint[..])
                 .arg(&job.event[..])
-                .arg(&job.token[..])
-                .arg(job.window_ms)
-                .arg(job.cap);
+                .arg(&job.token[..]);
         }
         call
     }

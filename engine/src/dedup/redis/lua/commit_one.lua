@@ -55,6 +55,8 @@ local function commit_one(fp, event, token, window, cap, now)
     end
   end
   if #writes > 0 then redis.call('HSET', KEY, unpack(writes)) end
-  expire_at(deadline, now, true)
+  -- Unless this commit recorded a key anew (it may have made the hash), the hash holds this
+  -- check's claim, which the check wrote and gave an expiry.
+  expire_at(deadline, now, true, renewed == 0)
   return committed, renewed
 end

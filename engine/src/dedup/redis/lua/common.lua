@@ -113,13 +113,20 @@ local function evict_first(live)
 end
 
 -- Makes the hash live until its last live key ends (never shorter than it already does).
-local function expire_at(deadline, now, only_longer)
+-- `ms` is a whole number far below 2^53: Redis reads it as Lua prints it, without a fraction.
+-- With `has_ttl` (the hash is known to have an expiry: every script that creates a hash gives
+-- it one), PEXPIRE's GT option does the comparison in one call.
+local function expire_at(deadline, now, only_longer, has_ttl)
   local ms = deadline - now
   if ms <= 0 then return end
   ms = ms + slack
   if only_longer then
+    if has_ttl then
+      redis.call('PEXPIRE', KEY, ms, 'GT')
+      return
+    end
     local ttl = redis.call('PTTL', KEY)
     if ttl >= ms then return end
   end
-  redis.call('PEXPIRE', KEY, int(ms))
+  redis.call('PEXPIRE', KEY, ms)
 end
