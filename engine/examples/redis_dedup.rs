@@ -1,7 +1,8 @@
 //! Checks per second of one process against a Redis server: N concurrent tasks, each deciding
 //! new messages (check, then commit, as a host does) over many interactions, for a few seconds.
-//! Then `INFO commandstats` shows the server's calls per decision: `evalsha` are the round
-//! trips (a check, then a commit), the other commands run inside the scripts.
+//! Then `INFO commandstats` shows the server's calls per decision: `evalsha` are the script
+//! runs (a check, then a commit; the checks, and the commits, waiting at one moment share one),
+//! the other commands run inside the scripts.
 //!
 //! ```sh
 //! redis-server --port 6399 --save '' --appendonly no &

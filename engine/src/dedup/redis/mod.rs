@@ -1,5 +1,6 @@
 //! The Redis `DedupStore` (feature `redis`): one channel's windows in Redis ≥ 7.0 or Valkey,
-//! shared by every replica, one script run per decision.
+//! shared by every replica, one script run per decision at most (the checks, and the commits, made
+//! at one moment share one: `batch.rs`).
 //!
 //! # Data model
 //!
@@ -60,10 +61,10 @@ use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, ScriptInvocation};
 use sha2::{Digest, Sha256};
 
-use self::batch::{Batcher, Commit};
+use self::batch::{Batcher, Check, Commit};
 use self::connect::error;
 use self::counters::Counters;
-use self::scripts::{verdict, CHECK, ROLLBACK};
+use self::scripts::{verdict, ROLLBACK};
 use super::config::Channel;
 use super::store::{
     BoxFuture, CheckOutcome, CheckRequest, DedupStore, RollbackToken, StoreError, StoreErrorKind,
@@ -107,8 +108,10 @@ pub struct RedisStore {
     next_token: AtomicU64,
     pinned_ms: AtomicU64,
     counters: Counters,
+    /// Sends checks in batches; started by the first check (inside a runtime).
+    checks: OnceLock<Batcher<Check>>,
     /// Sends commits in batches; started by the first commit (inside a runtime).
-    batcher: OnceLock<Batcher>,
+    commits: OnceLock<Batcher<Commit>>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -160,7 +163,8 @@ impl RedisStore {
             next_token: AtomicU64::new(0),
             pinned_ms: AtomicU64::new(SERVER_TIME),
             counters: Counters::default(),
-            batcher: OnceLock::new(),
+            checks: OnceLock::new(),
+            commits: OnceLock::new(),
         })
     }
 
@@ -214,26 +218,35 @@ impl RedisStore {
 
     async fn check_remote(&self, req: CheckRequest<'_>) -> Result<CheckOutcome, StoreError> {
         let token = self.token();
-        let mut call = CHECK.prepare_invoke();
-        call.key(self.key(req.interaction))
-            .arg(&req.fingerprint[..16])
-            .arg(event_field(req.event_id))
-            .arg(order_arg(req.order))
-            .arg(self.window_ms)
-            .arg(if self.policy.sliding { "1" } else { "0" })
-            .arg(self.policy.max_fingerprints.max(1))
-            .arg(self.options.lease.as_millis().max(1) as u64)
-            .arg(&token.to_be_bytes()[..])
-            .arg(self.pinned());
-        let answer = self.run("check", &call).await;
-        let (code, highest, previous, evicted, in_flight): (i64, String, String, u64, u8) =
-            match answer {
-                Ok(answer) => answer,
-                Err(e) => {
-                    self.release(&req, token, &e);
-                    return Err(e);
-                }
-            };
+        let check = Check {
+            key: self.key(req.interaction),
+            fingerprint: req.fingerprint[..16].to_vec(),
+            event: event_field(req.event_id),
+            order: order_arg(req.order),
+            token: token.to_be_bytes(),
+            window_ms: self.window_ms,
+            sliding: self.policy.sliding,
+            cap: self.policy.max_fingerprints.max(1),
+            lease_ms: self.options.lease.as_millis().max(1) as u64,
+            pinned: self.pinned(),
+        };
+        let checks = self
+            .checks
+            .get_or_init(|| Batcher::start(self.conn.clone(), self.options.timeout));
+        // Bounded as a whole, the wait for a batch in flight included: a check that gives up
+        // before it is sent is not sent at all.
+        let answer = match tokio::time::timeout(self.options.timeout, checks.send(check)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(self.timed_out("check")),
+        };
+        let (code, highest, previous, evicted, in_flight) = match answer {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.counters.errors.fetch_add(1, Relaxed);
+                self.release(&req, token, &e);
+                return Err(e);
+            }
+        };
         let c = &self.counters;
         c.checks.fetch_add(1, Relaxed);
         c.evicted_fingerprints.fetch_add(evicted, Relaxed);
@@ -283,10 +296,10 @@ impl RedisStore {
             cap: self.policy.max_fingerprints.max(1),
             pinned: self.pinned(),
         };
-        let batcher = self
-            .batcher
+        let commits = self
+            .commits
             .get_or_init(|| Batcher::start(self.conn.clone(), self.options.timeout));
-        let answer = batcher.commit(commit).await;
+        let answer = commits.send(commit).await;
         if answer.is_err() {
             self.counters.errors.fetch_add(1, Relaxed);
         }
@@ -355,18 +368,22 @@ impl RedisStore {
             match tokio::time::timeout(self.options.timeout, call.invoke_async(&mut conn)).await {
                 Ok(Ok(value)) => Ok(value),
                 Ok(Err(e)) => Err(error(what, &e)),
-                Err(_) => Err(StoreError::new(
-                    StoreErrorKind::Timeout,
-                    format!(
-                        "redis {what} took longer than {:?}; hint: is the server up and reachable?",
-                        self.options.timeout
-                    ),
-                )),
+                Err(_) => Err(self.timed_out(what)),
             };
         if result.is_err() {
             self.counters.errors.fetch_add(1, Relaxed);
         }
         result
+    }
+
+    fn timed_out(&self, what: &str) -> StoreError {
+        StoreError::new(
+            StoreErrorKind::Timeout,
+            format!(
+                "redis {what} took longer than {:?}; hint: is the server up and reachable?",
+                self.options.timeout
+            ),
+        )
     }
 
     fn order_answer(&self, text: &str) -> Result<Option<i64>, StoreError> {

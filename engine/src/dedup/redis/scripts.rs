@@ -1,5 +1,5 @@
-//! The Lua scripts behind the Redis store, one per decision: check, commit (one check's, or a
-//! batch of them), rollback.
+//! The Lua scripts behind the Redis store, one per decision: check and commit (each for one
+//! check, or a batch of them), rollback.
 //!
 //! Each is `lua/common.lua` followed by its own file, sent as `EVALSHA` by `redis::Script`
 //! (which loads it again after `NOSCRIPT`, as after a server restart or failover).
@@ -14,8 +14,20 @@ fn script(own: &str) -> Script {
     Script::new(&format!("{COMMON}\n{own}"))
 }
 
+const CHECK_ONE: &str = include_str!("lua/check_one.lua");
+
 /// Checks a message and claims it when new.
-pub(super) static CHECK: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/check.lua")));
+pub(super) static CHECK: LazyLock<Script> =
+    LazyLock::new(|| script(&format!("{CHECK_ONE}\n{}", include_str!("lua/check.lua"))));
+
+/// Checks several messages, of any interactions, in one run (not on a cluster: see
+/// `check_many.lua`).
+pub(super) static CHECK_MANY: LazyLock<Script> = LazyLock::new(|| {
+    script(&format!(
+        "{CHECK_ONE}\n{}",
+        include_str!("lua/check_many.lua")
+    ))
+});
 
 const COMMIT_ONE: &str = include_str!("lua/commit_one.lua");
 

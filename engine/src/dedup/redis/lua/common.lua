@@ -70,23 +70,28 @@ local function less(a, b)
   return (a < b) ~= na
 end
 
--- Reads the hash: its highest order key, the live keys (field -> value) and how many, and the
--- fields of keys that ran out.
+-- Reads the hash: its highest order key, the live keys (field -> value) and how many, the
+-- fields of keys that ran out, how many fields it had, and when its last live key ends (`now`
+-- when none).
 local function load(now)
   local flat = redis.call('HGETALL', KEY)
-  local highest, live, count, gone = nil, {}, 0, {}
+  local highest, live, count, gone, last = nil, {}, 0, {}, now
   for i = 1, #flat, 2 do
     local f, v = flat[i], flat[i + 1]
     if f == META then
       highest = meta(v)
-    elseif ends(v) > now then
-      live[f] = v
-      count = count + 1
     else
-      gone[#gone + 1] = f
+      local e = ends(v)
+      if e > now then
+        live[f] = v
+        count = count + 1
+        if e > last then last = e end
+      else
+        gone[#gone + 1] = f
+      end
     end
   end
-  return highest, live, count, gone, #flat
+  return highest, live, count, gone, #flat, last
 end
 
 local function hdel(fields)
@@ -95,7 +100,7 @@ local function hdel(fields)
   end
 end
 
--- Forgets the live key whose window ends first, to make room for another.
+-- Forgets the live key whose window ends first, to make room for another; returns its field.
 local function evict_first(live)
   local first, at = nil, nil
   for f, v in pairs(live) do
@@ -104,16 +109,24 @@ local function evict_first(live)
   end
   redis.call('HDEL', KEY, first)
   live[first] = nil
+  return first
 end
 
 -- Makes the hash live until its last live key ends (never shorter than it already does).
-local function expire_at(deadline, now, only_longer)
+-- `ms` is a whole number far below 2^53: Redis reads it as Lua prints it, without a fraction.
+-- With `has_ttl` (the hash is known to have an expiry: every script that creates a hash gives
+-- it one), PEXPIRE's GT option does the comparison in one call.
+local function expire_at(deadline, now, only_longer, has_ttl)
   local ms = deadline - now
   if ms <= 0 then return end
   ms = ms + slack
   if only_longer then
+    if has_ttl then
+      redis.call('PEXPIRE', KEY, ms, 'GT')
+      return
+    end
     local ttl = redis.call('PTTL', KEY)
     if ttl >= ms then return end
   end
-  redis.call('PEXPIRE', KEY, int(ms))
+  redis.call('PEXPIRE', KEY, ms)
 end
