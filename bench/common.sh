@@ -41,7 +41,7 @@ start_host() {
             CXRULES_DRAIN_TIMEOUT=1s CXRULES_DATA_DIR=$(mktemp -d) ${NO_OUTBOX:+CXRULES_NO_OUTBOX=true} ${COMMIT_WINDOW:+CXRULES_OUTBOX_COMMIT_WINDOW=$COMMIT_WINDOW} \
             taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
     dry)  taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
-    dry-capture) capture_dir=$(mktemp -d); env CXRULES_CAPTURE=$capture_dir ${REDACT:+CXRULES_CAPTURE_REDACT=1 CXRULES_CAPTURE_REDACT_KEY=bench-key-0123456789abcdef} \
+    dry-capture) capture_dir=$(mktemp -d); env CXRULES_CAPTURE=$capture_dir ${REDACT:+CXRULES_CAPTURE_REDACT=true CXRULES_CAPTURE_REDACT_KEY=bench-key-0123456789abcdef} \
             taskset -c 0 $bin/cxrules --log warn serve --bind 127.0.0.1 --port 9300 --env-file /dev/null & pids+=($!) ;;
     bare) taskset -c 0 $bin/examples/bare_ok 127.0.0.1:9300 & pids+=($!) ;;
     *) echo "unknown mode $mode (live, live-h2, dry, dry-capture, bare)" >&2; exit 2 ;;

@@ -85,8 +85,10 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 ";
 
-/// Longest wait between two tries of a busy interaction.
+/// The first wait between two asks for a busy interaction.
 const POLL: Duration = Duration::from_millis(20);
+/// The longest wait between two asks for a leased interaction.
+const MAX_POLL: Duration = Duration::from_secs(1);
 
 impl SequenceGuard {
     /// A guard on `conn` under `prefix`; `lease` bounds one delivery with its retries; `sent`
@@ -124,6 +126,10 @@ impl SequenceGuard {
         let lease_ms = self.lease.as_millis().max(1) as u64;
         let keep_ms = self.keep.as_millis().max(1) as u64;
         let deadline = tokio::time::Instant::now() + self.lease + POLL;
+        // The wait between asks doubles up to a second: a holder that finishes soon is seen
+        // soon, and many lanes waiting on long leases (a replica killed mid-delivery leaves
+        // its leases until they expire) do not flood Redis with asks.
+        let mut backoff = POLL;
         loop {
             let mut conn = self.conn.clone();
             let answer: Result<Vec<i64>, _> = self
@@ -140,9 +146,9 @@ impl SequenceGuard {
                 Ok([0, ..]) => return Admission::Superseded,
                 Ok([1, ..]) => return Admission::Send(Some(Lease { key: lease, token })),
                 Ok([2, pttl, ..]) if tokio::time::Instant::now() < deadline => {
-                    let wait =
-                        Duration::from_millis((*pttl).clamp(1, POLL.as_millis() as i64) as u64);
+                    let wait = Duration::from_millis((*pttl).max(1) as u64).min(backoff);
                     tokio::time::sleep(wait).await;
+                    backoff = (backoff * 2).min(MAX_POLL);
                 }
                 Ok(_) => {
                     // Still busy after a whole lease: the holder is stuck; send unguarded.

@@ -121,6 +121,11 @@ impl Writer {
     /// The JSONL line of one body; `None` for a body that is not a JSON object (the host refuses
     /// it; there is nothing to replay).
     fn line(&self, record: &Record) -> Option<Vec<u8>> {
+        if self.config.redact_key.is_none() {
+            if let Some(line) = spliced(&record.body, &rfc3339(record.received)) {
+                return Some(line);
+            }
+        }
         let mut event = match serde_json::from_slice::<Value>(&record.body) {
             Ok(v @ Value::Object(_)) => v,
             _ => {
@@ -317,6 +322,34 @@ fn file_stamp(t: SystemTime) -> String {
     rfc3339(t).replace(['-', ':'], "")
 }
 
+/// The line of a body kept as received, with `_received_at` put in front of its first key,
+/// without parsing it again (the handler parsed it before offering it, so a body that starts
+/// with `{` is an object). `None` when that cannot be done byte-wise, and the caller parses:
+/// line breaks between its tokens (a line is one event), a `\u` escape (a key could spell
+/// `_received_at` that way) or a key of that name (it is replaced, not repeated).
+fn spliced(body: &[u8], received_at: &str) -> Option<Vec<u8>> {
+    let body = body.trim_ascii();
+    let rest = body.strip_prefix(b"{")?;
+    let awkward = body.iter().any(|b| matches!(b, b'\n' | b'\r'))
+        || body.windows(2).any(|w| w == b"\\u")
+        || body.windows(RECEIVED_AT.len() + 2).any(|w| {
+            w[0] == b'"' && w[w.len() - 1] == b'"' && &w[1..w.len() - 1] == RECEIVED_AT.as_bytes()
+        });
+    if awkward {
+        return None;
+    }
+    let empty = rest.trim_ascii_start().starts_with(b"}");
+    let mut line = Vec::with_capacity(body.len() + RECEIVED_AT.len() + received_at.len() + 8);
+    line.extend_from_slice(b"{\"");
+    line.extend_from_slice(RECEIVED_AT.as_bytes());
+    line.extend_from_slice(b"\":\"");
+    line.extend_from_slice(received_at.as_bytes());
+    line.extend_from_slice(if empty { b"\"" } else { b"\"," });
+    line.extend_from_slice(rest);
+    line.push(b'\n');
+    Some(line)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,5 +365,41 @@ mod tests {
             cxrules_engine::timestamp::epoch_ms(&Value::String(rfc3339(t))),
             Some(1_764_787_735_120)
         );
+    }
+
+    proptest::proptest! {
+        /// A spliced line is the parsed event with `_received_at` added, whatever the object;
+        /// bodies it cannot splice (line breaks, escapes, the key itself) are left to the parse.
+        #[test]
+        fn a_spliced_line_is_the_event_with_its_receive_time(
+            pairs in proptest::collection::vec(("[a-z_]{1,12}|_received_at", "\\PC{0,12}"), 0..6),
+            pretty in proptest::bool::ANY,
+        ) {
+            let mut event = serde_json::Map::new();
+            for (k, v) in pairs {
+                event.insert(k, Value::String(v));
+            }
+            let event = Value::Object(event);
+            let body = if pretty {
+                serde_json::to_vec_pretty(&event).unwrap()
+            } else {
+                serde_json::to_vec(&event).unwrap()
+            };
+            let at = "2026-12-04T10:00:00.000Z";
+            if let Some(line) = spliced(&body, at) {
+                proptest::prop_assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1);
+                let got: Value = serde_json::from_slice(&line).unwrap();
+                let mut want = event.clone();
+                want.as_object_mut().unwrap().insert(RECEIVED_AT.into(), Value::String(at.into()));
+                proptest::prop_assert_eq!(got, want);
+            } else {
+                let compact = serde_json::to_vec(&event).unwrap();
+                proptest::prop_assert!(
+                    pretty && !event.as_object().unwrap().is_empty()
+                        || compact.windows(2).any(|w| w == b"\\u")
+                        || event.get(RECEIVED_AT).is_some()
+                );
+            }
+        }
     }
 }
