@@ -25,6 +25,8 @@ use crate::metrics::CaptureCounters;
 const TICK: Duration = Duration::from_millis(200);
 /// Most events written with one write.
 const BATCH: usize = 1024;
+/// The writer's rest after a batch smaller than [`BATCH`] (see `run`).
+const PAUSE: Duration = Duration::from_millis(10);
 /// How long writing pauses after a failed write before a new file is tried.
 const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(10);
 /// How often the directory is listed for files past their age when no file is opened (opening
@@ -81,13 +83,23 @@ impl Writer {
             };
             let stopping = stop.load(Ordering::Acquire);
             let limit = if stopping { usize::MAX } else { BATCH };
+            let mut taken = 0usize;
             for record in first.into_iter().chain(rx.try_iter().take(limit)) {
                 self.append(&record);
+                taken += 1;
             }
             self.flush();
             self.housekeeping();
             if stopping {
                 break;
+            }
+            if taken > 0 && taken < limit {
+                // A pause before waiting again: under load the queue fills meanwhile and is
+                // taken as one batch, and a handler's send seldom finds the writer parked (each
+                // wake-up is a system call and a thread switch on the handlers' core).
+                // This is the writer's own thread, never a tokio worker.
+                #[allow(clippy::disallowed_methods)]
+                std::thread::sleep(PAUSE);
             }
         }
         self.flush();
