@@ -9,42 +9,15 @@ mod cli_support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cli_support::{arg, command, free_port, workspace};
+use cli_support::{arg, command, free_port, workspace, Serve};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const ROUTE: &str = "/webhook/cxone/events";
-
-/// A `serve` process, killed (SIGKILL, by its pid) when dropped.
-struct Serve {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-impl Serve {
-    /// SIGKILL, as a crash or an OOM kill would end it.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM: the graceful shutdown (drain, then the outbox is closed); waits for the exit.
-    fn terminate(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let _ = self.child.wait();
-    }
-}
 
 /// The token and, at low priority, 200 for every update.
 async fn cxone() -> MockServer {

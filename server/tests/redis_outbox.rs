@@ -12,10 +12,10 @@ mod cli_support;
 mod redis;
 
 use std::collections::BTreeSet;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use cli_support::{arg, command, free_port, workspace};
+use cli_support::{arg, command, free_port, workspace, Serve};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -24,35 +24,6 @@ const ROUTE: &str = "/webhook/cxone/events";
 const PREFIX: &str = "cxrules:outbox-test";
 /// Short, so a takeover happens within the test's time.
 const LEASE: &str = "2s";
-
-/// A `serve` process, killed (SIGKILL) when dropped.
-struct Serve {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-impl Serve {
-    /// SIGKILL, as a crash or an OOM kill would end it.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM: the graceful shutdown (drain, then the outbox is closed); waits for the exit.
-    fn terminate(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status();
-        let _ = self.child.wait();
-    }
-}
 
 /// A mock CXone answering every update 200 after `delay`.
 async fn cxone(delay: Duration) -> MockServer {

@@ -107,3 +107,32 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A `serve` process of a test, killed (SIGKILL, by its pid) when dropped.
+pub struct Serve {
+    /// The process.
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl Serve {
+    /// SIGKILL, as a crash or an OOM kill would end it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM: the graceful shutdown (drain, then the outbox is closed); waits for the exit.
+    pub fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = self.child.wait();
+    }
+}
