@@ -12,9 +12,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cli_support::{arg, command, free_port, workspace, Serve};
+use cli_support::{arg, command, free_port, mount_cxone, workspace, Serve};
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path, path_regex};
+use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const ROUTE: &str = "/webhook/cxone/events";
@@ -22,27 +22,8 @@ const ROUTE: &str = "/webhook/cxone/events";
 /// The token and, at low priority, 200 for every update.
 async fn cxone() -> MockServer {
     let cxone = MockServer::start().await;
-    mount_ok(&cxone, Duration::ZERO).await;
+    mount_cxone(&cxone, Duration::ZERO).await;
     cxone
-}
-
-async fn mount_ok(cxone: &MockServer, delay: Duration) {
-    Mock::given(method("POST"))
-        .and(path("/oauth2/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"access_token": "tok", "token_type": "bearer", "expires_in": 3600}),
-        ))
-        .mount(cxone)
-        .await;
-    Mock::given(path_regex("^/api/v2/"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({}))
-                .set_delay(delay),
-        )
-        .with_priority(10)
-        .mount(cxone)
-        .await;
 }
 
 /// `cxrules serve` live against `cxone`, on `data`, with `extra` flags; `wrap` runs it through
@@ -179,7 +160,7 @@ async fn a_sigkill_mid_burst_loses_no_update_that_was_answered_2xx() {
     let data = tempfile::tempdir().unwrap();
     // Slow answers keep most of the burst pending when the process dies.
     let slow = MockServer::start().await;
-    mount_ok(&slow, Duration::from_secs(30)).await;
+    mount_cxone(&slow, Duration::from_secs(30)).await;
     let mut first = serve_with(&slow, data.path(), &["--cxone-max-in-flight", "4"], None).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -220,7 +201,7 @@ async fn a_sigkill_mid_burst_loses_no_update_that_was_answered_2xx() {
 async fn the_restart_keeps_each_interactions_order_and_coalesces() {
     let data = tempfile::tempdir().unwrap();
     let stuck = MockServer::start().await;
-    mount_ok(&stuck, Duration::from_secs(60)).await;
+    mount_cxone(&stuck, Duration::from_secs(60)).await;
     let mut first = serve(&stuck, data.path()).await;
     let http = reqwest::Client::new();
     for seq in 1..=4 {
@@ -384,7 +365,7 @@ async fn a_400_becomes_a_dead_letter_that_outbox_retry_sends_again() {
 
     // CXone takes it now.
     cxone.reset().await;
-    mount_ok(&cxone, Duration::ZERO).await;
+    mount_cxone(&cxone, Duration::ZERO).await;
     let _again = serve(&cxone, data.path()).await;
     let want = BTreeSet::from(["int-dead".to_owned()]);
     until_updated(&cxone, &want).await;
@@ -449,7 +430,7 @@ async fn a_corrupt_foreign_or_locked_data_dir_is_a_clear_error_at_start() {
 async fn a_full_disk_gets_503s_and_loses_nothing() {
     let data = tempfile::tempdir().unwrap();
     let stuck = MockServer::start().await;
-    mount_ok(&stuck, Duration::from_secs(60)).await;
+    mount_cxone(&stuck, Duration::from_secs(60)).await;
     // The file as a start leaves it, then no more room than a little beyond that.
     let mut probe = serve(&stuck, data.path()).await;
     probe.terminate();

@@ -15,9 +15,9 @@ use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::Duration;
 
-use cli_support::{arg, command, free_port, workspace, Serve};
+use cli_support::{arg, command, free_port, mount_cxone, workspace, Serve};
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path, path_regex};
+use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const ROUTE: &str = "/webhook/cxone/events";
@@ -28,28 +28,8 @@ const LEASE: &str = "2s";
 /// A mock CXone answering every update 200 after `delay`.
 async fn cxone(delay: Duration) -> MockServer {
     let cxone = MockServer::start().await;
-    mount(&cxone, delay).await;
+    mount_cxone(&cxone, delay).await;
     cxone
-}
-
-/// The token and, at low priority, 200 after `delay` for every update.
-async fn mount(cxone: &MockServer, delay: Duration) {
-    Mock::given(method("POST"))
-        .and(path("/oauth2/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"access_token": "tok", "token_type": "bearer", "expires_in": 3600}),
-        ))
-        .mount(cxone)
-        .await;
-    Mock::given(path_regex("^/api/v2/"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({}))
-                .set_delay(delay),
-        )
-        .with_priority(10)
-        .mount(cxone)
-        .await;
 }
 
 /// A live `cxrules serve` on the Redis outbox of `redis_url`, calling `cxone`; ready when this
@@ -312,7 +292,7 @@ async fn a_400_is_a_dead_letter_in_redis_that_outbox_retry_sends_again() {
 
     // CXone takes it now; the running replica reads it back from the stream.
     live.reset().await;
-    mount(&live, Duration::ZERO).await;
+    mount_cxone(&live, Duration::ZERO).await;
     let retried = outbox_cmd(&url, &["retry"]);
     assert!(
         retried.stdout.starts_with("1 dead letter(s) moved back"),

@@ -15,9 +15,9 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cli_support::{arg, command, dir_with, free_port, workspace};
+use cli_support::{arg, command, dir_with, free_port, mount_cxone, mount_token, workspace};
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path, path_regex};
+use wiremock::matchers::path_regex;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const ROUTE: &str = "/webhook/cxone/events";
@@ -102,16 +102,7 @@ async fn start_replica(rules: &Path, redis_url: &str, cxone: &str, rate: u32) ->
 
 async fn mock_cxone() -> MockServer {
     let cxone = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth2/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "tok-1", "token_type": "bearer", "expires_in": 3600})))
-        .mount(&cxone)
-        .await;
-    Mock::given(path_regex("^/api/v2/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
-        .mount(&cxone)
-        .await;
+    mount_cxone(&cxone, Duration::ZERO).await;
     cxone
 }
 
@@ -287,12 +278,7 @@ async fn two_replicas_keep_one_tenant_rate_through_redis() {
         return;
     };
     let cxone = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth2/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "tok-1", "token_type": "bearer", "expires_in": 3600})))
-        .mount(&cxone)
-        .await;
+    mount_token(&cxone).await;
     let times: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let seen = times.clone();
     Mock::given(path_regex("^/api/v2/"))

@@ -136,3 +136,30 @@ impl Serve {
         let _ = self.child.wait();
     }
 }
+
+/// A mock CXone's token endpoint (`POST /oauth2/token`).
+pub async fn mount_token(cxone: &wiremock::MockServer) {
+    use wiremock::matchers::{method, path};
+    wiremock::Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({"access_token": "tok", "token_type": "bearer", "expires_in": 3600}),
+        ))
+        .mount(cxone)
+        .await;
+}
+
+/// The token and, at low priority (so a test's own mocks come first), 200 after `delay` for
+/// every API call.
+pub async fn mount_cxone(cxone: &wiremock::MockServer, delay: std::time::Duration) {
+    mount_token(cxone).await;
+    wiremock::Mock::given(wiremock::matchers::path_regex("^/api/v2/"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({}))
+                .set_delay(delay),
+        )
+        .with_priority(10)
+        .mount(cxone)
+        .await;
+}
