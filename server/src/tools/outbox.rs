@@ -98,6 +98,72 @@ fn age(ms: u64) -> String {
     }
 }
 
+/// Rows with their ids as one JSON array (`--json`).
+fn write_json<I: serde::Serialize, R: serde::Serialize>(
+    out: &mut dyn Write,
+    rows: &[(I, R)],
+) -> anyhow::Result<()> {
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|(id, record)| serde_json::json!({"id": id, "record": record}))
+        .collect();
+    writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+    Ok(())
+}
+
+/// Pending updates as a table, ids right-aligned in `id_width` columns.
+fn write_pending<I: std::fmt::Display>(
+    out: &mut dyn Write,
+    rows: &[(I, outbox::Pending)],
+    id_width: usize,
+) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "{:>id_width$}  {:<9} {:>6}  interaction",
+        "id", "endpoint", "age"
+    )?;
+    for (id, p) in rows {
+        let ep = p.update.endpoint().as_str();
+        writeln!(
+            out,
+            "{id:>id_width$}  {ep:<9} {:>6}  {}",
+            age(p.accepted_ms),
+            p.interaction
+        )?;
+    }
+    writeln!(out, "{} shown", rows.len())?;
+    Ok(())
+}
+
+/// One dead letter: what it was, why it was given up, each failed delivery, the update.
+fn write_dead_letter(
+    out: &mut dyn Write,
+    id: &dyn std::fmt::Display,
+    d: &outbox::DeadLetter,
+) -> anyhow::Result<()> {
+    let ep = d.pending.update.endpoint().as_str();
+    writeln!(
+        out,
+        "dead letter {id}: {ep} update of {} ({})",
+        d.pending.interaction, d.reason
+    )?;
+    for a in &d.pending.history {
+        writeln!(
+            out,
+            "  {} ago, {} call(s): {}",
+            age(a.at_ms),
+            a.calls,
+            a.answer
+        )?;
+    }
+    writeln!(
+        out,
+        "  update: {}",
+        serde_json::to_string(&d.pending.update)?
+    )?;
+    Ok(())
+}
+
 /// Runs the command, writing to `out`.
 pub fn execute(args: &OutboxArgs, out: &mut dyn Write) -> anyhow::Result<Status> {
     if let Some(url) = args.dedup_store.as_deref().filter(|u| !u.trim().is_empty()) {
@@ -123,59 +189,18 @@ pub fn execute(args: &OutboxArgs, out: &mut dyn Write) -> anyhow::Result<Status>
         OutboxCommand::List { limit } => {
             let rows = outbox::list_pending(&db, &path, *limit).map_err(fail)?;
             if args.json {
-                let rows: Vec<_> = rows
-                    .iter()
-                    .map(|(id, p)| serde_json::json!({"id": id, "record": p}))
-                    .collect();
-                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+                write_json(out, &rows)?;
             } else {
-                writeln!(
-                    out,
-                    "{:>10}  {:<9} {:>6}  interaction",
-                    "id", "endpoint", "age"
-                )?;
-                for (id, p) in &rows {
-                    let ep = p.update.endpoint().as_str();
-                    writeln!(
-                        out,
-                        "{id:>10}  {ep:<9} {:>6}  {}",
-                        age(p.accepted_ms),
-                        p.interaction
-                    )?;
-                }
-                writeln!(out, "{} shown", rows.len())?;
+                write_pending(out, &rows, 10)?;
             }
         }
         OutboxCommand::DeadLetters { limit } => {
             let rows = outbox::list_dead(&db, &path, *limit).map_err(fail)?;
             if args.json {
-                let rows: Vec<_> = rows
-                    .iter()
-                    .map(|(id, d)| serde_json::json!({"id": id, "record": d}))
-                    .collect();
-                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+                write_json(out, &rows)?;
             } else {
                 for (id, d) in &rows {
-                    let ep = d.pending.update.endpoint().as_str();
-                    writeln!(
-                        out,
-                        "dead letter {id}: {ep} update of {} ({})",
-                        d.pending.interaction, d.reason
-                    )?;
-                    for a in &d.pending.history {
-                        writeln!(
-                            out,
-                            "  {} ago, {} call(s): {}",
-                            age(a.at_ms),
-                            a.calls,
-                            a.answer
-                        )?;
-                    }
-                    writeln!(
-                        out,
-                        "  update: {}",
-                        serde_json::to_string(&d.pending.update)?
-                    )?;
+                    write_dead_letter(out, id, d)?;
                 }
                 writeln!(out, "{} shown", rows.len())?;
             }
@@ -250,37 +275,15 @@ fn execute_redis(args: &OutboxArgs, url: &str, out: &mut dyn Write) -> anyhow::R
         OutboxCommand::List { limit } => {
             let rows = redis_outbox::list_pending(con, prefix, *limit).map_err(unusable)?;
             if args.json {
-                let rows: Vec<_> = rows
-                    .iter()
-                    .map(|(id, p)| serde_json::json!({"id": id, "record": p}))
-                    .collect();
-                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+                write_json(out, &rows)?;
             } else {
-                writeln!(
-                    out,
-                    "{:>20}  {:<9} {:>6}  interaction",
-                    "id", "endpoint", "age"
-                )?;
-                for (id, p) in &rows {
-                    let ep = p.update.endpoint().as_str();
-                    writeln!(
-                        out,
-                        "{id:>20}  {ep:<9} {:>6}  {}",
-                        age(p.accepted_ms),
-                        p.interaction
-                    )?;
-                }
-                writeln!(out, "{} shown", rows.len())?;
+                write_pending(out, &rows, 20)?;
             }
         }
         OutboxCommand::DeadLetters { limit } => {
             let rows = redis_outbox::list_dead(con, prefix, *limit).map_err(unusable)?;
             if args.json {
-                let rows: Vec<_> = rows
-                    .iter()
-                    .map(|(id, d)| serde_json::json!({"id": id, "record": d}))
-                    .collect();
-                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+                write_json(out, &rows)?;
             } else {
                 for (id, d) in &rows {
                     let d = match d {
@@ -290,26 +293,7 @@ fn execute_redis(args: &OutboxArgs, url: &str, out: &mut dyn Write) -> anyhow::R
                             continue;
                         }
                     };
-                    let ep = d.pending.update.endpoint().as_str();
-                    writeln!(
-                        out,
-                        "dead letter {id}: {ep} update of {} ({})",
-                        d.pending.interaction, d.reason
-                    )?;
-                    for a in &d.pending.history {
-                        writeln!(
-                            out,
-                            "  {} ago, {} call(s): {}",
-                            age(a.at_ms),
-                            a.calls,
-                            a.answer
-                        )?;
-                    }
-                    writeln!(
-                        out,
-                        "  update: {}",
-                        serde_json::to_string(&d.pending.update)?
-                    )?;
+                    write_dead_letter(out, id, d)?;
                 }
                 writeln!(out, "{} shown", rows.len())?;
             }
