@@ -13,6 +13,7 @@ work=$(mktemp -d)
 host_pid='' load_pid='' mock_pid=''
 cleanup() {
   for p in $load_pid $host_pid $mock_pid; do kill "$p" 2>/dev/null || true; done
+  [ -n "${KEEP:-}" ] && cp "$work/host.log" "$KEEP"
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -39,9 +40,10 @@ kill "$load_pid"; wait "$load_pid" 2>/dev/null || true; load_pid=''
 pending=$(metric cxrules_outbox_depth)
 kill -9 "$host_pid"; wait "$host_pid" 2>/dev/null || true
 echo "== killed with $pending updates pending; file $(du -h "$work/data/outbox.redb" | cut -f1)"
+[ -n "${SNAP:-}" ] && cp -r "$work/data" "$SNAP"
 before=$(updates)
-start=$(date +%s.%N)
-host 0 info
+start=$(date +%s.%N); echo "== restarting at $(date -u +%T.%N)"
+host "${RESTART_RATE:-0}" info
 until curl -sf 127.0.0.1:9302/readyz >/dev/null 2>&1; do sleep 0.005; done
 ready=$(date +%s.%N)
 until [ "$(updates)" -gt "$before" ]; do sleep 0.005; done

@@ -23,7 +23,11 @@ struct Batch {
 /// meanwhile either lands before the removal and is seen, or starts a new worker).
 pub(super) async fn run(inner: Arc<Inner>, id: String) {
     while let Some(batch) = next(&inner, &id).await {
-        let ended = deliver(&inner, &id, &batch).await;
+        // A lane's turn at delivering; the call's future is boxed so that a waiting lane's
+        // task stays small (the semaphore is never closed).
+        let turn = inner.delivering.acquire().await.ok();
+        let ended = Box::pin(deliver(&inner, &id, &batch)).await;
+        drop(turn);
         if let Some(outbox) = &inner.outbox {
             let ids: Vec<u64> = batch.merged.iter().filter_map(|q| q.id).collect();
             match ended {

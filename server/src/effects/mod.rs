@@ -144,6 +144,9 @@ struct Inner {
     closed: AtomicBool,
     limiter: Option<DefaultDirectRateLimiter>,
     in_flight: Semaphore,
+    /// Lanes inside a delivery at once (see [`delivering_bound`]); the others wait with their
+    /// small lane state only, not a call's future each.
+    delivering: Semaphore,
     metrics: Metrics,
     /// With a shared store: the replicas' turn-taking on each interaction's metadata updates.
     sequence: std::sync::OnceLock<Arc<SequenceGuard>>,
@@ -163,6 +166,18 @@ impl Inner {
         self.metrics.set_queue_depth(self.depth());
     }
 }
+
+/// How many lanes may be inside a delivery at once: many times the calls in flight, so that
+/// lanes waiting on one contact's bucket or a retry leave plenty for the others, but bounded,
+/// so that a backlog of 100,000 interactions (restored at start, or a burst) does not build
+/// 100,000 calls and their futures at once (at start that cost over a second of page faults
+/// before the host served).
+pub(crate) fn delivering_bound(max_in_flight: usize) -> usize {
+    max_in_flight.max(1).saturating_mul(32).max(1024)
+}
+
+/// Lane workers a restore starts before it lets other tasks run.
+const RESUME_STEP: usize = 512;
 
 /// Handle to the queue; cheap to clone.
 #[derive(Clone)]
@@ -208,6 +223,7 @@ impl Effects {
             capacity: Arc::new(AtomicUsize::new(config.capacity)),
             outbox,
             in_flight: Semaphore::new(config.max_in_flight.max(1)),
+            delivering: Semaphore::new(delivering_bound(config.max_in_flight)),
             lanes: Mutex::new(HashMap::new()),
             marks: Arc::new(Mutex::new(order::Marks::new())),
             closed: AtomicBool::new(false),
@@ -369,17 +385,24 @@ impl Effects {
         received_at: Instant,
     ) -> Vec<Endpoint> {
         let entries = entries.map(|(update, id, slot)| (interaction, update, id, slot));
-        self.push_all(entries, received_at)
+        let (queued, fresh) = self.push_all(entries, received_at);
+        for interaction in fresh {
+            tokio::spawn(lane::run(self.inner.clone(), interaction));
+        }
+        queued
     }
 
     /// Puts updates, each with its interaction, into their lanes under one hold of the locks
     /// (the order guard asked under the lanes' lock, so the order it admits is the lanes');
     /// starts a worker for every lane that was empty.
+    /// Queues each update in its interaction's lane (a metadata update overtaken by a newer
+    /// mark is left out); returns the endpoints queued and the interactions whose lane is new,
+    /// for which the caller starts a worker.
     fn push_all<'a>(
         &self,
         entries: impl Iterator<Item = (&'a str, Update, Option<u64>, Slot)>,
         received_at: Instant,
-    ) -> Vec<Endpoint> {
+    ) -> (Vec<Endpoint>, Vec<String>) {
         let now = Instant::now();
         let mut queued = Vec::new();
         let mut dropped = Vec::new();
@@ -415,11 +438,8 @@ impl Effects {
         if let Some(outbox) = &self.inner.outbox {
             outbox.done(dropped);
         }
-        for interaction in fresh {
-            tokio::spawn(lane::run(self.inner.clone(), interaction));
-        }
         self.inner.publish_depth();
-        queued
+        (queued, fresh)
     }
 
     /// Hands back the updates a previous run left in the outbox (or, with the Redis outbox, the
@@ -441,7 +461,19 @@ impl Effects {
             };
             (r.interaction.as_str(), r.update.clone(), Some(r.id), slot)
         });
-        self.push_all(entries, Instant::now());
+        let (_, fresh) = self.push_all(entries, Instant::now());
+        // The workers of a large backlog start in steps, beside the host's other tasks, so
+        // that the host serves while they do: an event for one of these interactions meanwhile
+        // joins the lane already filled, behind the restored updates.
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            for chunk in fresh.chunks(RESUME_STEP) {
+                for interaction in chunk {
+                    tokio::spawn(lane::run(inner.clone(), interaction.clone()));
+                }
+                tokio::task::yield_now().await;
+            }
+        });
         n
     }
 

@@ -18,6 +18,10 @@ struct Recorder {
     delivered_at: Mutex<Vec<std::time::Instant>>,
     delay: Duration,
     hang: bool,
+    /// Deliveries begun (the sink entered).
+    entered: std::sync::atomic::AtomicUsize,
+    /// Says it paces itself, as the CXone client does: the queue then takes no in-flight slot.
+    paces: bool,
 }
 
 impl Sink for Recorder {
@@ -26,6 +30,8 @@ impl Sink for Recorder {
         call: &'a PreparedCall,
     ) -> BoxFuture<'a, Result<Delivered, SendError>> {
         Box::pin(async move {
+            self.entered
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if self.hang {
                 std::future::pending::<()>().await;
             }
@@ -40,6 +46,10 @@ impl Sink for Recorder {
                 attempts: 1,
             })
         })
+    }
+
+    fn paces_itself(&self) -> bool {
+        self.paces
     }
 }
 
@@ -376,5 +386,66 @@ async fn a_second_update_needs_room_of_its_own() {
         effects.depth(),
         0,
         "nothing queued, the reserved room given back"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restored_backlog_is_delivered_whole_and_a_new_update_waits_behind_it() {
+    let sink = Arc::new(Recorder {
+        delay: Duration::from_millis(1),
+        ..Recorder::default()
+    });
+    let effects = queue(100, 0, sink.clone());
+    // More interactions than one step of workers and than the lanes allowed in a delivery at
+    // once, so both bounds are crossed.
+    let n = delivering_bound(8) + 3 * RESUME_STEP + 7;
+    let backlog: Vec<Restored> = (0..n)
+        .map(|i| Restored {
+            id: i as u64,
+            interaction: format!("i-{i}"),
+            update: routing("old"),
+        })
+        .collect();
+    assert_eq!(effects.restore(backlog), n);
+    // Before the restore's workers have all started: the last interaction's new update joins
+    // its lane behind the restored one.
+    let last = format!("i-{}", n - 1);
+    effects
+        .try_enqueue(&last, vec![routing("new")], Instant::now())
+        .unwrap();
+    settle(&effects).await;
+    let bodies = sink.bodies();
+    assert_eq!(bodies.len(), n + 1, "every restored update and the new one");
+    let of_last: Vec<_> = bodies
+        .iter()
+        .filter(|(path, _)| path.contains(&last))
+        .map(|(_, b)| b["routing"]["skills"][0]["id"].clone())
+        .collect();
+    assert_eq!(of_last, [json!("old"), json!("new")]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_large_backlog_enters_the_sink_a_bounded_number_at_a_time() {
+    // A sink that paces itself (as the CXone client does) gets every lane the bound lets in.
+    let sink = Arc::new(Recorder {
+        hang: true,
+        paces: true,
+        ..Recorder::default()
+    });
+    let effects = queue(100, 0, sink.clone());
+    let bound = delivering_bound(8);
+    let backlog: Vec<Restored> = (0..bound * 2)
+        .map(|i| Restored {
+            id: i as u64,
+            interaction: format!("i-{i}"),
+            update: routing("old"),
+        })
+        .collect();
+    effects.restore(backlog);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let entered = sink.entered.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        entered, bound,
+        "as many lanes as the bound, each waiting in the sink"
     );
 }
