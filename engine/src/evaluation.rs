@@ -133,6 +133,76 @@ impl Evaluation {
         self.decision
     }
 
+    /// Adds `append`'s entries to a Redis stream and keeps what dedup recorded, in one script
+    /// run when the records are in Redis (the same server as `conn`): the entries (say, the
+    /// event's updates in an outbox stream) and the dedup records are written together or not
+    /// at all, so no crash can leave the message recorded without its updates, or the reverse.
+    /// Records kept elsewhere (a memory store) are kept as [`Evaluation::commit`] does, after
+    /// the entries are added; on a Redis Cluster the entries are added and then the records
+    /// committed, in two steps (see `dedup::redis`). `timeout` bounds a call without records.
+    ///
+    /// On an error the outcome is unknown (a timeout may hide a run that succeeded): the
+    /// evaluation comes back with its records still armed, and the caller rolls it back, which
+    /// removes claims not committed and leaves committed records.
+    ///
+    /// ```no_run
+    /// # async fn example(
+    /// #     eval: cxrules_engine::evaluation::Evaluation,
+    /// #     conn: redis::aio::ConnectionManager,
+    /// # ) {
+    /// use cxrules_engine::dedup::redis::StreamAppend;
+    /// let append = StreamAppend {
+    ///     stream: "cxrules:{outbox}:stream".into(),
+    ///     field: "p".into(),
+    ///     values: vec![br#"{"update":"…"}"#.to_vec()],
+    /// };
+    /// let timeout = std::time::Duration::from_millis(500);
+    /// match eval.commit_appending(&conn, timeout, &append).await {
+    ///     Ok(decision) => println!("answered 2xx: {:?}", decision.outcome),
+    ///     Err((eval, e)) => {
+    ///         eprintln!("answered 503: {e}");
+    ///         eval.rollback().await;
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    #[cfg(feature = "redis")]
+    pub async fn commit_appending(
+        mut self,
+        conn: &redis::aio::ConnectionManager,
+        timeout: std::time::Duration,
+        append: &crate::dedup::redis::StreamAppend,
+    ) -> Result<Decision, (Self, crate::dedup::store::StoreError)> {
+        use crate::dedup::redis::{commit_appending, Appended};
+        fn part_of(r: &Option<PendingRecord>) -> Option<crate::dedup::redis::CommitPart<'_>> {
+            let r = r.as_ref()?;
+            r.store.commit_part(r.token.as_ref()?)
+        }
+        let (pending, routed) = (part_of(&self.pending), part_of(&self.routed));
+        let in_parts = (pending.is_some(), routed.is_some());
+        let parts: Vec<_> = [pending, routed].into_iter().flatten().collect();
+        let result = commit_appending(&parts, conn, timeout, append).await;
+        drop(parts);
+        match result {
+            Ok(Appended::Together) => {
+                // Committed in the script: disarm those records; keep the others.
+                for (record, done) in [
+                    (&mut self.pending, in_parts.0),
+                    (&mut self.routed, in_parts.1),
+                ] {
+                    if done {
+                        if let Some(r) = record.as_mut() {
+                            r.token = None;
+                        }
+                    }
+                }
+                Ok(self.commit())
+            }
+            Ok(Appended::EntriesOnly) => Ok(self.commit()),
+            Err(e) => Err((self, e)),
+        }
+    }
+
     /// Forgets what dedup recorded for this event, so the sender's retry is not a duplicate.
     pub async fn rollback(self) -> Decision {
         for pending in [self.pending, self.routed].into_iter().flatten() {

@@ -230,14 +230,18 @@ async fn decide_event(
     if let Some(id) = &eval.decision.interaction_id {
         tracing::Span::current().record("interaction_id", id.as_str());
     }
-    let queued = match queue(state, &eval.decision, &body, reservation, received_at).await {
+    let (queued, append) = match queue(state, &eval.decision, &body, reservation, received_at).await
+    {
         Ok(queued) => queued,
         Err(e) => {
             eval.rollback().await;
             return Err(e);
         }
     };
-    let decision = eval.commit();
+    let decision = match append {
+        Some(append) => commit_appending(state, eval, &append).await?,
+        None => eval.commit(),
+    };
     let accepted = finish(state, decision, queued, received_at)?;
     if let Some(shadow) = state.shadow() {
         // After the live decision is final, without waiting: the shadow decides it later.
@@ -246,18 +250,55 @@ async fn decide_event(
     Ok(accepted)
 }
 
+/// With the replicas' Redis outbox: writes the event's updates to the stream and commits its
+/// dedup records in one script run; a failed write is a 503, and the evaluation is rolled back
+/// (what the run may have committed stays, and its retry is then a duplicate of an event whose
+/// updates are written).
+async fn commit_appending(
+    state: &AppState,
+    eval: cxrules_engine::evaluation::Evaluation,
+    append: &cxrules_engine::dedup::redis::StreamAppend,
+) -> Result<Decision, ApiError> {
+    let Some(crate::outbox::Outbox::Redis(outbox)) = state.inner.effects.outbox() else {
+        return Ok(eval.commit());
+    };
+    let (conn, timeout) = outbox.writer();
+    match eval.commit_appending(conn, timeout, append).await {
+        Ok(decision) => {
+            outbox.wrote(true);
+            Ok(decision)
+        }
+        Err((eval, e)) => {
+            outbox.wrote(false);
+            eval.rollback().await;
+            Err(ApiError::unavailable(
+                "outbox_unwritable",
+                format!("redis: {e}"),
+                state.inner.retry_after,
+            ))
+        }
+    }
+}
+
 /// Queues the decision's updates; returns the endpoints queued, or the answer for an event
 /// whose updates cannot be queued (the caller rolls it back). With the outbox, the updates
 /// (and the body of an event the dedup windows remember, to rebuild them at start) are written
 /// durably first, in room taken for them: the event is answered 2xx only after that write, and
-/// an event whose write fails is refused (503) and rolled back.
+/// an event whose write fails is refused (503) and rolled back. With the replicas' Redis
+/// outbox the stream entries are returned instead, for the caller to write with the commit.
 async fn queue(
     state: &AppState,
     decision: &Decision,
     body: &Bytes,
     reservation: Option<Reservation>,
     received_at: Instant,
-) -> Result<Vec<Endpoint>, ApiError> {
+) -> Result<
+    (
+        Vec<Endpoint>,
+        Option<cxrules_engine::dedup::redis::StreamAppend>,
+    ),
+    ApiError,
+> {
     let updates = decide::updates_for(decision);
     let effects = &state.inner.effects;
     let outbox = effects.outbox();
@@ -275,7 +316,7 @@ async fn queue(
                 .await
                 .map_err(|e| unwritable(state, &e))?;
         }
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
     let effects = &state.inner.effects;
     // The calls address the interaction (seed) or the contact (dfo), as the profile says.
@@ -297,6 +338,14 @@ async fn queue(
     let room = effects
         .room(updates.len(), Some(reservation))
         .map_err(|e| unavailable(state, e))?;
+    if let Some(crate::outbox::Outbox::Redis(outbox)) = outbox {
+        // Written with the commit; whichever replica reads them from the stream delivers them.
+        let append = outbox
+            .entries(id, &updates)
+            .map_err(|e| unwritable(state, &e))?;
+        drop(room);
+        return Ok((updates.iter().map(Update::endpoint).collect(), Some(append)));
+    }
     let ids = match outbox {
         Some(outbox) => outbox
             .append(id, &updates, remember.then_some(&body[..]))
@@ -304,12 +353,10 @@ async fn queue(
             .map_err(|e| unwritable(state, &e))?,
         None => Vec::new(),
     };
-    if outbox.is_some_and(crate::outbox::Outbox::is_shared) {
-        // The replicas' Redis stream has them now: whichever replica reads them delivers them.
-        drop(room);
-        return Ok(updates.iter().map(Update::endpoint).collect());
-    }
-    Ok(effects.enqueue_in(id, updates, ids, received_at, room))
+    Ok((
+        effects.enqueue_in(id, updates, ids, received_at, room),
+        None,
+    ))
 }
 
 fn unwritable(state: &AppState, e: &crate::outbox::WriteError) -> ApiError {

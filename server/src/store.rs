@@ -368,6 +368,21 @@ impl DedupStore for Guarded {
         })
     }
 
+    fn commit_part(
+        &self,
+        token: &RollbackToken,
+    ) -> Option<cxrules_engine::dedup::redis::CommitPart<'_>> {
+        let local = self
+            .local_tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&(token.interaction.clone(), token.check_stamp));
+        if local {
+            return None;
+        }
+        self.redis.commit_part(token)
+    }
+
     fn stats(&self) -> StoreStats {
         self.redis.stats()
     }

@@ -375,3 +375,71 @@ fn the_outbox_command_refuses_a_bad_redis_url() {
     ));
     assert_eq!(run.code, 2, "{run:?}");
 }
+
+/// The stream cannot take the event's updates (its key holds a string): the event is answered
+/// 503 and nothing is recorded, so the sender's retry, once the stream is writable, is
+/// processed and delivered, and a later copy is suppressed. The updates and the dedup commit are
+/// one script run: neither is written without the other.
+#[tokio::test]
+async fn an_unwritable_stream_is_a_503_and_the_retry_is_processed_once_writable() {
+    let Some(redis) = redis::RedisServer::start().await else {
+        return;
+    };
+    let url = redis.url();
+    let live = cxone(Duration::ZERO).await;
+    let host = serve(&live, &url, &[]).await;
+    let client = ::redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let stream = format!("{PREFIX}:{{outbox}}:stream");
+    let () = ::redis::pipe()
+        .atomic()
+        .del(&stream)
+        .ignore()
+        .set(&stream, "not a stream")
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let event = message("int-unwritable", "hello", 1);
+    let outcome = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        (
+            status,
+            body["outcome"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let send = || {
+        http.post(format!("{}{ROUTE}", host.base))
+            .json(&event)
+            .send()
+    };
+    let (status, _) = outcome(send().await.unwrap()).await;
+    assert_eq!(status, 503, "the write failed: refused, nothing recorded");
+    let () = ::redis::cmd("DEL")
+        .arg(&stream)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // The sender retries; the host finds the stream writable again within its stats period.
+    let mut answer = (503, String::new());
+    for _ in 0..100 {
+        answer = outcome(send().await.unwrap()).await;
+        if answer.0 != 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        answer,
+        (200, "processed".to_owned()),
+        "the first retry taken is new"
+    );
+    until_updated(&live, &BTreeSet::from(["int-unwritable".to_owned()])).await;
+    assert_eq!(
+        outcome(send().await.unwrap()).await,
+        (200, "suppressed".to_owned()),
+        "committed with its updates"
+    );
+}

@@ -202,6 +202,15 @@ pub trait DedupStore: Send + Sync + 'static {
     }
     /// Undoes a check whose side effects could not be queued.
     fn rollback(&self, token: RollbackToken) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// When `token`'s claim is kept in Redis: what committing it takes, so that the commit can
+    /// run in one script with other writes (see
+    /// [`Evaluation::commit_appending`](crate::evaluation::Evaluation::commit_appending)).
+    /// `None` (the default) for a store that keeps it elsewhere.
+    #[cfg(feature = "redis")]
+    fn commit_part(&self, token: &RollbackToken) -> Option<crate::dedup::redis::CommitPart<'_>> {
+        let _ = token;
+        None
+    }
     /// Current counters.
     fn stats(&self) -> StoreStats;
 }

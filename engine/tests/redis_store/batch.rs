@@ -187,7 +187,7 @@ async fn concurrent_checks_share_script_runs_and_each_decides_as_alone() {
 
 /// A server in cluster mode, one node holding every slot: single-key scripts run, scripts over
 /// keys of several slots are refused with CROSSSLOT, as on any cluster.
-async fn cluster() -> Option<RedisServer> {
+pub(super) async fn cluster() -> Option<RedisServer> {
     // The cluster bus listens on TCP, by default at the port + 10000 (10000 here, port 0): one
     // free port of its own, so that cluster tests can run at the same time.
     let bus = std::net::TcpListener::bind("127.0.0.1:0")

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use cxrules_engine::dedup::redis::{connect, RedisOptions, RedisStore};
+use cxrules_engine::dedup::redis::{connect, RedisOptions, RedisStore, StreamAppend};
 use cxrules_engine::dedup::store::DedupStore;
 use cxrules_engine::{Engine, Outcome};
 use serde_json::json;
@@ -68,4 +68,150 @@ async fn a_committed_evaluation_outlives_its_claim_and_a_rolled_back_one_is_new_
         Outcome::Processed,
         "the rollback reached Redis"
     );
+}
+
+const STREAM: &str = "engine:{outbox}:stream";
+
+fn entries(values: &[&str]) -> StreamAppend {
+    StreamAppend {
+        stream: STREAM.into(),
+        field: "p".into(),
+        values: values.iter().map(|v| v.as_bytes().to_vec()).collect(),
+    }
+}
+
+/// `name` calls the server has run so far (`INFO commandstats`).
+async fn calls(server: &RedisServer, name: &str) -> u64 {
+    let mut conn = raw(server).await;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .expect("INFO");
+    let prefix = format!("cmdstat_{name}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn stream_len(server: &RedisServer) -> u64 {
+    let mut conn = raw(server).await;
+    redis::cmd("XLEN")
+        .arg(STREAM)
+        .query_async(&mut conn)
+        .await
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn entries_and_the_commit_are_written_in_one_script_run() {
+    let Some(server) = server().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), RULES).unwrap();
+    let options = RedisOptions {
+        lease: Duration::from_millis(300),
+        ..RedisOptions::default()
+    };
+    let (a, b) = (
+        engine(&server, dir.path(), options.clone()),
+        engine(&server, dir.path(), options),
+    );
+    let conn = connect(&server.url(), Duration::from_secs(2)).unwrap();
+    // The first run loads the script (a NOSCRIPT answer, then the script).
+    let warm = a.evaluate(&message("warm")).await.unwrap();
+    let _ = warm
+        .commit_appending(&conn, Duration::from_secs(2), &entries(&["u0"]))
+        .await
+        .map_err(|(_, e)| e)
+        .expect("written");
+    let eval = a.evaluate(&message("hello")).await.unwrap();
+    let (runs, execs) = (
+        calls(&server, "evalsha").await,
+        calls(&server, "exec").await,
+    );
+    let decision = eval
+        .commit_appending(&conn, Duration::from_secs(2), &entries(&["u1", "u2"]))
+        .await
+        .map_err(|(_, e)| e)
+        .expect("written");
+    assert_eq!(decision.outcome, Outcome::Processed);
+    assert_eq!(calls(&server, "evalsha").await - runs, 1, "one script run");
+    assert_eq!(calls(&server, "exec").await, execs, "no MULTI of its own");
+    assert_eq!(stream_len(&server).await, 3);
+    // Past the lease: only a committed record still holds.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let again = b.evaluate(&message("hello")).await.unwrap().commit();
+    assert_eq!(
+        again.outcome,
+        Outcome::Suppressed,
+        "the commit reached Redis"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_write_adds_no_entry_commits_nothing_and_rolls_back() {
+    let Some(server) = server().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), RULES).unwrap();
+    let (a, b) = (
+        engine(&server, dir.path(), RedisOptions::default()),
+        engine(&server, dir.path(), RedisOptions::default()),
+    );
+    // A stream key of another type: the script's first write fails, before anything is written.
+    let mut plain = raw(&server).await;
+    let () = redis::cmd("SET")
+        .arg(STREAM)
+        .arg("not a stream")
+        .query_async(&mut plain)
+        .await
+        .unwrap();
+    let conn = connect(&server.url(), Duration::from_secs(2)).unwrap();
+    let eval = a.evaluate(&message("hello")).await.unwrap();
+    let (eval, e) = eval
+        .commit_appending(&conn, Duration::from_secs(2), &entries(&["u1"]))
+        .await
+        .expect_err("a write into a string fails");
+    assert!(e.to_string().contains("WRONGTYPE"), "{e}");
+    eval.rollback().await;
+    let retry = b.evaluate(&message("hello")).await.unwrap().commit();
+    assert_eq!(
+        retry.outcome,
+        Outcome::Processed,
+        "nothing was committed and the claim is gone: the retry is processed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_entries_are_added_then_the_commit_follows() {
+    let Some(server) = super::batch::cluster().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), RULES).unwrap();
+    let options = RedisOptions {
+        lease: Duration::from_millis(300),
+        ..RedisOptions::default()
+    };
+    let (a, b) = (
+        engine(&server, dir.path(), options.clone()),
+        engine(&server, dir.path(), options),
+    );
+    let conn = connect(&server.url(), Duration::from_secs(2)).unwrap();
+    for text in ["one", "two"] {
+        let eval = a.evaluate(&message(text)).await.unwrap();
+        let decision = eval
+            .commit_appending(&conn, Duration::from_secs(2), &entries(&[text]))
+            .await
+            .map_err(|(_, e)| e)
+            .expect("written in two steps");
+        assert_eq!(decision.outcome, Outcome::Processed);
+    }
+    assert_eq!(stream_len(&server).await, 2);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for text in ["one", "two"] {
+        let again = b.evaluate(&message(text)).await.unwrap().commit();
+        assert_eq!(again.outcome, Outcome::Suppressed, "{text}: committed");
+    }
 }

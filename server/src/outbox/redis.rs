@@ -1,8 +1,11 @@
 //! The outbox replicas share when the dedup store is Redis: a Redis stream in the same Redis,
 //! read through one consumer group.
 //!
-//! - An event's updates are added to the stream (`XADD`, all of them in one `MULTI`, one round
-//!   trip) before the event is answered 2xx; a failed write is a 503 as with the file.
+//! - An event's updates are added to the stream (`XADD`) in the same script run that commits
+//!   its dedup claims (`Evaluation::commit_appending`), before the event is answered 2xx: a
+//!   crash leaves both written or neither. A failed write is a 503 as with the file. On a
+//!   Redis Cluster (the keys are in different slots) the entries go first, in one `MULTI`,
+//!   and the commit follows.
 //! - Each replica is one consumer of the group `cxrules` (hostname, pid and a random part). Its
 //!   reader (`effects::shared`) takes new entries with `XREADGROUP` as its lanes have room; an
 //!   entry read stays in the replica's pending list until it is delivered or skipped
@@ -121,6 +124,8 @@ struct Inner {
     oldest_ms: AtomicU64,
     /// Acknowledgements and dead letters sent and not yet answered.
     writing: AtomicUsize,
+    /// How long a write may take.
+    write_timeout: Duration,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -208,6 +213,7 @@ impl RedisOutbox {
                 dead: AtomicU64::new(0),
                 oldest_ms: AtomicU64::new(0),
                 writing: AtomicUsize::new(0),
+                write_timeout: timeout,
                 tasks: Mutex::new(Vec::new()),
             }),
         })
@@ -238,7 +244,9 @@ impl RedisOutbox {
         self.inner.failing.load(Ordering::Acquire)
     }
 
-    fn wrote(&self, ok: bool) {
+    /// Records whether a write of entries succeeded: a failure makes events that queue updates
+    /// 503 until one succeeds again, with a metric and one log line.
+    pub fn wrote(&self, ok: bool) {
         let metrics = self.inner.metrics.outbox();
         if ok {
             if self.inner.failing.swap(false, Ordering::AcqRel) {
@@ -271,24 +279,51 @@ impl RedisOutbox {
         if updates.is_empty() {
             return Ok(());
         }
-        let at = now_ms();
+        let append = self.entries(interaction, updates)?;
         let mut pipe = redis::pipe();
         pipe.atomic();
-        for update in updates {
-            let record = Pending {
-                interaction: interaction.to_owned(),
-                update: update.clone(),
-                accepted_ms: at,
-                history: Vec::new(),
-            };
-            let bytes = serde_json::to_vec(&record).map_err(|e| WriteError(e.to_string()))?;
-            pipe.xadd(&self.inner.keys.stream, "*", &[(PENDING_FIELD, bytes)])
+        for value in &append.values {
+            pipe.xadd(&append.stream, "*", &[(PENDING_FIELD, &value[..])])
                 .ignore();
         }
         let mut conn = self.inner.conn.clone();
         let result: RedisResult<()> = pipe.query_async(&mut conn).await;
         self.wrote(result.is_ok());
         result.map_err(|e| WriteError(format!("redis: {e}")))
+    }
+
+    /// An event's updates as the stream entries that hold them: written together with the
+    /// event's dedup commit in one script run (`Evaluation::commit_appending`), so that no
+    /// crash leaves the updates written and the message unrecorded, or the reverse. Report how
+    /// that write went with [`Self::wrote`].
+    pub fn entries(
+        &self,
+        interaction: &str,
+        updates: &[Update],
+    ) -> Result<cxrules_engine::dedup::redis::StreamAppend, WriteError> {
+        let at = now_ms();
+        let values = updates
+            .iter()
+            .map(|update| {
+                let record = Pending {
+                    interaction: interaction.to_owned(),
+                    update: update.clone(),
+                    accepted_ms: at,
+                    history: Vec::new(),
+                };
+                serde_json::to_vec(&record).map_err(|e| WriteError(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(cxrules_engine::dedup::redis::StreamAppend {
+            stream: self.inner.keys.stream.clone(),
+            field: PENDING_FIELD.to_owned(),
+            values,
+        })
+    }
+
+    /// The connection writes go through, and how long one may take.
+    pub fn writer(&self) -> (&ConnectionManager, Duration) {
+        (&self.inner.conn, self.inner.write_timeout)
     }
 
     /// Takes up to `max` entries no consumer has read yet, waiting up to [`Self::block_for`]

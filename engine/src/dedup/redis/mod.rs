@@ -41,6 +41,7 @@
 //! is evicted and counted). `max_interactions` is not: Redis bounds memory (`maxmemory`, with
 //! a `volatile-*` policy if it must evict: every hash has a TTL).
 
+mod append;
 mod batch;
 mod connect;
 mod counters;
@@ -48,6 +49,8 @@ mod scripts;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use self::append::{commit_appending, Appended};
+pub use self::append::{CommitPart, StreamAppend};
 pub use self::connect::connect;
 pub use self::counters::RedisCounters;
 
@@ -112,6 +115,8 @@ pub struct RedisStore {
     checks: OnceLock<Batcher<Check>>,
     /// Sends commits in batches; started by the first commit (inside a runtime).
     commits: OnceLock<Batcher<Commit>>,
+    /// Set once the server refused a commit with stream entries in one script (a cluster).
+    split: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for RedisStore {
@@ -165,6 +170,7 @@ impl RedisStore {
             counters: Counters::default(),
             checks: OnceLock::new(),
             commits: OnceLock::new(),
+            split: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -284,6 +290,23 @@ impl RedisStore {
     /// an `Arc` of the store, for callers that hold the store itself).
     pub async fn commit(&self, token: RollbackToken) -> Result<(), StoreError> {
         self.commit_remote(token).await
+    }
+
+    /// What committing `token` takes, for a commit that adds stream entries in the same run.
+    fn part(&self, token: &RollbackToken) -> CommitPart<'_> {
+        CommitPart {
+            key: self.key(&token.interaction),
+            fingerprint: token.fingerprint[..16].to_vec(),
+            event: event_field(token.event_id.as_deref()),
+            token: token.check_stamp.to_be_bytes(),
+            window_ms: self.window_ms,
+            cap: self.policy.max_fingerprints.max(1),
+            pinned: self.pinned(),
+            conn: &self.conn,
+            timeout: self.options.timeout,
+            counters: &self.counters,
+            split: &self.split,
+        }
     }
 
     async fn commit_remote(&self, token: RollbackToken) -> Result<(), StoreError> {
@@ -437,6 +460,10 @@ impl DedupStore for RedisStore {
 
     fn rollback(&self, token: RollbackToken) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(self.rollback_remote(token))
+    }
+
+    fn commit_part(&self, token: &RollbackToken) -> Option<CommitPart<'_>> {
+        Some(self.part(token))
     }
 
     /// Only `evicted_fingerprints` is filled in (those this process's calls evicted): how many

@@ -44,6 +44,15 @@ pub(super) static COMMIT_MANY: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
+/// Adds an event's entries to a stream and commits its checks in one run (not on a cluster:
+/// see `commit_append.lua`).
+pub(super) static COMMIT_APPEND: LazyLock<Script> = LazyLock::new(|| {
+    script(&format!(
+        "{COMMIT_ONE}\n{}",
+        include_str!("lua/commit_append.lua")
+    ))
+});
+
 /// Removes a check's own claims and restores the highest order key when no check came after.
 pub(super) static ROLLBACK: LazyLock<Script> =
     LazyLock::new(|| script(include_str!("lua/rollback.lua")));
