@@ -6,7 +6,8 @@
 # Every body is a different message over 100,000 interactions; oha draws the bodies at random
 # from the file, and the file is sized (RATE x SECONDS / 0.59 lines) so that about a quarter of
 # the requests re-send a message sent earlier in the run, which dedup suppresses.
-# Settings: see start_host in bench/common.sh; SETTLE=N seconds before the counts (default 3).
+# Settings: see start_host in bench/common.sh; SETTLE=N seconds before the counts (default 3);
+# CONNS=N connections (default 64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
@@ -18,8 +19,9 @@ bodies=${TMPDIR:-/tmp}/cxrules-open-loop-$lines.jsonl
   for (i = 1; i <= n; i++) { k = i % 100000
     printf "{\"type\":\"conversations.messages.messageCreated\",\"data\":{\"message\":{\"interactionId\":\"int-%d\",\"senderId\":\"cust-%d\",\"content\":\"Hello, order %d has not arrived yet, could you check the delivery status please\",\"sequenceNumber\":%d}}}\n", k, k, i, i } }' > "$bodies"
 start_host "$mode"
-echo "== $mode: oha -q $rate -z ${secs}s -c 64 --latency-correction"
-taskset -c 1 oha -z "${secs}s" -c 64 -q "$rate" --latency-correction --no-tui -m POST \
+conns=${CONNS:-64}
+echo "== $mode: oha -q $rate -z ${secs}s -c $conns --latency-correction"
+taskset -c 1 oha -z "${secs}s" -c "$conns" -q "$rate" --latency-correction --no-tui -m POST \
   -H 'content-type: application/json' -Z "$bodies" http://127.0.0.1:9300/webhook/cxone/events |
   sed -n '/^Summary/,/^ *Requests\/sec/p; /^Response time distribution/,/^ *99.99%/p; /^Status code distribution/,$p'
 if [ "$mode" = live ] || [ "$mode" = live-h2 ]; then SETTLE=${SETTLE:-3} report_counts "$secs"; fi
