@@ -154,7 +154,7 @@ impl Evaluation {
     /// let append = StreamAppend {
     ///     stream: "cxrules:{outbox}:stream".into(),
     ///     field: "p".into(),
-    ///     values: vec![br#"{"update":"…"}"#.to_vec()],
+    ///     values: vec![br#"{"update":"..."}"#.to_vec()],
     /// };
     /// let timeout = std::time::Duration::from_millis(500);
     /// match eval.commit_appending(&conn, timeout, &append).await {
