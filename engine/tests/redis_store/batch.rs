@@ -13,17 +13,7 @@ const N: usize = 200;
 
 /// `evalsha` calls the server has run so far.
 async fn evalsha_calls(server: &RedisServer) -> u64 {
-    let mut conn = raw(server).await;
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut conn)
-        .await
-        .expect("INFO");
-    info.lines()
-        .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    super::calls(server, "evalsha").await
 }
 
 /// Checks `N` new messages on `a`, commits them all at once, and checks on `b` after the lease

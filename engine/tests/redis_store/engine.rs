@@ -31,6 +31,33 @@ fn engine(server: &RedisServer, dir: &std::path::Path, options: RedisOptions) ->
         .expect("the rules load")
 }
 
+/// Two engines (two replicas) on `server`, on one rules directory (kept while it lives), whose
+/// claims last `lease`.
+fn pair(server: &RedisServer, lease: Duration) -> (tempfile::TempDir, Engine, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), RULES).unwrap();
+    let options = RedisOptions {
+        lease,
+        ..RedisOptions::default()
+    };
+    let a = engine(server, dir.path(), options.clone());
+    let b = engine(server, dir.path(), options);
+    (dir, a, b)
+}
+
+/// Past a 300 ms lease only a committed record still holds: each of `texts` is suppressed.
+async fn suppressed_past_the_lease(engine: &Engine, texts: &[&str]) {
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for text in texts {
+        let again = engine.evaluate(&message(text)).await.unwrap().commit();
+        assert_eq!(
+            again.outcome,
+            Outcome::Suppressed,
+            "{text}: the commit reached Redis"
+        );
+    }
+}
+
 fn message(text: &str) -> serde_json::Value {
     json!({"type": "message.created",
            "data": {"message": {"interactionId": "i-1", "senderId": "s", "content": text}}})
@@ -39,29 +66,13 @@ fn message(text: &str) -> serde_json::Value {
 #[tokio::test]
 async fn a_committed_evaluation_outlives_its_claim_and_a_rolled_back_one_is_new_elsewhere() {
     let Some(server) = server().await else { return };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yaml"), RULES).unwrap();
-    let options = RedisOptions {
-        lease: Duration::from_millis(300),
-        ..RedisOptions::default()
-    };
-    let (a, b) = (
-        engine(&server, dir.path(), options.clone()),
-        engine(&server, dir.path(), options),
-    );
+    let (_dir, a, b) = pair(&server, Duration::from_millis(300));
     let first = a.evaluate(&message("hello")).await.unwrap().commit();
     assert_eq!(first.outcome, Outcome::Processed);
     let undone = a.evaluate(&message("undone")).await.unwrap();
     assert_eq!(undone.decision.outcome, Outcome::Processed);
     undone.rollback().await;
-    // Past the lease: only a committed record still holds.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let again = b.evaluate(&message("hello")).await.unwrap().commit();
-    assert_eq!(
-        again.outcome,
-        Outcome::Suppressed,
-        "the commit reached Redis"
-    );
+    suppressed_past_the_lease(&b, &["hello"]).await;
     let retry = b.evaluate(&message("undone")).await.unwrap().commit();
     assert_eq!(
         retry.outcome,
@@ -80,22 +91,6 @@ fn entries(values: &[&str]) -> StreamAppend {
     }
 }
 
-/// `name` calls the server has run so far (`INFO commandstats`).
-async fn calls(server: &RedisServer, name: &str) -> u64 {
-    let mut conn = raw(server).await;
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut conn)
-        .await
-        .expect("INFO");
-    let prefix = format!("cmdstat_{name}:calls=");
-    info.lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
 async fn stream_len(server: &RedisServer) -> u64 {
     let mut conn = raw(server).await;
     redis::cmd("XLEN")
@@ -108,16 +103,7 @@ async fn stream_len(server: &RedisServer) -> u64 {
 #[tokio::test]
 async fn entries_and_the_commit_are_written_in_one_script_run() {
     let Some(server) = server().await else { return };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yaml"), RULES).unwrap();
-    let options = RedisOptions {
-        lease: Duration::from_millis(300),
-        ..RedisOptions::default()
-    };
-    let (a, b) = (
-        engine(&server, dir.path(), options.clone()),
-        engine(&server, dir.path(), options),
-    );
+    let (_dir, a, b) = pair(&server, Duration::from_millis(300));
     let conn = connect(&server.url(), Duration::from_secs(2)).unwrap();
     // The first run loads the script (a NOSCRIPT answer, then the script).
     let warm = a.evaluate(&message("warm")).await.unwrap();
@@ -140,25 +126,13 @@ async fn entries_and_the_commit_are_written_in_one_script_run() {
     assert_eq!(calls(&server, "evalsha").await - runs, 1, "one script run");
     assert_eq!(calls(&server, "exec").await, execs, "no MULTI of its own");
     assert_eq!(stream_len(&server).await, 3);
-    // Past the lease: only a committed record still holds.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let again = b.evaluate(&message("hello")).await.unwrap().commit();
-    assert_eq!(
-        again.outcome,
-        Outcome::Suppressed,
-        "the commit reached Redis"
-    );
+    suppressed_past_the_lease(&b, &["hello"]).await;
 }
 
 #[tokio::test]
 async fn a_failed_write_adds_no_entry_commits_nothing_and_rolls_back() {
     let Some(server) = server().await else { return };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yaml"), RULES).unwrap();
-    let (a, b) = (
-        engine(&server, dir.path(), RedisOptions::default()),
-        engine(&server, dir.path(), RedisOptions::default()),
-    );
+    let (_dir, a, b) = pair(&server, RedisOptions::default().lease);
     // A stream key of another type: the script's first write fails, before anything is written.
     let mut plain = raw(&server).await;
     let () = redis::cmd("SET")
@@ -188,16 +162,7 @@ async fn on_a_cluster_entries_are_added_then_the_commit_follows() {
     let Some(server) = super::batch::cluster().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yaml"), RULES).unwrap();
-    let options = RedisOptions {
-        lease: Duration::from_millis(300),
-        ..RedisOptions::default()
-    };
-    let (a, b) = (
-        engine(&server, dir.path(), options.clone()),
-        engine(&server, dir.path(), options),
-    );
+    let (_dir, a, b) = pair(&server, Duration::from_millis(300));
     let conn = connect(&server.url(), Duration::from_secs(2)).unwrap();
     for text in ["one", "two"] {
         let eval = a.evaluate(&message(text)).await.unwrap();
@@ -209,9 +174,5 @@ async fn on_a_cluster_entries_are_added_then_the_commit_follows() {
         assert_eq!(decision.outcome, Outcome::Processed);
     }
     assert_eq!(stream_len(&server).await, 2);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    for text in ["one", "two"] {
-        let again = b.evaluate(&message(text)).await.unwrap().commit();
-        assert_eq!(again.outcome, Outcome::Suppressed, "{text}: committed");
-    }
+    suppressed_past_the_lease(&b, &["one", "two"]).await;
 }

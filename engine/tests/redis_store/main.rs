@@ -52,6 +52,22 @@ async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
         .expect("a connection")
 }
 
+/// `name` calls the server has run so far (`INFO commandstats`).
+async fn calls(server: &RedisServer, name: &str) -> u64 {
+    let mut conn = raw(server).await;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .expect("INFO");
+    let prefix = format!("cmdstat_{name}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 /// A request for `content` in `interaction`.
 fn req<'a>(interaction: &'a str, content: &str, event_id: Option<&'a str>) -> CheckRequest<'a> {
     CheckRequest {

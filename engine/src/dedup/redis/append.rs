@@ -16,6 +16,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use redis::{RedisError, RedisResult};
 
+use super::batch::Commit;
 use super::connect::error;
 use super::counters::Counters;
 use super::scripts::COMMIT_APPEND;
@@ -34,13 +35,7 @@ pub struct StreamAppend {
 
 /// One check's part in such a commit: what its store would send to commit it.
 pub struct CommitPart<'a> {
-    pub(super) key: String,
-    pub(super) fingerprint: Vec<u8>,
-    pub(super) event: Vec<u8>,
-    pub(super) token: [u8; 8],
-    pub(super) window_ms: u64,
-    pub(super) cap: usize,
-    pub(super) pinned: String,
+    pub(super) commit: Commit,
     pub(super) conn: &'a ConnectionManager,
     pub(super) timeout: Duration,
     pub(super) counters: &'a Counters,
@@ -51,7 +46,7 @@ pub struct CommitPart<'a> {
 impl std::fmt::Debug for CommitPart<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CommitPart")
-            .field("key", &self.key)
+            .field("key", &self.commit.key)
             .finish_non_exhaustive()
     }
 }
@@ -80,16 +75,25 @@ pub(crate) async fn commit_appending(
         return add_entries(conn, timeout, append).await;
     }
     let mut call = COMMIT_APPEND.prepare_invoke();
-    call.arg(&parts[0].pinned)
+    call.arg(&parts[0].commit.pinned)
         .arg(&append.field)
         .arg(parts.len());
-    for part in parts {
-        call.key(&part.key)
-            .arg(&part.fingerprint[..])
-            .arg(&part.event[..])
-            .arg(&part.token[..])
-            .arg(part.window_ms)
-            .arg(part.cap);
+    for Commit {
+        key,
+        fingerprint,
+        event,
+        token,
+        window_ms,
+        cap,
+        ..
+    } in parts.iter().map(|p| &p.commit)
+    {
+        call.key(key)
+            .arg(&fingerprint[..])
+            .arg(&event[..])
+            .arg(&token[..])
+            .arg(*window_ms)
+            .arg(*cap);
     }
     call.key(&append.stream);
     for value in &append.values {

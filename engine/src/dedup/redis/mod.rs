@@ -292,9 +292,9 @@ impl RedisStore {
         self.commit_remote(token).await
     }
 
-    /// What committing `token` takes, for a commit that adds stream entries in the same run.
-    fn part(&self, token: &RollbackToken) -> CommitPart<'_> {
-        CommitPart {
+    /// The commit script's arguments for `token`.
+    fn commit_job(&self, token: &RollbackToken) -> Commit {
+        Commit {
             key: self.key(&token.interaction),
             fingerprint: token.fingerprint[..16].to_vec(),
             event: event_field(token.event_id.as_deref()),
@@ -302,6 +302,13 @@ impl RedisStore {
             window_ms: self.window_ms,
             cap: self.policy.max_fingerprints.max(1),
             pinned: self.pinned(),
+        }
+    }
+
+    /// What committing `token` takes, for a commit that adds stream entries in the same run.
+    fn part(&self, token: &RollbackToken) -> CommitPart<'_> {
+        CommitPart {
+            commit: self.commit_job(token),
             conn: &self.conn,
             timeout: self.options.timeout,
             counters: &self.counters,
@@ -310,15 +317,7 @@ impl RedisStore {
     }
 
     async fn commit_remote(&self, token: RollbackToken) -> Result<(), StoreError> {
-        let commit = Commit {
-            key: self.key(&token.interaction),
-            fingerprint: token.fingerprint[..16].to_vec(),
-            event: event_field(token.event_id.as_deref()),
-            token: token.check_stamp.to_be_bytes(),
-            window_ms: self.window_ms,
-            cap: self.policy.max_fingerprints.max(1),
-            pinned: self.pinned(),
-        };
+        let commit = self.commit_job(&token);
         let commits = self
             .commits
             .get_or_init(|| Batcher::start(self.conn.clone(), self.options.timeout));
