@@ -16,6 +16,12 @@ bodies=${TMPDIR:-/tmp}/cxrules-open-loop-$lines.jsonl
   for (i = 1; i <= n; i++) { k = i % 100000
     printf "{\"type\":\"conversations.messages.messageCreated\",\"data\":{\"message\":{\"interactionId\":\"int-%d\",\"senderId\":\"cust-%d\",\"content\":\"Hello, order %d has not arrived yet, could you check the delivery status please\",\"sequenceNumber\":%d}}}\n", k, k, i, i } }' > "$bodies"
 stop_host() { cleanup; pids=(); sleep 1; }
+# The shadow's counts so far (after a phase; they add up over the host's life).
+shadow_counts() {
+  [ -n "$shadow" ] || return 0
+  sleep 1
+  echo "   shadow so far: $(curl -s localhost:9300/metrics | grep -E '^cxrules_shadow_events_total' | sed 's/cxrules_shadow_events_total{result="\([a-z]*\)"} /\1=/' | tr '\n' ' ')"
+}
 for round in $(seq "$rounds"); do
   for shadow in "" rules; do
     label=${shadow:+with shadow}; label=${label:-no shadow}
@@ -24,11 +30,12 @@ for round in $(seq "$rounds"); do
     echo "== round $round, $label: wrk -t2 -c64 -d${secs}s"
     taskset -c 1 wrk -t2 -c64 -d${secs}s --latency -s bench/dedup_events.lua \
       http://127.0.0.1:9300/webhook/cxone/events | grep -E 'Requests/sec|^ +99%|Non-2xx'
+    shadow_counts
     echo "== round $round, $label: oha -q $rate -z ${secs}s"
     taskset -c 1 oha -z "${secs}s" -c 64 -q "$rate" --latency-correction --no-tui -m POST \
       -H 'content-type: application/json' -Z "$bodies" http://127.0.0.1:9300/webhook/cxone/events |
       grep -E 'Requests/sec|^ +(50|99)(\.00)?% in|\[2' || true
-    [ -n "$shadow" ] && curl -s localhost:9300/metrics | grep -E '^cxrules_shadow_events_total' | tr '\n' ' ' && echo
+    shadow_counts
     stop_host
   done
 done
