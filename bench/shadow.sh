@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # What shadow rules cost the live path (BENCHMARKS.md): the host without and with
 # `--shadow-rules rules` (the shipped rules as their own shadow: every event decided twice),
-# alternating, in one run. Each round: a closed-loop wrk run (requests/s, p99) and an open-loop
-# oha run at RATE events/s (p99 with latency correction). Host on core 0; wrk, oha and the mock
-# CXone on core 1 (bench/common.sh).
+# alternating, in one run. Each round: a closed-loop wrk run (requests/s, p99) and, on a host
+# started afresh and warmed for 3 s, an open-loop oha run at RATE events/s (p99 with latency
+# correction). Host on core 0; wrk, oha and the mock CXone on core 1 (bench/common.sh).
 # Usage: bench/shadow.sh [live|dry] [seconds] [rounds] [rate]   (needs wrk and oha)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +31,13 @@ for round in $(seq "$rounds"); do
     taskset -c 1 wrk -t2 -c64 -d${secs}s --latency -s bench/dedup_events.lua \
       http://127.0.0.1:9300/webhook/cxone/events | grep -E 'Requests/sec|^ +99%|Non-2xx'
     shadow_counts
+    # A fresh host for the open-loop run: none of the closed loop's queued updates or shadow
+    # backlog left to work off while it is measured.
+    stop_host
+    start_host "$mode"
+    # Warmed for 3 s at the same rate (not measured): a host's first seconds fill its tables.
+    taskset -c 1 oha -z 3s -c 64 -q "$rate" --no-tui -m POST -H 'content-type: application/json' \
+      -Z "$bodies" http://127.0.0.1:9300/webhook/cxone/events >/dev/null 2>&1 || true
     echo "== round $round, $label: oha -q $rate -z ${secs}s"
     taskset -c 1 oha -z "${secs}s" -c 64 -q "$rate" --latency-correction --no-tui -m POST \
       -H 'content-type: application/json' -Z "$bodies" http://127.0.0.1:9300/webhook/cxone/events |
