@@ -393,11 +393,9 @@ impl Effects {
     }
 
     /// Puts updates, each with its interaction, into their lanes under one hold of the locks
-    /// (the order guard asked under the lanes' lock, so the order it admits is the lanes');
-    /// starts a worker for every lane that was empty.
-    /// Queues each update in its interaction's lane (a metadata update overtaken by a newer
-    /// mark is left out); returns the endpoints queued and the interactions whose lane is new,
-    /// for which the caller starts a worker.
+    /// (the order guard asked under the lanes' lock, so the order it admits is the lanes'; a
+    /// metadata update overtaken by a newer mark is left out). Returns the endpoints queued and
+    /// the interactions whose lane is new, for which the caller starts a worker.
     fn push_all<'a>(
         &self,
         entries: impl Iterator<Item = (&'a str, Update, Option<u64>, Slot)>,
