@@ -129,12 +129,6 @@ impl Outbox {
             .map(|(file, recovered)| (Self::File(file), recovered))
     }
 
-    /// True when the outbox is the replicas' Redis stream: an event's updates are not queued
-    /// by the replica that accepted it, but read from the stream by whichever replica has room.
-    pub fn is_shared(&self) -> bool {
-        matches!(self, Self::Redis(_))
-    }
-
     /// True while the outbox cannot be written: events that queue updates get 503.
     pub fn is_unwritable(&self) -> bool {
         match self {

@@ -280,14 +280,8 @@ impl RedisOutbox {
             return Ok(());
         }
         let append = self.entries(interaction, updates)?;
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for value in &append.values {
-            pipe.xadd(&append.stream, "*", &[(PENDING_FIELD, &value[..])])
-                .ignore();
-        }
-        let mut conn = self.inner.conn.clone();
-        let result: RedisResult<()> = pipe.query_async(&mut conn).await;
+        let (conn, timeout) = self.writer();
+        let result = cxrules_engine::dedup::redis::add_entries(conn, timeout, &append).await;
         self.wrote(result.is_ok());
         result.map_err(|e| WriteError(format!("redis: {e}")))
     }

@@ -72,7 +72,9 @@ pub(crate) async fn commit_appending(
     append: &StreamAppend,
 ) -> Result<Appended, StoreError> {
     if parts.is_empty() || parts.iter().any(|p| p.split.load(Relaxed)) {
-        return add_entries(conn, timeout, append).await;
+        return add_entries(conn, timeout, append)
+            .await
+            .map(|()| Appended::EntriesOnly);
     }
     let mut call = COMMIT_APPEND.prepare_invoke();
     call.arg(&parts[0].commit.pinned)
@@ -121,7 +123,9 @@ pub(crate) async fn commit_appending(
                      steps (their keys are in different slots)"
                 );
             }
-            add_entries(conn, timeout, append).await
+            add_entries(conn, timeout, append)
+                .await
+                .map(|()| Appended::EntriesOnly)
         }
         Ok(Err(e)) => Err(failed(parts, &e)),
         Err(_) => {
@@ -147,14 +151,15 @@ fn failed(parts: &[CommitPart<'_>], e: &RedisError) -> StoreError {
     error("commit with outbox entries", e)
 }
 
-/// The entries alone, all or none (`MULTI`), in one round trip.
-async fn add_entries(
+/// Adds `append`'s entries alone, all or none (`MULTI`), in one round trip within `timeout`:
+/// the second step on a cluster, and a stream write without a dedup commit.
+pub async fn add_entries(
     conn: &ConnectionManager,
     timeout: Duration,
     append: &StreamAppend,
-) -> Result<Appended, StoreError> {
+) -> Result<(), StoreError> {
     if append.values.is_empty() {
-        return Ok(Appended::EntriesOnly);
+        return Ok(());
     }
     let mut pipe = redis::pipe();
     pipe.atomic();
@@ -168,7 +173,7 @@ async fn add_entries(
     }
     let mut c = conn.clone();
     match tokio::time::timeout(timeout, pipe.query_async::<()>(&mut c)).await {
-        Ok(Ok(())) => Ok(Appended::EntriesOnly),
+        Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(error("outbox entries", &e)),
         Err(_) => Err(StoreError::new(
             StoreErrorKind::Timeout,

@@ -49,8 +49,8 @@ mod scripts;
 #[cfg(test)]
 mod tests;
 
+pub use self::append::{add_entries, CommitPart, StreamAppend};
 pub(crate) use self::append::{commit_appending, Appended};
-pub use self::append::{CommitPart, StreamAppend};
 pub use self::connect::connect;
 pub use self::counters::RedisCounters;
 
